@@ -1,0 +1,251 @@
+"""The ``fakebean`` executable: a drop-in for the ``beanstalkd`` command.
+
+Start-up order matters. Importing asyncio costs about as much as the whole 100 ms budget we allow between
+exec and a listening socket, so this module first parses the options, installs the signal handlers and
+binds + listens with nothing but the light standard modules (os, signal, socket, sys). Only then does it
+import asyncio and the server; a client that connects meanwhile waits in the kernel's accept backlog.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import sys
+
+from fakebean.options import PROG, Exit, Options, parse_args
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing costs startup time
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+    from fakebean.server import Server
+
+__all__ = ["main"]
+
+EXIT_LISTEN = 111  # beanstalkd's status when it cannot make its listening socket
+EXIT_NO_USER = 33  # -u names no user
+EXIT_SETID = 34  # setgid/setuid refused
+BACKLOG = 1024
+
+
+class _Stop(BaseException):
+    """SIGTERM or SIGINT arrived before the event loop took over the signals."""
+
+
+class _Signals:
+    """Signal state from exec until the server runs: SIGUSR1 may come while asyncio is still importing."""
+
+    def __init__(self) -> None:
+        self.drain = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGUSR1, self._on_usr1)
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+
+    def _on_usr1(self, signum: int, frame: FrameType | None) -> None:
+        self.drain = True
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server until SIGTERM or SIGINT; return the exit status."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        opts = parse_args(args, PROG)
+    except Exit as done:
+        sys.stderr.write(done.stderr)  # warnings came first, as beanstalkd prints them while parsing
+        sys.stderr.flush()
+        sys.stdout.write(done.stdout)
+        sys.stdout.flush()
+        return done.status
+    _warn_all(opts.warnings)
+
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # beanstalkd: setlinebuf(stdout)
+    signals = _Signals()
+    signals.install()
+    sock: socket.socket | None = None
+    try:
+        if opts.binlog_dir is not None:
+            _warn(f"-b {opts.binlog_dir}: no write-ahead log is written; jobs are kept in memory only")
+        if opts.verbose:
+            print(f"pid {os.getpid()}")
+        sock = make_server_socket(opts)
+        if sock is None:
+            return EXIT_LISTEN
+        if opts.user is not None:
+            status = become_user(opts.user)
+            if status:
+                return status
+        return _serve(opts, sock, signals)
+    except _Stop:
+        return 0
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def make_server_socket(opts: Options) -> socket.socket | None:
+    """The bound, listening socket for ``-l``/``-p``, or None after printing why not (like net.c)."""
+    path = opts.unix_path
+    if path is not None:
+        return _unix_socket(path, opts.verbose)
+    return _inet_socket(opts.addr, opts.port, opts.verbose)
+
+
+def _inet_socket(host: str, port: str, verbose: int) -> socket.socket | None:
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        _warn(f"getaddrinfo(): {err.strerror}")
+        _warn(f"cannot listen on {host} port {port}")
+        return None
+    for family, kind, proto, _name, address in infos:
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError as err:
+            _warn(f"socket(): {err.strerror}")
+            continue
+        step = "setsockopt()"
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
+            step = "bind()"
+            sock.bind(address)
+            if verbose:
+                bound_host, bound_port = sock.getsockname()[:2]
+                shown = f"[{bound_host}]" if family == socket.AF_INET6 else bound_host
+                print(f"bind {sock.fileno()} {shown}:{bound_port}")
+            step = "listen()"
+            sock.listen(BACKLOG)
+        except OSError as err:
+            _warn(f"{step}: {err.strerror}")
+            sock.close()
+            continue
+        return sock
+    _warn(f"cannot listen on {host} port {port}")
+    return None
+
+
+def _unix_socket(path: str, verbose: int) -> socket.socket | None:
+    limit = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
+    if len(os.fsencode(path)) > limit:
+        _warn(
+            f"socket path {path} is too long ({len(os.fsencode(path))} characters), "
+            f"where maximum allowed is {limit}"
+        )
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        pass  # nothing there (or nothing we may see): bind decides
+    else:
+        import stat
+
+        if not stat.S_ISSOCK(mode):
+            _warn("another file already exists in the given path")
+            return None
+        # A socket file left by an earlier server: beanstalkd 1.12 replaces it without asking.
+        _warn("removing existing local socket to replace it")
+        try:
+            os.unlink(path)
+        except OSError as err:
+            _warn(f"unlink: {err.strerror}")
+            return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    step = "bind()"
+    try:
+        sock.bind(path)
+        if verbose:
+            print(f"bind {sock.fileno()} {path}")
+        step = "listen()"
+        sock.listen(BACKLOG)
+    except OSError as err:
+        _warn(f"{step}: {err.strerror}")
+        sock.close()
+        return None
+    return sock
+
+
+def become_user(user: str) -> int:
+    """``-u USER``: take the user's gid then uid, as beanstalkd does (no supplementary-group change)."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        _warn(f'getpwnam("{user}"): no such user')
+        return EXIT_NO_USER
+    try:
+        os.setgid(entry.pw_gid)
+    except OSError as err:
+        _warn(f'setgid({entry.pw_gid} "{user}"): {err.strerror}')
+        return EXIT_SETID
+    try:
+        os.setuid(entry.pw_uid)
+    except OSError as err:
+        _warn(f'setuid({entry.pw_uid} "{user}"): {err.strerror}')
+        return EXIT_SETID
+    return 0
+
+
+def _serve(opts: Options, sock: socket.socket, signals: _Signals) -> int:
+    import asyncio
+
+    from fakebean.server import Server
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        server: Server | None = None
+
+        def on_usr1() -> None:
+            signals.drain = True
+            if server is not None:
+                server.drain()
+
+        # From here on the loop owns the signals; the handlers above only covered the imports.
+        loop.add_signal_handler(signal.SIGUSR1, on_usr1)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        server = Server(
+            sock=sock,
+            max_job_size=opts.max_job_size,
+            version=opts.version,
+            binlog_max_size=opts.binlog_max_size,
+            verbose=opts.verbose,
+        )
+        await server.start()
+        if signals.drain:
+            server.drain()
+        serving = asyncio.ensure_future(server.serve_forever())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            await server.close()
+        if serving.done():
+            serving.result()  # the server stopped by itself: let its error out
+        else:
+            serving.cancel()
+
+    asyncio.run(run())
+    return 0
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"{PROG}: {message}\n")
+    sys.stderr.flush()
+
+
+def _warn_all(messages: list[str]) -> None:
+    for message in messages:
+        _warn(message)
