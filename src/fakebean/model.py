@@ -1,0 +1,141 @@
+"""The engine's records: jobs, tubes, connections, and the multiset the real server uses.
+
+Plain ``__slots__`` classes: the engine owns all invariants; these only hold state.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+READY = "ready"
+DELAYED = "delayed"
+RESERVED = "reserved"
+BURIED = "buried"
+INVALID = "invalid"  # deleted, or never stored (EXPECTED_CRLF / DRAINING)
+
+
+class Job:
+    __slots__ = (
+        "id", "pri", "delay", "ttr", "body", "tube", "state", "created_at", "deadline", "reserver",
+        "entry", "reserves", "timeouts", "releases", "buries", "kicks",
+    )
+
+    def __init__(self, job_id: int, pri: int, delay: int, ttr: int, tube: Tube, now: int) -> None:
+        self.id = job_id
+        self.pri = pri
+        self.delay = delay  # ns
+        self.ttr = ttr  # ns
+        self.body = b""
+        self.tube = tube
+        self.state = INVALID
+        self.created_at = now
+        self.deadline = 0  # delayed: becomes ready at; reserved: TTR deadline
+        self.reserver: Conn | None = None
+        self.entry: Any = None  # the live heap entry (lazy deletion: stale entries are skipped)
+        self.reserves = 0
+        self.timeouts = 0
+        self.releases = 0
+        self.buries = 0
+        self.kicks = 0
+
+
+class Multiset:
+    """beanstalkd's ``Ms``: an array with swap-with-last removal and a persistent take cursor."""
+
+    __slots__ = ("items", "cursor")
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.cursor = 0
+
+    def append(self, item: Any) -> None:
+        self.items.append(item)
+
+    def remove(self, item: Any) -> bool:
+        items = self.items
+        try:
+            i = items.index(item)
+        except ValueError:
+            return False
+        last = items.pop()
+        if i < len(items):
+            items[i] = last
+        return True
+
+    def delete_at(self, i: int) -> Any:
+        items = self.items
+        item = items[i]
+        last = items.pop()
+        if i < len(items):
+            items[i] = last
+        return item
+
+    def take(self) -> Any:
+        """The real server's ``ms_take``: gives the order 1,2,3,6,5,4 for six waiters."""
+        self.cursor %= len(self.items)
+        item = self.delete_at(self.cursor)
+        self.cursor += 1
+        return item
+
+
+class Tube:
+    __slots__ = (
+        "name", "refs", "ready", "ready_count", "urgent_count", "delayed", "delayed_count",
+        "buried", "reserved_count", "waiting", "using", "watching", "total_jobs", "deletes",
+        "pauses", "pause", "unpause_at", "alive",
+    )
+
+    def __init__(self, name: bytes) -> None:
+        self.name = name
+        self.refs = 0
+        self.ready: list[Any] = []  # heap of [pri, id, job]
+        self.ready_count = 0
+        self.urgent_count = 0
+        self.delayed: list[Any] = []  # heap of [deadline, id, job]
+        self.delayed_count = 0
+        self.buried: OrderedDict[int, Job] = OrderedDict()  # FIFO with O(1) removal anywhere
+        self.reserved_count = 0
+        self.waiting = Multiset()  # connections blocked in reserve that watch this tube
+        self.using = 0
+        self.watching = 0
+        self.total_jobs = 0
+        self.deletes = 0
+        self.pauses = 0
+        self.pause = 0  # ns; 0 when not paused
+        self.unpause_at = 0
+        self.alive = True
+
+
+class Conn:
+    """One client connection as the engine sees it. ``out`` collects reply bytes for the shell."""
+
+    __slots__ = (
+        "id", "buf", "mode", "skip_left", "put_job", "put_parts", "put_need", "use", "watch",
+        "reserved", "deadlines", "producer", "worker", "waiting", "wait_token", "timeout_at",
+        "out", "out_size", "halfclosed", "closed", "want_close", "transport",
+    )
+
+    def __init__(self, conn_id: int, default: Tube) -> None:
+        self.id = conn_id
+        self.buf = b""  # unprocessed input
+        self.mode = 0  # see engine: COMMAND / SKIP_LINE / BODY / BITBUCKET
+        self.skip_left = 0  # JOB_TOO_BIG: bytes still to throw away
+        self.put_job: Job | None = None  # job whose body is being read
+        self.put_parts: list[bytes] = []
+        self.put_need = 0  # body bytes (with CRLF) still to read
+        self.use = default
+        self.watch = Multiset()
+        self.reserved: dict[int, Job] = {}  # in reservation order
+        self.deadlines: list[Any] = []  # heap of (deadline, id, job) over reserved jobs, lazy
+        self.producer = False
+        self.worker = False
+        self.waiting = False
+        self.wait_token = 0
+        self.timeout_at = -1  # reserve-with-timeout deadline (ns), -1 = none
+        self.out: list[bytes] = []
+        self.out_size = 0
+        self.halfclosed = False
+        self.closed = False
+        self.want_close = False  # quit, or half-closed input fully used: flush, then close
+        self.transport: Any = None  # the shell's handle

@@ -1,0 +1,265 @@
+"""The asyncio shell around the engine: sockets in, sockets out, one timer for the next deadline.
+
+It moves bytes and time only. After every socket event it runs the engine's due events (as the
+real server's loop does between events), writes each dirty connection's replies in one write, and
+arms one timer for ``engine.next_deadline()``. Nothing polls.
+
+Backpressure as in beanstalkd: a connection whose replies are not being read stops being read,
+and its buffered commands wait, so its memory stays bounded and the others go on at full speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from types import TracebackType
+
+from .clock import Clock, make_clock
+from .engine import OUT_LIMIT, Engine
+from .model import Conn
+from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
+
+Address = tuple[str, int] | str
+
+
+class _Protocol(asyncio.Protocol):
+    __slots__ = ("server", "conn", "transport", "write_paused", "read_paused")
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.write_paused = False
+        self.read_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        server = self.server
+        self.conn = server.engine.connect(server.clock.now())
+        self.conn.transport = self
+        server.protocols.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        server = self.server
+        server.engine.feed(self.conn, data, server.clock.now())
+        server.settle()
+        self.adjust_reading()
+
+    def eof_received(self) -> bool:
+        server = self.server
+        server.engine.feed_eof(self.conn, server.clock.now())
+        server.settle()
+        return True  # keep the write side open: queued replies still go out (§5.7)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        server = self.server
+        server.protocols.discard(self)
+        server.engine.disconnect(self.conn, server.clock.now())
+        server.settle()
+        if not server.protocols and server.all_closed is not None:
+            server.all_closed.set()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self.adjust_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        server = self.server
+        server.engine.resume(self.conn, server.clock.now())
+        server.settle()
+        self.adjust_reading()
+
+    def adjust_reading(self) -> None:
+        want = not self.write_paused and self.server.engine.wants_input(self.conn)
+        if want == self.read_paused and not self.conn.closed:
+            if want:
+                self.transport.resume_reading()
+            else:
+                self.transport.pause_reading()
+            self.read_paused = not want
+
+
+class Server:
+    """An in-memory beanstalkd on the running asyncio loop.
+
+    ``async with fakebean.Server() as server:`` listens on 127.0.0.1 with a free port;
+    ``server.address`` says where. ``unix_path`` listens on a Unix socket instead, and ``sock`` takes
+    an already listening socket. ``clock`` is ``"real"`` (time flows; ``advance`` jumps ahead),
+    ``"frozen"`` (only ``advance`` moves time) or a ``fakebean.clock.Clock``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        unix_path: str | None = None,
+        sock: socket.socket | None = None,
+        max_job_size: int = DEFAULT_MAX_JOB_SIZE,
+        version: str = "1.12",
+        clock: Clock | str | None = "real",
+        binlog_max_size: int = DEFAULT_BINLOG_SIZE,
+        verbose: int = 0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.unix_path = unix_path
+        self.sock = sock
+        self.clock = make_clock(clock)
+        self.engine = Engine(
+            max_job_size=max_job_size,
+            version=version,
+            binlog_max_size=binlog_max_size,
+            now=self.clock.now(),
+            clock=self.clock.now,
+        )
+        self.verbose = verbose
+        self.protocols: set[_Protocol] = set()
+        self.all_closed: asyncio.Event | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("server already started")
+        loop = self._loop = asyncio.get_running_loop()
+        self.all_closed = asyncio.Event()
+
+        def factory() -> _Protocol:
+            return _Protocol(self)
+
+        if self.sock is not None:
+            if self.sock.family == socket.AF_UNIX:
+                self._server = await loop.create_unix_server(factory, sock=self.sock)
+            else:
+                self._server = await loop.create_server(factory, sock=self.sock)
+        elif self.unix_path is not None:
+            self._server = await loop.create_unix_server(factory, path=self.unix_path)
+        else:
+            self._server = await loop.create_server(
+                factory, self.host, self.port, reuse_address=True
+            )
+        self.settle()
+
+    @property
+    def address(self) -> Address:
+        """``(host, port)`` for TCP (the bound port when 0 was asked) or the Unix socket path."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        name = self._server.sockets[0].getsockname()
+        if isinstance(name, str):
+            return name
+        if isinstance(name, bytes):
+            return os.fsdecode(name)
+        return (name[0], name[1])
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        try:
+            await self._server.serve_forever()
+        except asyncio.CancelledError:
+            pass
+
+    async def close(self) -> None:
+        """Stop listening, close every connection, cancel the timer; leaves nothing behind."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        server = self._server
+        if server is None:
+            return
+        server.close()
+        for proto in list(self.protocols):
+            proto.transport.abort()
+        await server.wait_closed()
+        if self.protocols and self.all_closed is not None:
+            await self.all_closed.wait()
+        self._server = None
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ control
+    def drain(self) -> None:
+        """Drain mode, as SIGUSR1 on beanstalkd: every later put answers DRAINING."""
+        self.engine.drain()
+
+    async def advance(self, seconds: float) -> None:
+        """Jump the clock ahead and run every event that fell due, in deadline order.
+
+        Returns after the resulting replies have been handed to the sockets.
+        """
+        self.advance_now(seconds)
+
+    def advance_now(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = None
+        self.settle()
+
+    # ------------------------------------------------------------------ the loop's work
+    def settle(self) -> None:
+        """After any event: run due events, write replies, arm the timer."""
+        engine = self.engine
+        engine.tick(self.clock.now())
+        if engine.dirty:
+            self.flush()
+        self.schedule()
+
+    def flush(self) -> None:
+        engine = self.engine
+        while engine.dirty:
+            dirty = engine.dirty
+            engine.dirty = []
+            for conn in dirty:
+                self._flush_one(conn)
+
+    def _flush_one(self, conn: Conn) -> None:
+        proto: _Protocol = conn.transport
+        if conn.closed:
+            conn.out.clear()
+            return
+        out = conn.out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            conn.out_size = 0
+            proto.transport.write(data)
+            if len(data) >= OUT_LIMIT or conn.buf:
+                # stalled on output, or a finished wait: carry on with its buffered commands
+                if not proto.write_paused and not conn.waiting and not conn.want_close:
+                    self.engine.resume(conn, self.clock.now())
+                proto.adjust_reading()
+        if conn.want_close and not proto.transport.is_closing():
+            proto.transport.close()  # after the queued replies; the engine hears in connection_lost
+
+    def schedule(self) -> None:
+        if self.clock.manual or self._loop is None:
+            return
+        deadline = self.engine.next_deadline()
+        if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = (deadline - self.clock.now()) / NS
+        self._timer = self._loop.call_later(delay if delay > 0 else 0, self._on_timer)
+        self._timer_at = deadline
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.settle()

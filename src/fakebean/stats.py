@@ -1,0 +1,106 @@
+"""YAML bodies of ``stats``, ``stats-tube``, ``stats-job`` and the tube lists, in wire order (§6)."""
+
+from __future__ import annotations
+
+import os
+import resource
+from typing import TYPE_CHECKING
+
+from .model import DELAYED, RESERVED, Job, Tube
+from .wire import NS
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def _seconds(ns: int) -> int:
+    """C's truncation toward zero."""
+    return ns // NS if ns >= 0 else -((-ns) // NS)
+
+
+def _quoted(engine: Engine, value: bytes) -> bytes:
+    return b'"' + value + b'"' if engine.version == "1.13" else value
+
+
+def ok(body: bytes) -> bytes:
+    return b"OK %d\r\n%s\r\n" % (len(body), body)
+
+
+def server_stats(engine: Engine) -> bytes:
+    c = engine.counts
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    info = engine.host_info
+    rows = [
+        b"---\n",
+        b"current-jobs-urgent: %d\n" % engine.urgent_ct,
+        b"current-jobs-ready: %d\n" % engine.ready_ct,
+        b"current-jobs-reserved: %d\n" % engine.reserved_ct,
+        b"current-jobs-delayed: %d\n" % sum(t.delayed_count for t in engine.tubes),
+        b"current-jobs-buried: %d\n" % engine.buried_ct,
+    ]
+    rows += [b"cmd-%s: %d\n" % (name.encode(), c[name]) for name in engine.COUNTED]
+    rows += [
+        b"job-timeouts: %d\n" % engine.timeouts_ct,
+        b"total-jobs: %d\n" % engine.total_jobs,
+        b"max-job-size: %d\n" % engine.max_job_size,
+        b"current-tubes: %d\n" % len(engine.tubes),
+        b"current-connections: %d\n" % engine.cur_conns,
+        b"current-producers: %d\n" % engine.cur_producers,
+        b"current-workers: %d\n" % engine.cur_workers,
+        b"current-waiting: %d\n" % engine.waiting_ct,
+        b"total-connections: %d\n" % engine.total_conns,
+        b"pid: %d\n" % os.getpid(),
+        b'version: "%s"\n' % engine.version.encode(),
+        b"rusage-utime: %d.%06d\n" % _split_seconds(usage.ru_utime),
+        b"rusage-stime: %d.%06d\n" % _split_seconds(usage.ru_stime),
+        b"uptime: %d\n" % _seconds(engine.now - engine.started_at),
+        b"binlog-oldest-index: 0\n",
+        b"binlog-current-index: 0\n",
+        b"binlog-records-migrated: 0\n",
+        b"binlog-records-written: 0\n",
+        b"binlog-max-size: %d\n" % engine.binlog_max_size,
+        b"draining: %s\n" % (b"true" if engine.draining else b"false"),
+        b"id: %s\n" % engine.instance_id,
+        b"hostname: %s\n" % _quoted(engine, info[0]),
+        b"os: %s\n" % _quoted(engine, info[1]),
+        b"platform: %s\n" % _quoted(engine, info[2]),
+    ]
+    return ok(b"".join(rows))
+
+
+def _split_seconds(value: float) -> tuple[int, int]:
+    micros = int(value * 1_000_000)
+    return micros // 1_000_000, micros % 1_000_000
+
+
+def tube_stats(engine: Engine, tube: Tube) -> bytes:
+    left = _seconds(tube.unpause_at - engine.now) if tube.pause > 0 else 0
+    body = (
+        b"---\nname: %s\ncurrent-jobs-urgent: %d\ncurrent-jobs-ready: %d\ncurrent-jobs-reserved: %d\n"
+        b"current-jobs-delayed: %d\ncurrent-jobs-buried: %d\ntotal-jobs: %d\ncurrent-using: %d\n"
+        b"current-watching: %d\ncurrent-waiting: %d\ncmd-delete: %d\ncmd-pause-tube: %d\n"
+        b"pause: %d\npause-time-left: %d\n"
+    ) % (
+        _quoted(engine, tube.name), tube.urgent_count, tube.ready_count, tube.reserved_count,
+        tube.delayed_count, len(tube.buried), tube.total_jobs, tube.using, tube.watching,
+        len(tube.waiting.items), tube.deletes, tube.pauses, tube.pause // NS, left,
+    )
+    return ok(body)
+
+
+def job_stats(engine: Engine, job: Job) -> bytes:
+    now = engine.now
+    left = _seconds(job.deadline - now) if job.state in (RESERVED, DELAYED) else 0
+    body = (
+        b"---\nid: %d\ntube: %s\nstate: %s\npri: %d\nage: %d\ndelay: %d\nttr: %d\ntime-left: %d\n"
+        b"file: 0\nreserves: %d\ntimeouts: %d\nreleases: %d\nburies: %d\nkicks: %d\n"
+    ) % (
+        job.id, _quoted(engine, job.tube.name), job.state.encode(), job.pri,
+        _seconds(now - job.created_at), job.delay // NS, job.ttr // NS, left,
+        job.reserves, job.timeouts, job.releases, job.buries, job.kicks,
+    )
+    return ok(body)
+
+
+def tube_list(tubes: list[Tube]) -> bytes:
+    return ok(b"---\n" + b"".join(b"- %s\n" % t.name for t in tubes))
