@@ -22,6 +22,7 @@ from .wire import (
     DEFAULT_BINLOG_SIZE,
     DEFAULT_MAX_JOB_SIZE,
     EXPECTED_CRLF,
+    JOB_SIZE_LIMIT,
     JOB_TOO_BIG,
     LINE_MAX,
     SAFETY_MARGIN,
@@ -54,7 +55,7 @@ class Engine(Commands):
     ) -> None:
         if version not in ("1.12", "1.13"):
             raise ValueError(f"version must be '1.12' or '1.13', not {version!r}")
-        self.max_job_size = max_job_size
+        self.max_job_size = min(max(max_job_size, 0), JOB_SIZE_LIMIT)  # -z is clamped (§4.1)
         self.version = version
         self.binlog_max_size = binlog_max_size
         self.now = now
