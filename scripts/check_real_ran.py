@@ -1,0 +1,74 @@
+"""Fail unless the tests against the real beanstalkd really ran: CI's guard against a green run that quietly
+tested fakebean against itself.
+
+Usage: python scripts/check_real_ran.py JUNIT_XML REAL_NODE_IDS
+
+JUNIT_XML is pytest's ``--junitxml`` report of the test run; REAL_NODE_IDS is the output of
+``pytest -m real --collect-only -q`` (one node id a line). The check fails when no test is marked ``real``,
+when none of them passed, when one of them is missing from the report, or when one was skipped for a
+reason that names beanstalkd or the real server.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+MISSING_SERVER = re.compile(r"beanstalkd|real server|real backend|not installed|not found", re.IGNORECASE)
+
+
+def junit_key(node_id: str) -> tuple[str, str]:
+    """The (classname, name) pair pytest's junitxml writes for a node id."""
+    parts = node_id.split("::")
+    module = parts[0].removesuffix(".py").replace("/", ".")
+    return ".".join([module, *parts[1:-1]]), parts[-1]
+
+
+def main(junit_path: str, ids_path: str) -> int:
+    with open(ids_path, encoding="utf-8") as f:
+        real = {junit_key(line.strip()) for line in f if "::" in line}
+    if not real:
+        print("check-real: no test is marked real: the real-server tests were not collected")
+        return 1
+
+    # A test can appear more than once (an error in teardown after a pass): keep its worst outcome.
+    rank = {"passed": 0, "skipped": 1, "failure": 2, "error": 3}
+    outcome: dict[tuple[str, str], tuple[str, str]] = {}
+    for case in ET.parse(junit_path).getroot().iter("testcase"):
+        key = (case.get("classname", ""), case.get("name", ""))
+        for child in [*case, None]:
+            if child is None:
+                status, message = "passed", ""
+            elif child.tag in rank:
+                status, message = child.tag, child.get("message", "")
+            else:
+                continue
+            if key not in outcome or rank[status] > rank[outcome[key][0]]:
+                outcome[key] = (status, message)
+
+    counts = {"passed": 0, "failure": 0, "error": 0, "skipped": 0, "not run": 0}
+    problems: list[str] = []
+    for key in sorted(real):
+        status, message = outcome.get(key, ("not run", ""))
+        counts[status] += 1
+        if status == "not run":
+            problems.append(f"not in the report: {'::'.join(key)}")
+        elif status == "skipped" and MISSING_SERVER.search(message):
+            problems.append(f"skipped for want of the real server: {'::'.join(key)}: {message}")
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    print(f"check-real: {len(real)} real-server tests: {summary}")
+    if counts["passed"] == 0:
+        problems.append("no real-server test passed")
+    for problem in problems[:20]:
+        print(f"check-real: {problem}")
+    if len(problems) > 20:
+        print(f"check-real: ... and {len(problems) - 20} more")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        print(__doc__)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1], sys.argv[2]))

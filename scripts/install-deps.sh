@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs: the real beanstalkd (the oracle every behaviour test is also run
+# against) and the project with its test extras. Safe to run again: it skips what is already in place.
+#
+#   PYTHON=/path/to/python   the interpreter to install into (default: python3, else python)
+#   BEANSTALKD=/path/to/bin  use this beanstalkd instead of the one on PATH
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-$(command -v python3 || command -v python || true)}
+if [ -z "$PYTHON" ]; then
+    echo "install-deps: no python3 on PATH (set PYTHON=/path/to/python3.10+)" >&2
+    exit 2
+fi
+
+have_beanstalkd() {
+    if [ -n "${BEANSTALKD:-}" ]; then
+        [ -x "$BEANSTALKD" ]
+    else
+        command -v beanstalkd >/dev/null 2>&1 || [ -x /usr/bin/beanstalkd ]
+    fi
+}
+
+# --- the real beanstalkd ---------------------------------------------------------------------------------
+if ! have_beanstalkd; then
+    if [ -n "${BEANSTALKD:-}" ]; then
+        echo "install-deps: BEANSTALKD=$BEANSTALKD is not an executable file" >&2
+        exit 2
+    elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "install-deps: installing beanstalkd from Debian packages"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        # The package's install script starts a system beanstalkd on 127.0.0.1:11300, the port `fakebean`
+        # wants. Unless the machine already has a policy, forbid service starts for this install only.
+        policy=/usr/sbin/policy-rc.d
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy"
+            chmod 755 "$policy"
+            trap 'rm -f "$policy"' EXIT
+        fi
+        apt-get install -y -q --no-install-recommends beanstalkd
+    else
+        cat >&2 <<'MSG'
+install-deps: the real beanstalkd is not installed, and the tests run every behaviour test against it.
+Install it, then run this again:
+  Debian/Ubuntu:  sudo apt-get install beanstalkd      (1.12 is the reference version)
+  macOS:          brew install beanstalkd
+  elsewhere:      build it from https://github.com/beanstalkd/beanstalkd and set BEANSTALKD=/path/to/beanstalkd
+To run only the fakebean half meanwhile:  python -m pytest -m "not real"
+MSG
+        exit 2
+    fi
+fi
+real=${BEANSTALKD:-$(command -v beanstalkd || echo /usr/bin/beanstalkd)}
+real_version=$("$real" -v 2>/dev/null || true)
+if [ "$real_version" != "beanstalkd 1.12" ]; then
+    echo "install-deps: warning: $real is '$real_version', the tests expect beanstalkd 1.12" >&2
+fi
+
+# --- the project and its test extras ----------------------------------------------------------------------
+# Reinstall only when pyproject.toml or the interpreter changed: an editable install picks up new code
+# by itself, and pip would otherwise rebuild the package on every run.
+stamp=build/test-deps.stamp
+want=$("$PYTHON" -c 'import hashlib, sys; data = open("pyproject.toml", "rb").read() + sys.executable.encode(); print(hashlib.sha256(data).hexdigest())')
+if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ] && "$PYTHON" -c 'import fakebean.cli, pytest, hypothesis' 2>/dev/null; then
+    exit 0
+fi
+echo "install-deps: pip install -e '.[test]'"
+PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q -e '.[test]'
+mkdir -p build
+echo "$want" >"$stamp"
