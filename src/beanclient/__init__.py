@@ -1,0 +1,95 @@
+"""beanclient: a beanstalkd client with greenstalk's API, for blocking code and for asyncio.
+
+``import beanclient as greenstalk`` is enough to switch. Beyond greenstalk: ``AsyncClient``,
+connect and I/O timeouts, pipelined ``put_many``/``delete_many``, typed statistics, opt-in
+reconnects that never duplicate a put, client-side argument checks, and a clear error for servers
+too old for ``reserve-job``.
+"""
+
+from ._async import AsyncClient
+from ._errors import (
+    ERROR_RESPONSES,
+    BadFormatError,
+    BatchError,
+    BeanstalkdError,
+    BodyTooBigError,
+    BuriedError,
+    ConnectionLostError,
+    DeadlineSoonError,
+    DrainingError,
+    Error,
+    ExpectedCrlfError,
+    InternalError,
+    InvalidTubeNameError,
+    JobTooBigError,
+    NotFoundError,
+    NotIgnoredError,
+    OutOfMemoryError,
+    OutOfRangeError,
+    ServerTooOldError,
+    TimedOutError,
+    UnknownCommandError,
+    UnknownResponseError,
+    ValidationError,
+)
+from ._protocol import (
+    DEFAULT_DELAY,
+    DEFAULT_PRIORITY,
+    DEFAULT_TTR,
+    DEFAULT_TUBE,
+    Address,
+    ConnectionTarget,
+    Job,
+    JobOrID,
+    TBody,
+)
+from ._protocol import parse_chunk as _parse_chunk  # noqa: F401  (greenstalk's private helpers,
+from ._protocol import parse_response as _parse_response  # noqa: F401  kept for code that used them)
+from ._stats import JobStats, ServerStats, Stats, StatsJob, StatsTube, TubeStats
+from ._sync import Client
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_DELAY",
+    "DEFAULT_PRIORITY",
+    "DEFAULT_TTR",
+    "DEFAULT_TUBE",
+    "ERROR_RESPONSES",
+    "Address",
+    "AsyncClient",
+    "BadFormatError",
+    "BatchError",
+    "BeanstalkdError",
+    "BodyTooBigError",
+    "BuriedError",
+    "Client",
+    "ConnectionLostError",
+    "ConnectionTarget",
+    "DeadlineSoonError",
+    "DrainingError",
+    "Error",
+    "ExpectedCrlfError",
+    "InternalError",
+    "InvalidTubeNameError",
+    "Job",
+    "JobOrID",
+    "JobStats",
+    "JobTooBigError",
+    "NotFoundError",
+    "NotIgnoredError",
+    "OutOfMemoryError",
+    "OutOfRangeError",
+    "ServerStats",
+    "ServerTooOldError",
+    "Stats",
+    "StatsJob",
+    "StatsTube",
+    "TBody",
+    "TimedOutError",
+    "TubeStats",
+    "UnknownCommandError",
+    "UnknownResponseError",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,79 @@
+"""Opening sockets for the sync shell, and describing addresses for both shells."""
+
+from __future__ import annotations
+
+import math
+import select
+import socket
+from typing import Any, Callable, Optional, Union
+
+from ._protocol import Address
+
+
+def open_socket(address: Address, connect_timeout: Optional[float], timeout: Optional[float]) -> socket.socket:
+    """Connect to ``(host, port)`` over TCP or to a Unix socket path.
+
+    Without ``connect_timeout`` the connect uses Python's default socket timeout, as greenstalk
+    does. Afterwards the socket gets ``timeout`` (or that default again).
+    """
+    io_timeout = socket.getdefaulttimeout() if timeout is None else timeout
+    if isinstance(address, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            if connect_timeout is not None:
+                sock.settimeout(connect_timeout)
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        if connect_timeout is not None or timeout is not None:
+            sock.settimeout(io_timeout)
+        return sock
+    if connect_timeout is None:
+        sock = socket.create_connection(address)
+    else:
+        sock = socket.create_connection(address, timeout=connect_timeout)
+    configure_tcp(sock, timeout)
+    if connect_timeout is not None or timeout is not None:
+        sock.settimeout(io_timeout)
+    return sock
+
+
+def configure_tcp(sock: Any, timeout: Optional[float]) -> None:
+    """Keepalive on (as greenstalk), Nagle off (every request is one write).
+
+    With an I/O timeout, keepalive probes start after that many seconds of silence, so a peer that
+    vanished is noticed even during a ``reserve`` that waits without a deadline.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if timeout is not None and hasattr(socket, "TCP_KEEPIDLE"):
+        seconds = max(1, math.ceil(timeout))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, seconds)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+
+
+def peer_address(sock: socket.socket) -> Address:
+    """The address to reconnect to for a socket the caller connected."""
+    peer = sock.getpeername()
+    if sock.family == socket.AF_UNIX:
+        return str(peer)
+    return (str(peer[0]), int(peer[1]))
+
+
+def describe(cls_name: str, address: Union[Address, Any]) -> str:
+    if isinstance(address, str):
+        return f"beanclient.{cls_name}(socket={address!r})"
+    host, port = address[0], address[1]
+    return f"beanclient.{cls_name}(host={host!r}, port={port!r})"
+
+
+def idle_check(sock: socket.socket) -> Callable[[], bool]:
+    """A non-blocking probe: ``True`` when an idle connection has become readable, which for
+    beanstalkd (it never speaks first) means closed, reset, or out of step."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        return lambda: bool(poller.poll(0))
+    return lambda: bool(select.select([sock], [], [], 0)[0])

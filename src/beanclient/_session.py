@@ -1,0 +1,103 @@
+"""What one client remembers about its connection: pure bookkeeping shared by both shells.
+
+It knows which tube is used and which are watched (to restore them after a reconnect), which jobs
+this connection holds reserved (to report them lost when it drops), and the largest body the server
+accepts (to refuse bigger ones before sending).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Callable, Optional, Union
+
+from ._errors import BatchResult, ConnectionLostError
+from ._protocol import DEFAULT_TUBE, int_reply, tube_request, using_reply
+from ._validate import U32_MAX, check_tube
+
+ReplyCheck = Callable[[bytes], Any]
+
+
+def _watching(line: bytes) -> int:
+    return int_reply(line, b"WATCHING ")
+
+
+class Session:
+    def __init__(
+        self,
+        use: str,
+        watch: Union[str, Iterable[str]],
+        reconnect: bool,
+        max_job_size: Optional[int],
+    ) -> None:
+        # Validate everything before the first byte goes out.
+        check_tube(use)
+        tubes = [watch] if isinstance(watch, str) else list(watch)
+        for tube in tubes:
+            check_tube(tube)
+        self.using = use
+        self.watched: list[str] = list(dict.fromkeys(tubes)) or [DEFAULT_TUBE]
+        #: The constructor's watch argument, kept in its greenstalk meaning for the first setup.
+        self._initial_watch: Union[str, list[str]] = watch if isinstance(watch, str) else tubes
+        #: Ids reserved on this connection; ``None`` when nobody will ask (no reconnect).
+        self.held: Optional[set[int]] = set() if reconnect else None
+        self.max_job_size = U32_MAX if max_job_size is None else max_job_size
+
+    # -- use / watch -----------------------------------------------------------------------------
+
+    def setup_requests(self, first: bool) -> list[tuple[bytes, ReplyCheck]]:
+        """The commands that bring a new connection to the wanted tubes.
+
+        The first time they follow greenstalk's constructor exactly: nothing for the defaults;
+        ``use`` unless ``"default"``; a ``str`` watch other than ``"default"`` is watched and
+        ``default`` ignored; an iterable is watched item by item and ``default`` ignored unless
+        listed. A reconnect replays the tubes as they are now.
+        """
+        out: list[tuple[bytes, ReplyCheck]] = []
+        if self.using != DEFAULT_TUBE:
+            out.append((tube_request(b"use", self.using), using_reply))
+        watch: Union[str, list[str]] = self._initial_watch
+        if not first:
+            watch = DEFAULT_TUBE if self.watched == [DEFAULT_TUBE] else self.watched
+        if isinstance(watch, str):
+            if watch != DEFAULT_TUBE:
+                out.append((tube_request(b"watch", watch), _watching))
+                out.append((b"ignore default\r\n", _watching))
+        else:
+            out.extend((tube_request(b"watch", tube), _watching) for tube in watch)
+            if DEFAULT_TUBE not in watch:
+                out.append((b"ignore default\r\n", _watching))
+        return out
+
+    def used(self, tube: str) -> None:
+        self.using = tube
+
+    def watched_tube(self, tube: str) -> None:
+        if tube not in self.watched:
+            self.watched.append(tube)
+
+    def ignored_tube(self, tube: str) -> None:
+        if tube in self.watched:
+            self.watched.remove(tube)
+
+    # -- held jobs -------------------------------------------------------------------------------
+
+    def lost(
+        self,
+        message: str,
+        maybe_executed: bool,
+        results: Optional[list[BatchResult]] = None,
+    ) -> ConnectionLostError:
+        """The error for a dropped connection; the held jobs go with it."""
+        lost: list[int] = []
+        if self.held:
+            lost = sorted(self.held)
+            self.held.clear()
+            message += f"; jobs lost with the connection (the server released them): {lost}"
+        return ConnectionLostError(message, lost_job_ids=lost, maybe_executed=maybe_executed, results=results)
+
+    # -- server facts ----------------------------------------------------------------------------
+
+    def learn(self, stats: dict[str, Union[int, str]]) -> None:
+        size = stats.get("max-job-size")
+        if isinstance(size, int):
+            self.max_job_size = size

@@ -1,0 +1,457 @@
+"""The blocking shell: moves bytes between a socket and the protocol core."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from typing import Any, Generic, NoReturn, Optional, Union, cast, overload
+
+from . import _protocol as p
+from ._errors import BatchResult, ConnectionLostError
+from ._net import describe, idle_check, open_socket, peer_address
+from ._protocol import (
+    DEFAULT_DELAY,
+    DEFAULT_PRIORITY,
+    DEFAULT_TTR,
+    DEFAULT_TUBE,
+    MAX_LINE,
+    ConnectionTarget,
+    Job,
+    JobOrID,
+    TBody,
+)
+from ._session import Session
+from ._stats import JobStats, ServerStats, Stats, StatsJob, StatsTube, TubeStats, typed_stats
+
+
+def _not_connected(*_args: Any) -> NoReturn:
+    raise ConnectionError("not connected: the client was closed, or its connection failed earlier")
+
+
+class Client(Generic[TBody]):
+    """A blocking beanstalkd client with greenstalk's API. Connects at once.
+
+    :param address: ``(host, port)`` for TCP, a Unix socket path, or a connected socket.
+    :param encoding: Codec for job bodies; ``None`` for bytes in and bytes out.
+    :param use: The tube to use after connecting.
+    :param watch: The tube, or tubes, to watch after connecting; ``default`` is ignored unless
+        listed.
+    :param connect_timeout: Seconds the connect may take (default: Python's socket default).
+    :param timeout: Seconds any socket operation may wait (default: none). ``reserve(timeout=t)``
+        waits up to ``timeout + t``; a plain ``reserve()`` waits as long as it takes for a job, with
+        TCP keepalive tuned to ``timeout`` to notice a vanished peer.
+    :param reconnect: Open a new connection when the old one is found dropped, restoring ``use``
+        and ``watch``. Nothing that may have reached the server is sent twice: the call during
+        which a connection drops raises ``ConnectionLostError`` (with the reserved jobs lost),
+        and the next call reconnects.
+    :param max_job_size: The server's ``max-job-size``, if known, so over-long bodies fail before
+        they are sent. ``stats()``/``server_stats()`` also learn it.
+    """
+
+    @overload
+    def __init__(
+        self: Client[bytes],
+        address: ConnectionTarget,
+        encoding: None,
+        use: str = DEFAULT_TUBE,
+        watch: Union[str, Iterable[str]] = DEFAULT_TUBE,
+        *,
+        connect_timeout: Optional[float] = None,
+        timeout: Optional[float] = None,
+        reconnect: bool = False,
+        max_job_size: Optional[int] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Client[str],
+        address: ConnectionTarget,
+        encoding: str = "utf-8",
+        use: str = DEFAULT_TUBE,
+        watch: Union[str, Iterable[str]] = DEFAULT_TUBE,
+        *,
+        connect_timeout: Optional[float] = None,
+        timeout: Optional[float] = None,
+        reconnect: bool = False,
+        max_job_size: Optional[int] = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        address: ConnectionTarget,
+        encoding: Optional[str] = "utf-8",
+        use: str = DEFAULT_TUBE,
+        watch: Union[str, Iterable[str]] = DEFAULT_TUBE,
+        *,
+        connect_timeout: Optional[float] = None,
+        timeout: Optional[float] = None,
+        reconnect: bool = False,
+        max_job_size: Optional[int] = None,
+    ) -> None:
+        self.encoding = encoding
+        self._session = Session(use, watch, reconnect, max_job_size)
+        self._held = self._session.held
+        self._connect_timeout = connect_timeout
+        self._timeout = timeout
+        self._reconnect = reconnect
+        self._sock: Optional[socket.socket] = None
+        self._idle_check: Any = None
+        self._send: Any = _not_connected
+        self._readline: Any = _not_connected
+        self._read: Any = _not_connected
+        if isinstance(address, socket.socket):
+            self._address = peer_address(address)
+            if timeout is not None:
+                address.settimeout(timeout)
+            self._attach(address)
+        else:
+            self._address = address
+            self._attach(open_socket(address, connect_timeout, timeout))
+        try:
+            self._setup(first=True)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connection --------------------------------------------------------------------------------
+
+    def _attach(self, sock: socket.socket) -> None:
+        reader = sock.makefile("rb")
+        self._sock = sock
+        self._file = reader
+        self._readline = reader.readline
+        self._read = reader.read
+        if self._reconnect:
+            self._idle_check = idle_check(sock)
+            self._send = self._checked_send
+        else:
+            self._send = sock.sendall
+
+    def _drop(self) -> None:
+        """Forget the connection; later calls fail (or, with reconnect, open a new one)."""
+        sock, self._sock = self._sock, None
+        self._send = self._checked_send if self._reconnect else _not_connected
+        self._readline = self._read = _not_connected
+        if sock is not None:
+            self._file.close()
+            sock.close()
+
+    def _failed(self, exc: BaseException, sent: bool, results: Optional[list[BatchResult]] = None) -> NoReturn:
+        """A transport failure mid-call: the stream is out of step, so the connection goes."""
+        self._drop()
+        if isinstance(exc, ConnectionLostError):
+            if results is not None and not exc.results:
+                exc.results = results
+            raise exc
+        if isinstance(exc, OSError) and (self._reconnect or results is not None):
+            raise self._session.lost(f"connection lost: {exc!r}", maybe_executed=sent, results=results) from exc
+        raise exc
+
+    def _ready(self) -> None:
+        """With reconnect: make sure a live connection is there before anything is sent."""
+        if self._sock is not None:
+            if not self._idle_check():
+                return
+            self._drop()
+        if self._held:
+            raise self._session.lost("the connection was closed", maybe_executed=False)
+        try:
+            self._attach(open_socket(self._address, self._connect_timeout, self._timeout))
+            self._setup(first=False)
+        except BaseException as exc:
+            self._drop()
+            if not isinstance(exc, OSError):
+                raise
+            raise ConnectionLostError(
+                f"could not reconnect: {exc!r}", lost_job_ids=[], maybe_executed=False
+            ) from exc
+
+    def _checked_send(self, data: bytes) -> None:
+        self._ready()
+        cast(socket.socket, self._sock).sendall(data)
+
+    def _setup(self, first: bool) -> None:
+        steps = self._session.setup_requests(first)
+        if steps:
+            lines = self._exchange([request for request, _ in steps])
+            for (_, check), line in zip(steps, lines):
+                check(line)
+
+    def _exchange(self, requests: list[bytes]) -> list[bytes]:
+        """Write requests in one go and read one line each, without interpreting them."""
+        try:
+            cast(socket.socket, self._sock).sendall(b"".join(requests))
+            lines = [self._readline(MAX_LINE) for _ in requests]
+        except BaseException:
+            self._drop()
+            raise
+        if not lines[-1].endswith(b"\r\n"):
+            self._drop()
+            raise ConnectionError("Unexpected EOF")
+        return lines
+
+    # -- one request, one reply --------------------------------------------------------------------
+
+    def _line(self, request: bytes) -> bytes:
+        try:
+            self._send(request)
+        except BaseException as exc:
+            self._failed(exc, sent=False)
+        try:
+            line: bytes = self._readline(MAX_LINE)
+        except BaseException as exc:
+            self._failed(exc, sent=True)
+        if line[-2:] != b"\r\n":
+            self._failed(ConnectionError("Unexpected EOF"), sent=True)
+        return line
+
+    def _chunk(self, size: int) -> bytes:
+        try:
+            return p.parse_chunk(self._read(size + 2), size)
+        except BaseException as exc:
+            self._failed(exc, sent=True)
+
+    def _job(self, request: bytes, word: bytes) -> Job[TBody]:
+        job_id, size = p.job_header(self._line(request), word)
+        return p.make_job(job_id, self._chunk(size), self.encoding)
+
+    def _ok(self, request: bytes) -> bytes:
+        return self._chunk(p.ok_header(self._line(request)))
+
+    def _pipeline(self, requests: list[bytes], parse: Any) -> list[BatchResult]:
+        results: list[BatchResult] = []
+        if not requests:
+            return results
+        for data in p.batch_slices(requests):
+            try:
+                self._send(data)
+                readline = self._readline
+                for _ in range(min(p.BATCH_SLICE, len(requests) - len(results))):
+                    line = readline(MAX_LINE)
+                    if line[-2:] != b"\r\n":
+                        raise ConnectionError("Unexpected EOF")
+                    results.append(parse(line))
+            except BaseException as exc:
+                # A part of a batch that failed to go out may still have run in part.
+                self._failed(exc, sent=True, results=results)
+        return results
+
+    # -- context -------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Client[TBody]:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection. The client must not be used afterwards."""
+        self._reconnect = False
+        self._drop()
+
+    def __repr__(self) -> str:
+        return describe("Client", self._address)
+
+    # -- producer ------------------------------------------------------------------------------------
+
+    def put(
+        self,
+        body: TBody,
+        priority: int = DEFAULT_PRIORITY,
+        delay: int = DEFAULT_DELAY,
+        ttr: int = DEFAULT_TTR,
+    ) -> int:
+        """Insert a job into the used tube and return its id.
+
+        :param priority: 0 (most urgent) to 4,294,967,295.
+        :param delay: Seconds before the job becomes ready.
+        :param ttr: Seconds a worker may hold the job before the server releases it.
+        """
+        data = p.encode_body(body, self.encoding)
+        return p.inserted(self._line(p.put_request(data, priority, delay, ttr, self._session.max_job_size)))
+
+    def put_many(
+        self,
+        bodies: Iterable[TBody],
+        priority: int = DEFAULT_PRIORITY,
+        delay: int = DEFAULT_DELAY,
+        ttr: int = DEFAULT_TTR,
+    ) -> list[int]:
+        """Insert many jobs with one write (pipelined); return their ids in order.
+
+        Every body is checked before anything is sent. If the server refuses some, all replies are
+        still read and ``BatchError`` is raised; its ``results`` hold an id or an exception per
+        body. A connection drop mid-batch raises ``ConnectionLostError`` with the results read
+        so far.
+        """
+        requests = p.put_batch(bodies, self.encoding, priority, delay, ttr, self._session.max_job_size)
+        results = self._pipeline(requests, p.put_result)
+        p.check_batch("puts", results)
+        return cast(list[int], results)
+
+    def use(self, tube: str) -> None:
+        """Put later jobs into ``tube``."""
+        p.using_reply(self._line(p.tube_request(b"use", tube)))
+        self._session.used(tube)
+
+    # -- worker --------------------------------------------------------------------------------------
+
+    def reserve(self, timeout: Optional[int] = None) -> Job[TBody]:
+        """Reserve a job from the watched tubes, waiting for one if needed.
+
+        :param timeout: Seconds to wait before ``TimedOutError``; ``None`` waits indefinitely.
+        """
+        request = p.reserve_request(timeout)
+        if self._timeout is None:
+            job: Job[TBody] = self._job(request, b"RESERVED")
+        else:
+            job = self._waiting(timeout, request)
+        if self._held is not None:
+            self._held.add(job.id)
+        return job
+
+    def _waiting(self, timeout: Optional[float], request: bytes) -> Job[TBody]:
+        # The reply may legitimately take `timeout` seconds: widen the socket timeout by that much.
+        if self._reconnect:
+            self._ready()
+        sock = self._sock
+        if sock is None:
+            _not_connected()
+        sock.settimeout(None if timeout is None or timeout < 0 else self._timeout + timeout)  # type: ignore[operator]
+        try:
+            return self._job(request, b"RESERVED")
+        finally:
+            if self._sock is sock:
+                sock.settimeout(self._timeout)
+
+    def reserve_job(self, id: int) -> Job[TBody]:
+        """Reserve the job with this id, in any tube (beanstalkd 1.12+; older servers raise
+        ``ServerTooOldError``)."""
+        job_id, size = p.reserve_job_header(self._line(p.id_request(b"reserve-job", id)))
+        job: Job[TBody] = p.make_job(job_id, self._chunk(size), self.encoding)
+        if self._held is not None:
+            self._held.add(job.id)
+        return job
+
+    def delete(self, job: JobOrID[TBody]) -> None:
+        """Delete a job (a ``Job`` or an id)."""
+        p.expect(self._line(p.id_request(b"delete", job)), b"DELETED\r\n")
+        if self._held is not None:
+            self._held.discard(p.job_id(job))
+
+    def delete_many(self, jobs: Iterable[JobOrID[TBody]]) -> None:
+        """Delete many jobs with one write (pipelined).
+
+        If some deletes fail, all replies are still read and ``BatchError`` is raised; its
+        ``results`` hold ``None`` or an exception per job.
+        """
+        ids = [p.job_id(job) for job in jobs]
+        results = self._pipeline([b"delete %d\r\n" % i for i in ids], p.delete_result)
+        if self._held is not None:
+            self._held.difference_update(i for i, r in zip(ids, results) if r is None)
+        p.check_batch("deletes", results)
+
+    def release(
+        self,
+        job: JobOrID[TBody],
+        priority: int = DEFAULT_PRIORITY,
+        delay: int = DEFAULT_DELAY,
+    ) -> None:
+        """Put a reserved job back (ready, or delayed by ``delay`` seconds). The priority is
+        reset to ``priority`` (2**16 unless given)."""
+        p.expect(self._line(p.release_request(job, priority, delay)), b"RELEASED\r\n")
+        if self._held is not None:
+            self._held.discard(p.job_id(job))
+
+    def bury(self, job: JobOrID[TBody], priority: int = DEFAULT_PRIORITY) -> None:
+        """Bury a reserved job, setting its priority (2**16 unless given)."""
+        p.expect(self._line(p.bury_request(job, priority)), b"BURIED\r\n")
+        if self._held is not None:
+            self._held.discard(p.job_id(job))
+
+    def touch(self, job: JobOrID[TBody]) -> None:
+        """Restart the TTR of a reserved job."""
+        p.expect(self._line(p.id_request(b"touch", job)), b"TOUCHED\r\n")
+
+    def watch(self, tube: str) -> int:
+        """Add ``tube`` to the watch list; return how many tubes are watched."""
+        count = p.int_reply(self._line(p.tube_request(b"watch", tube)), b"WATCHING ")
+        self._session.watched_tube(tube)
+        return count
+
+    def ignore(self, tube: str) -> int:
+        """Remove ``tube`` from the watch list; return how many tubes are watched."""
+        count = p.int_reply(self._line(p.tube_request(b"ignore", tube)), b"WATCHING ")
+        self._session.ignored_tube(tube)
+        return count
+
+    # -- inspection ----------------------------------------------------------------------------------
+
+    def peek(self, id: int) -> Job[TBody]:
+        """The job with this id, in any state."""
+        return self._job(p.id_request(b"peek", id), b"FOUND")
+
+    def peek_ready(self) -> Job[TBody]:
+        """The next ready job in the used tube."""
+        return self._job(b"peek-ready\r\n", b"FOUND")
+
+    def peek_delayed(self) -> Job[TBody]:
+        """The delayed job in the used tube that becomes ready first."""
+        return self._job(b"peek-delayed\r\n", b"FOUND")
+
+    def peek_buried(self) -> Job[TBody]:
+        """The oldest buried job in the used tube."""
+        return self._job(b"peek-buried\r\n", b"FOUND")
+
+    def kick(self, bound: int) -> int:
+        """Make up to ``bound`` jobs of the used tube ready (buried ones if any, else delayed
+        ones); return how many moved."""
+        return p.int_reply(self._line(p.kick_request(bound)), b"KICKED ")
+
+    def kick_job(self, job: JobOrID[TBody]) -> None:
+        """Make a buried or delayed job ready."""
+        p.expect(self._line(p.id_request(b"kick-job", job)), b"KICKED\r\n")
+
+    def stats_job(self, job: JobOrID[TBody]) -> StatsJob:
+        """Job statistics as greenstalk's dict."""
+        return cast(StatsJob, p.yaml_dict(self._ok(p.id_request(b"stats-job", job))))
+
+    def stats_tube(self, tube: str) -> StatsTube:
+        """Tube statistics as greenstalk's dict."""
+        return cast(StatsTube, p.yaml_dict(self._ok(p.tube_request(b"stats-tube", tube))))
+
+    def stats(self) -> Stats:
+        """Server statistics as greenstalk's dict."""
+        stats = p.yaml_dict(self._ok(b"stats\r\n"))
+        self._session.learn(stats)
+        return cast(Stats, stats)
+
+    def job_stats(self, job: JobOrID[TBody]) -> JobStats:
+        """Job statistics with attributes: ``client.job_stats(job).time_left``."""
+        return typed_stats(JobStats, self._ok(p.id_request(b"stats-job", job)))
+
+    def tube_stats(self, tube: str) -> TubeStats:
+        """Tube statistics with attributes: ``client.tube_stats("emails").current_jobs_ready``."""
+        return typed_stats(TubeStats, self._ok(p.tube_request(b"stats-tube", tube)))
+
+    def server_stats(self) -> ServerStats:
+        """Server statistics with attributes and real booleans: ``client.server_stats().draining``."""
+        data = self._ok(b"stats\r\n")
+        self._session.learn(p.yaml_dict(data))
+        return typed_stats(ServerStats, data)
+
+    def tubes(self) -> list[str]:
+        """Every existing tube."""
+        return p.yaml_list(self._ok(b"list-tubes\r\n"))
+
+    def using(self) -> str:
+        """The used tube."""
+        return p.using_reply(self._line(b"list-tube-used\r\n"))
+
+    def watching(self) -> list[str]:
+        """The watched tubes."""
+        return p.yaml_list(self._ok(b"list-tubes-watched\r\n"))
+
+    def pause_tube(self, tube: str, delay: int) -> None:
+        """Keep jobs of ``tube`` from being reserved for ``delay`` seconds."""
+        p.expect(self._line(p.pause_tube_request(tube, delay)), b"PAUSED\r\n")
