@@ -7,8 +7,6 @@ have raised in the same situation, so existing ``except`` clauses keep catching 
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 
 class Error(Exception):
     """Base of every beanclient error that is not a transport failure.
@@ -41,10 +39,10 @@ class BuriedError(BeanstalkdError):
     """BURIED in reply to put or release: the server ran out of memory growing a queue and buried
     the job instead."""
 
-    def __init__(self, values: Optional[list[bytes]] = None) -> None:
+    def __init__(self, values: list[bytes] | None = None) -> None:
         super().__init__(values)
         #: The id from ``BURIED <id>`` (put), or ``None`` for a bare ``BURIED`` (release).
-        self.id: Optional[int] = int(values[0]) if values else None
+        self.id: int | None = int(values[0]) if values else None
 
 
 class DeadlineSoonError(BeanstalkdError):
@@ -133,7 +131,7 @@ class BodyTooBigError(ValidationError, JobTooBigError):
     """A job body longer than the server's known ``max-job-size``."""
 
 
-BatchResult = Union[int, None, Error]
+BatchResult = int | None | Error
 
 
 class BatchError(Error):
@@ -168,7 +166,7 @@ class ConnectionLostError(ConnectionError):
         *,
         lost_job_ids: list[int],
         maybe_executed: bool,
-        results: Optional[list[BatchResult]] = None,
+        results: list[BatchResult] | None = None,
     ) -> None:
         super().__init__(message)
         #: Jobs this client had reserved and not yet deleted, released or buried. The server

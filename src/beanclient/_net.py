@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import select
 import socket
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 from ._protocol import Address
 
 
-def open_socket(address: Address, connect_timeout: Optional[float], timeout: Optional[float]) -> socket.socket:
+def open_socket(address: Address, connect_timeout: float | None, timeout: float | None) -> socket.socket:
     """Connect to ``(host, port)`` over TCP or to a Unix socket path.
 
     Without ``connect_timeout`` the connect uses Python's default socket timeout, as greenstalk
@@ -39,7 +40,7 @@ def open_socket(address: Address, connect_timeout: Optional[float], timeout: Opt
     return sock
 
 
-def configure_tcp(sock: Any, timeout: Optional[float]) -> None:
+def configure_tcp(sock: Any, timeout: float | None) -> None:
     """Keepalive on (as greenstalk), Nagle off (every request is one write).
 
     With an I/O timeout, keepalive probes start after that many seconds of silence, so a peer that
@@ -62,7 +63,7 @@ def peer_address(sock: socket.socket) -> Address:
     return (str(peer[0]), int(peer[1]))
 
 
-def describe(cls_name: str, address: Union[Address, Any]) -> str:
+def describe(cls_name: str, address: Address | Any) -> str:
     if isinstance(address, str):
         return f"beanclient.{cls_name}(socket={address!r})"
     host, port = address[0], address[1]

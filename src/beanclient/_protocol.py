@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
-from typing import Generic, NoReturn, Optional, TypeVar, Union
+from typing import Generic, NoReturn, TypeVar
 
 from ._errors import (
     ERROR_RESPONSES,
@@ -31,8 +31,8 @@ DEFAULT_PRIORITY = 2**16
 DEFAULT_DELAY = 0
 DEFAULT_TTR = 60
 
-Address = Union[tuple[str, int], str]
-ConnectionTarget = Union[Address, socket.socket]
+Address = tuple[str, int] | str
+ConnectionTarget = Address | socket.socket
 
 TBody = TypeVar("TBody", str, bytes)
 
@@ -58,7 +58,7 @@ class Job(Generic[TBody]):
         return f"beanclient.Job(id={self.id!r}, body={self.body!r})"
 
 
-JobOrID = Union[Job[TBody], int]
+JobOrID = Job[TBody] | int
 
 
 def job_id(job: JobOrID[TBody]) -> int:
@@ -111,7 +111,7 @@ def parse_chunk(data: bytes, size: int) -> bytes:
 # -- requests -----------------------------------------------------------------------------------
 
 
-def encode_body(body: Union[str, bytes], encoding: Optional[str]) -> bytes:
+def encode_body(body: str | bytes, encoding: str | None) -> bytes:
     if isinstance(body, str):
         if encoding is None:
             raise TypeError("Unable to encode string with no encoding set")
@@ -127,7 +127,7 @@ def put_request(body: bytes, priority: int, delay: int, ttr: int, max_job_size: 
     return b"put %d %d %d %d\r\n%b\r\n" % (priority, delay, ttr, size, body)
 
 
-def reserve_request(timeout: Optional[float]) -> bytes:
+def reserve_request(timeout: float | None) -> bytes:
     if timeout is None:
         return b"reserve\r\n"
     return b"reserve-with-timeout %d\r\n" % timeout
@@ -214,7 +214,7 @@ def ok_header(line: bytes) -> int:
     raise reply_error(line)
 
 
-def make_job(id: int, body: bytes, encoding: Optional[str]) -> Job[TBody]:
+def make_job(id: int, body: bytes, encoding: str | None) -> Job[TBody]:
     """Build a job from the body after ``RESERVED``/``FOUND`` (CRLF already removed)."""
     if encoding is None:
         return Job(id, body)  # type: ignore[arg-type]
@@ -249,9 +249,9 @@ def yaml_pairs(data: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
-def yaml_dict(data: bytes) -> dict[str, Union[int, str]]:
+def yaml_dict(data: bytes) -> dict[str, int | str]:
     """greenstalk's stats dict: a value becomes ``int`` when ``int()`` takes it, else ``str``."""
-    out: dict[str, Union[int, str]] = {}
+    out: dict[str, int | str] = {}
     for key, value in yaml_pairs(data):
         try:
             out[key] = int(value)
@@ -273,8 +273,8 @@ def yaml_list(data: bytes) -> list[str]:
 
 
 def put_batch(
-    bodies: Iterable[Union[str, bytes]],
-    encoding: Optional[str],
+    bodies: Iterable[str | bytes],
+    encoding: str | None,
     priority: int,
     delay: int,
     ttr: int,

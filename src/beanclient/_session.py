@@ -7,8 +7,8 @@ accepts (to refuse bigger ones before sending).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ._errors import BatchResult, ConnectionLostError
 from ._protocol import DEFAULT_TUBE, int_reply, tube_request, using_reply
@@ -25,9 +25,9 @@ class Session:
     def __init__(
         self,
         use: str,
-        watch: Union[str, Iterable[str]],
+        watch: str | Iterable[str],
         reconnect: bool,
-        max_job_size: Optional[int],
+        max_job_size: int | None,
     ) -> None:
         # Validate everything before the first byte goes out.
         check_tube(use)
@@ -37,9 +37,9 @@ class Session:
         self.using = use
         self.watched: list[str] = list(dict.fromkeys(tubes)) or [DEFAULT_TUBE]
         #: The constructor's watch argument, kept in its greenstalk meaning for the first setup.
-        self._initial_watch: Union[str, list[str]] = watch if isinstance(watch, str) else tubes
+        self._initial_watch: str | list[str] = watch if isinstance(watch, str) else tubes
         #: Ids reserved on this connection; ``None`` when nobody will ask (no reconnect).
-        self.held: Optional[set[int]] = set() if reconnect else None
+        self.held: set[int] | None = set() if reconnect else None
         self.max_job_size = U32_MAX if max_job_size is None else max_job_size
 
     # -- use / watch -----------------------------------------------------------------------------
@@ -55,7 +55,7 @@ class Session:
         out: list[tuple[bytes, ReplyCheck]] = []
         if self.using != DEFAULT_TUBE:
             out.append((tube_request(b"use", self.using), using_reply))
-        watch: Union[str, list[str]] = self._initial_watch
+        watch: str | list[str] = self._initial_watch
         if not first:
             watch = DEFAULT_TUBE if self.watched == [DEFAULT_TUBE] else self.watched
         if isinstance(watch, str):
@@ -85,7 +85,7 @@ class Session:
         self,
         message: str,
         maybe_executed: bool,
-        results: Optional[list[BatchResult]] = None,
+        results: list[BatchResult] | None = None,
     ) -> ConnectionLostError:
         """The error for a dropped connection; the held jobs go with it."""
         lost: list[int] = []
@@ -97,7 +97,7 @@ class Session:
 
     # -- server facts ----------------------------------------------------------------------------
 
-    def learn(self, stats: dict[str, Union[int, str]]) -> None:
+    def learn(self, stats: dict[str, int | str]) -> None:
         size = stats.get("max-job-size")
         if isinstance(size, int):
             self.max_job_size = size

@@ -9,7 +9,8 @@ name (the dict turns it into the integer 7, as greenstalk does). A field the ser
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Literal, TypedDict, TypeVar
+from collections.abc import Callable
+from typing import Any, Literal, TypedDict, TypeVar
 
 from ._errors import UnknownResponseError
 from ._protocol import yaml_pairs

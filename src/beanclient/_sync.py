@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
-from typing import Any, Generic, NoReturn, Optional, Union, cast, overload
+from typing import Any, Generic, NoReturn, cast, overload
 
 from . import _protocol as p
 from ._errors import BatchResult, ConnectionLostError
@@ -54,12 +54,12 @@ class Client(Generic[TBody]):
         address: ConnectionTarget,
         encoding: None,
         use: str = DEFAULT_TUBE,
-        watch: Union[str, Iterable[str]] = DEFAULT_TUBE,
+        watch: str | Iterable[str] = DEFAULT_TUBE,
         *,
-        connect_timeout: Optional[float] = None,
-        timeout: Optional[float] = None,
+        connect_timeout: float | None = None,
+        timeout: float | None = None,
         reconnect: bool = False,
-        max_job_size: Optional[int] = None,
+        max_job_size: int | None = None,
     ) -> None: ...
 
     @overload
@@ -68,25 +68,25 @@ class Client(Generic[TBody]):
         address: ConnectionTarget,
         encoding: str = "utf-8",
         use: str = DEFAULT_TUBE,
-        watch: Union[str, Iterable[str]] = DEFAULT_TUBE,
+        watch: str | Iterable[str] = DEFAULT_TUBE,
         *,
-        connect_timeout: Optional[float] = None,
-        timeout: Optional[float] = None,
+        connect_timeout: float | None = None,
+        timeout: float | None = None,
         reconnect: bool = False,
-        max_job_size: Optional[int] = None,
+        max_job_size: int | None = None,
     ) -> None: ...
 
     def __init__(
         self,
         address: ConnectionTarget,
-        encoding: Optional[str] = "utf-8",
+        encoding: str | None = "utf-8",
         use: str = DEFAULT_TUBE,
-        watch: Union[str, Iterable[str]] = DEFAULT_TUBE,
+        watch: str | Iterable[str] = DEFAULT_TUBE,
         *,
-        connect_timeout: Optional[float] = None,
-        timeout: Optional[float] = None,
+        connect_timeout: float | None = None,
+        timeout: float | None = None,
         reconnect: bool = False,
-        max_job_size: Optional[int] = None,
+        max_job_size: int | None = None,
     ) -> None:
         self.encoding = encoding
         self._session = Session(use, watch, reconnect, max_job_size)
@@ -94,7 +94,7 @@ class Client(Generic[TBody]):
         self._connect_timeout = connect_timeout
         self._timeout = timeout
         self._reconnect = reconnect
-        self._sock: Optional[socket.socket] = None
+        self._sock: socket.socket | None = None
         self._idle_check: Any = None
         self._send: Any = _not_connected
         self._readline: Any = _not_connected
@@ -136,7 +136,7 @@ class Client(Generic[TBody]):
             self._file.close()
             sock.close()
 
-    def _failed(self, exc: BaseException, sent: bool, results: Optional[list[BatchResult]] = None) -> NoReturn:
+    def _failed(self, exc: BaseException, sent: bool, results: list[BatchResult] | None = None) -> NoReturn:
         """A transport failure mid-call: the stream is out of step, so the connection goes."""
         self._drop()
         if isinstance(exc, ConnectionLostError):
@@ -144,7 +144,9 @@ class Client(Generic[TBody]):
                 exc.results = results
             raise exc
         if isinstance(exc, OSError) and (self._reconnect or results is not None):
-            raise self._session.lost(f"connection lost: {exc!r}", maybe_executed=sent, results=results) from exc
+            raise self._session.lost(
+                f"connection lost: {exc!r}", maybe_executed=sent, results=results
+            ) from exc
         raise exc
 
     def _ready(self) -> None:
@@ -195,11 +197,11 @@ class Client(Generic[TBody]):
     def _line(self, request: bytes) -> bytes:
         try:
             self._send(request)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
             self._failed(exc, sent=False)
         try:
             line: bytes = self._readline(MAX_LINE)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
             self._failed(exc, sent=True)
         if line[-2:] != b"\r\n":
             self._failed(ConnectionError("Unexpected EOF"), sent=True)
@@ -208,7 +210,7 @@ class Client(Generic[TBody]):
     def _chunk(self, size: int) -> bytes:
         try:
             return p.parse_chunk(self._read(size + 2), size)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
             self._failed(exc, sent=True)
 
     def _job(self, request: bytes, word: bytes) -> Job[TBody]:
@@ -231,7 +233,7 @@ class Client(Generic[TBody]):
                     if line[-2:] != b"\r\n":
                         raise ConnectionError("Unexpected EOF")
                     results.append(parse(line))
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
                 # A part of a batch that failed to go out may still have run in part.
                 self._failed(exc, sent=True, results=results)
         return results
@@ -296,7 +298,7 @@ class Client(Generic[TBody]):
 
     # -- worker --------------------------------------------------------------------------------------
 
-    def reserve(self, timeout: Optional[int] = None) -> Job[TBody]:
+    def reserve(self, timeout: int | None = None) -> Job[TBody]:
         """Reserve a job from the watched tubes, waiting for one if needed.
 
         :param timeout: Seconds to wait before ``TimedOutError``; ``None`` waits indefinitely.
@@ -310,7 +312,7 @@ class Client(Generic[TBody]):
             self._held.add(job.id)
         return job
 
-    def _waiting(self, timeout: Optional[float], request: bytes) -> Job[TBody]:
+    def _waiting(self, timeout: float | None, request: bytes) -> Job[TBody]:
         # The reply may legitimately take `timeout` seconds: widen the socket timeout by that much.
         if self._reconnect:
             self._ready()
