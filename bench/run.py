@@ -1,0 +1,361 @@
+"""fakebean vs the real beanstalkd, and beanclient vs greenstalk, measured in one run.
+
+    python bench/run.py                 # full run (about 80 s): 6 rounds x 1.2 s per sample
+    python bench/run.py --quick         # smoke run (under 15 s): 2 rounds x 0.2 s per sample
+    python bench/run.py --json out.json # also write every sample and the ratios as JSON
+
+Both servers run as separate processes on 127.0.0.1 (``python -m fakebean -l 127.0.0.1 -p PORT`` from
+this checkout's src/, and ``beanstalkd -l 127.0.0.1 -p PORT``), so on a 2-core machine each benchmark
+is one server core against one client core. The benchmarks:
+
+(a) pipelined raw-socket load over 1 and over 4 connections: batches of N puts, N
+    ``reserve-with-timeout 0`` and N deletes, each batch in one write (see ``pipeline.py``), in
+    commands per second;
+(b) request/response through greenstalk (put, reserve, delete, one command at a time), in commands per
+    second, against fakebean and against beanstalkd;
+(c) on the same beanstalkd: beanclient vs greenstalk request/response (as in b), and
+    ``beanclient.put_many`` vs greenstalk's ``put`` loop, in jobs per second.
+
+The targets of each benchmark are measured alternately (A, B, A, B, ...) over the rounds and the median
+sample is reported. The CPU columns are CPU seconds per wall second of the server process and of
+this (client) process during the timed part: a column near 1.00 marks the side that was the limit.
+beanclient is being written alongside; while ``beanclient.Client`` (or its ``put_many``) is missing,
+its rows say "n/a" and the run still succeeds. Exit status: 0, or 1 when a measurement failed, or 2
+when the time limit ran out (the table shows what was measured by then). The servers are stopped on
+every path out, and die with this process even if it is killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import clients
+import pipeline
+import servers
+
+FULL = {"rounds": 6, "duration": 1.2, "time_limit": 170.0}
+QUICK = {"rounds": 2, "duration": 0.2, "time_limit": 40.0}
+
+
+class TimeLimit(BaseException):
+    """The run's time limit ran out (a BaseException so no per-sample handler swallows it)."""
+
+
+@dataclass
+class Target:
+    name: str
+    run: Callable[[str], Any] | None  # tube name -> PipelineResult / LoopResult
+    unavailable: str = ""  # why there is nothing to run ("n/a")
+    error: str = ""  # the first failure; the target is not run again after it
+    samples: list[Any] = field(default_factory=list)
+
+    def rates(self) -> list[float]:
+        return [s.rate for s in self.samples]
+
+    def median(self) -> float | None:
+        return statistics.median(self.rates()) if self.samples else None
+
+    def median_of(self, attr: str) -> float | None:
+        values = [getattr(s, attr) for s in self.samples if getattr(s, attr) is not None]
+        return statistics.median(values) if values else None
+
+
+@dataclass
+class Bench:
+    key: str
+    title: str
+    unit: str
+    targets: list[Target]
+
+
+@dataclass
+class Ratio:
+    label: str
+    bench: str
+    numerator: str
+    denominator: str
+    goal: float
+
+    def value(self, benches: dict[str, Bench]) -> float | None:
+        by_name = {t.name: t for t in benches[self.bench].targets}
+        num, den = by_name[self.numerator].median(), by_name[self.denominator].median()
+        return num / den if num is not None and den else None
+
+
+RATIOS = [
+    Ratio("fakebean / beanstalkd, (a) pipelined 1 conn", "a1", "fakebean", "beanstalkd", 0.5),
+    Ratio("fakebean / beanstalkd, (a) pipelined 4 conns", "a4", "fakebean", "beanstalkd", 0.5),
+    Ratio("fakebean / beanstalkd, (b) greenstalk req/resp", "b", "fakebean", "beanstalkd", 0.8),
+    Ratio("beanclient / greenstalk, (c) req/resp", "c_rr", "beanclient", "greenstalk", 1.0),
+    Ratio("put_many / greenstalk put loop, (c)", "c_put", "beanclient put_many", "greenstalk put", 3.0),
+]
+
+
+def build_benches(
+    fake: servers.ServerProcess, real: servers.ServerProcess, args: argparse.Namespace
+) -> dict[str, Bench]:
+    gs = clients.greenstalk_factory()
+    bc, bc_many, why = clients.beanclient_status()
+    duration = args.duration
+
+    def pipe(server: servers.ServerProcess, conns: int) -> Callable[[str], Any]:
+        return lambda tube: pipeline.run_pipeline(
+            server.address, conns, args.batch, duration, tube, probe=server.cpu_seconds
+        )
+
+    def rr(server: servers.ServerProcess, factory: Callable[..., Any]) -> Callable[[str], Any]:
+        return lambda tube: clients.rr_loop(factory, server.address, tube, duration, probe=server.cpu_seconds)
+
+    def puts(factory: Callable[..., Any], many: bool) -> Callable[[str], Any]:
+        return lambda tube: clients.put_loop(
+            factory, real.address, tube, duration, args.put_batch, many, probe=real.cpu_seconds
+        )
+
+    bc_rr = Target("beanclient", rr(real, bc)) if bc else Target("beanclient", None, why)
+    if bc and bc_many:
+        bc_put = Target("beanclient put_many", puts(bc, True))
+    else:
+        bc_put = Target("beanclient put_many", None, why)
+    benches = [
+        Bench(
+            "a1",
+            f"(a) pipelined raw socket, 1 conn, batches of {args.batch}",
+            "cmd/s",
+            [Target("fakebean", pipe(fake, 1)), Target("beanstalkd", pipe(real, 1))],
+        ),
+        Bench(
+            "a4",
+            f"(a) pipelined raw socket, 4 conns, batches of {args.batch}",
+            "cmd/s",
+            [Target("fakebean", pipe(fake, 4)), Target("beanstalkd", pipe(real, 4))],
+        ),
+        Bench(
+            "b",
+            "(b) greenstalk request/response: put, reserve, delete",
+            "cmd/s",
+            [Target("fakebean", rr(fake, gs)), Target("beanstalkd", rr(real, gs))],
+        ),
+        Bench(
+            "c_rr",
+            "(c) client request/response on beanstalkd: put, reserve, delete",
+            "cmd/s",
+            [bc_rr, Target("greenstalk", rr(real, gs))],
+        ),
+        Bench(
+            "c_put",
+            f"(c) putting jobs on beanstalkd: put_many({args.put_batch} bodies) vs put loop",
+            "jobs/s",
+            [bc_put, Target("greenstalk put", puts(gs, False))],
+        ),
+    ]
+    return {b.key: b for b in benches}
+
+
+def run_rounds(
+    benches: dict[str, Bench], rounds: int, live: list[servers.ServerProcess], log: Callable[[str], None]
+) -> None:
+    for rnd in range(rounds):
+        for bench in benches.values():
+            for target in bench.targets:  # A, B, A, B, ... across the rounds
+                if target.run is None or target.unavailable or target.error:
+                    continue
+                tube = f"bench-{bench.key}-{rnd}"
+                try:
+                    for server in live:
+                        if not server.alive():
+                            raise RuntimeError(f"the {server.kind} server process has exited")
+                    target.samples.append(target.run(tube))
+                except Exception as exc:  # noqa: BLE001 - reported in the table; the other targets go on
+                    target.error = f"{type(exc).__name__}: {exc}"
+                    log(f"error in {bench.key}/{target.name}: {target.error}")
+        log(f"round {rnd + 1}/{rounds} done")
+
+
+def _num(value: float | None, fmt: str = ",.0f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def render(benches: dict[str, Bench], meta: dict[str, Any]) -> str:
+    lines = [
+        (
+            f"fakebean benchmark: {meta['rounds']} rounds x {meta['duration']} s per sample, "
+            f"python {meta['python']}, {meta['cpus']} CPUs, {meta['beanstalkd_version']}, "
+            f"greenstalk {meta['greenstalk_version']}"
+        ),
+        "",
+        f"{'benchmark / target':<44}{'median':>12}{'min':>12}{'max':>12}{'n':>4}{'srv cpu':>9}{'cli cpu':>9}",
+    ]
+    for bench in benches.values():
+        lines.append(f"{bench.title} [{bench.unit}]")
+        for t in bench.targets:
+            label = f"    {t.name}"
+            if not t.samples:
+                reason = f"n/a ({t.unavailable})" if t.unavailable else f"ERROR ({t.error})"
+                lines.append(f"{label:<44}{reason}")
+                continue
+            rates = t.rates()
+            lines.append(
+                f"{label:<44}{_num(t.median()):>12}{_num(min(rates)):>12}{_num(max(rates)):>12}"
+                f"{len(rates):>4}{_num(t.median_of('server_cpu'), '.2f'):>9}"
+                f"{_num(t.median_of('client_cpu'), '.2f'):>9}"
+            )
+            if t.error:
+                lines.append(f"      (stopped after an error: {t.error})")
+    lines += ["", f"{'ratio (of medians)':<52}{'value':>8}{'goal':>9}  status"]
+    for ratio in RATIOS:
+        value = ratio.value(benches)
+        status = "n/a" if value is None else ("ok" if value >= ratio.goal else "BELOW GOAL")
+        lines.append(f"{ratio.label:<52}{_num(value, '.2f'):>8}{'>= ' + str(ratio.goal):>9}  {status}")
+    return "\n".join(lines)
+
+
+def to_json(benches: dict[str, Bench], meta: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"meta": meta, "benchmarks": {}, "ratios": {}}
+    for bench in benches.values():
+        entry: dict[str, Any] = {"title": bench.title, "unit": bench.unit, "targets": {}}
+        for t in bench.targets:
+            entry["targets"][t.name] = {
+                "median": t.median(),
+                "samples": t.rates(),
+                "server_cpu": [s.server_cpu for s in t.samples],
+                "client_cpu": [s.client_cpu for s in t.samples],
+                "unavailable": t.unavailable or None,
+                "error": t.error or None,
+            }
+        out["benchmarks"][bench.key] = entry
+    for ratio in RATIOS:
+        value = ratio.value(benches)
+        out["ratios"][ratio.label] = {
+            "value": value,
+            "goal": ratio.goal,
+            "met": None if value is None else value >= ratio.goal,
+        }
+    return out
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _beanstalkd_version() -> str:
+    path = servers.beanstalkd_path()
+    if path is None:
+        return "beanstalkd missing"
+    try:
+        done = subprocess.run([path, "-v"], check=False, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"beanstalkd ? ({exc})"
+    return done.stdout.strip() or done.stderr.strip()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short smoke run (2 rounds x 0.2 s)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument(
+        "--rounds", type=int, help=f"rounds (default {FULL['rounds']}, quick {QUICK['rounds']})"
+    )
+    parser.add_argument("--duration", type=float, help="seconds per sample (default 1.2, quick 0.2)")
+    parser.add_argument("--batch", type=int, default=200, help="commands per pipelined write (default 200)")
+    parser.add_argument("--put-batch", type=int, default=100, help="bodies per put_many call (default 100)")
+    parser.add_argument(
+        "--time-limit", type=float, help="stop after this many seconds (default 170, quick 40)"
+    )
+    args = parser.parse_args(argv)
+    preset = QUICK if args.quick else FULL
+    for name in ("rounds", "duration", "time_limit"):
+        if getattr(args, name) is None:
+            setattr(args, name, preset[name])
+    if args.rounds < 1 or args.duration <= 0 or args.batch < 1 or args.put_batch < 1:
+        parser.error("--rounds, --duration, --batch and --put-batch must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, str(servers.SRC))  # this checkout's beanclient, as the fakebean child uses its src/
+    started = time.monotonic()
+
+    def log(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise TimeLimit(f"time limit of {args.time_limit:.0f} s reached")
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the finally that stops the servers
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.setitimer(signal.ITIMER_REAL, args.time_limit)
+
+    meta: dict[str, Any] = {
+        "rounds": args.rounds,
+        "duration": args.duration,
+        "batch": args.batch,
+        "put_batch": args.put_batch,
+        "quick": args.quick,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "beanstalkd_version": _beanstalkd_version(),
+        "greenstalk_version": _version("greenstalk"),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    fake = servers.fakebean_server()
+    real = servers.real_server()
+    benches: dict[str, Bench] = {}
+    status = 0
+    try:
+        try:
+            fake.start()
+            real.start()
+            log(f"fakebean on port {fake.port}, beanstalkd on port {real.port}")
+            benches = build_benches(fake, real, args)
+            run_rounds(benches, args.rounds, [fake, real], log)
+        except TimeLimit as exc:
+            log(str(exc))
+            status = 2
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            meta["fakebean_exit_status"] = fake.stop()
+            meta["beanstalkd_exit_status"] = real.stop()
+    finally:
+        if fake.alive() or real.alive():  # only if stop() itself was interrupted
+            for server in (fake, real):
+                if server.proc is not None:
+                    server.proc.kill()
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    if not benches:
+        return status or 1
+    if status == 0 and any(t.error for b in benches.values() for t in b.targets):
+        status = 1
+    if meta["fakebean_exit_status"] not in (0, None):
+        log(f"fakebean exited with status {meta['fakebean_exit_status']} on SIGTERM (expected 0)")
+    print(render(benches, meta))
+    print(f"\n(run took {meta['seconds']} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(benches, meta), indent=2) + "\n")
+        log(f"wrote {args.json}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
