@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Union
 
-from tests.support import RawConn
+from tests.support import IO_TIMEOUT, RawConn, beanstalkd_path
 
 CRLF = b"\r\n"
 
@@ -208,3 +212,40 @@ def wait_for_tube_stat(conn: RawConn, tube: str, key: str, value: int, tries: in
         if got == value:
             return
     raise AssertionError(f"stats-tube {tube} {key} stayed {got}, expected {value}")
+
+
+@contextmanager
+def unix_socket_server(kind: str, path: str) -> Iterator[None]:
+    """A server of backend ``kind`` listening on the Unix socket ``path`` (the shared fixtures are TCP only)."""
+    if kind == "real":
+        proc = subprocess.Popen([beanstalkd_path(), "-l", f"unix:{path}"], stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(5000):  # start-up: wait for the socket to accept, bounded
+                if proc.poll() is not None:
+                    raise AssertionError(f"beanstalkd exited with {proc.returncode}")
+                try:
+                    with socket.socket(socket.AF_UNIX) as probe:
+                        probe.connect(path)
+                    break
+                except OSError:
+                    time.sleep(0.001)
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=5)
+    else:
+        import fakebean
+
+        server = fakebean.ThreadedServer(unix_path=path, clock="frozen")
+        server.start()
+        try:
+            yield
+        finally:
+            server.close()
+
+
+def unix_connect(path: str) -> RawConn:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(IO_TIMEOUT)
+    sock.connect(path)
+    return RawConn(sock)

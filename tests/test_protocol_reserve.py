@@ -213,6 +213,7 @@ def test_deadline_soon_beats_a_longer_reserve_timeout(server: Backend) -> None:
     worker.put(b"w", ttr=2)
     assert worker.cmd("reserve") == job_reply("RESERVED", 1, b"w")
     worker.send(b"reserve-with-timeout 5\r\n")
+    wait_for_stat(server.connect(), "current-waiting", 1)
     server.wait(1.1)
     expect_lines(worker, "DEADLINE_SOON")
 
@@ -222,6 +223,7 @@ def test_shorter_reserve_timeout_beats_the_safety_margin(server: Backend) -> Non
     worker.put(b"w", ttr=10)
     assert worker.cmd("reserve") == job_reply("RESERVED", 1, b"w")
     worker.send(b"reserve-with-timeout 1\r\nlist-tube-used\r\n")
+    wait_for_stat(server.connect(), "current-waiting", 1)
     server.wait(1.1)
     expect_lines(worker, "TIMED_OUT", "USING default")
     assert worker.stats_job(1)["state"] == "reserved"
