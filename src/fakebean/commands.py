@@ -79,8 +79,14 @@ class Commands:
     # ------------------------------------------------------------------ producing
     def cmd_put(self: Engine, conn: Conn, rest: bytes) -> None:
         fields = rest.split(b" ")
-        if len(fields) == 4 and all(f.isdigit() for f in fields):  # the common, well-formed case
-            pri, delay, ttr, size = map(int, fields)
+        if (
+            len(fields) == 4
+            and fields[0].isdigit()
+            and fields[1].isdigit()
+            and fields[2].isdigit()
+            and fields[3].isdigit()
+        ):  # the common, well-formed case
+            pri, delay, ttr, size = int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3])
             garbage = False
             if pri > U32_MAX or delay > U32_MAX or ttr > U32_MAX or size > U32_MAX:
                 self.reply(conn, BAD_FORMAT)

@@ -437,6 +437,26 @@ class Engine(Commands):
             if not any(t.ready_count for t in conn.watch.items):
                 self.reply(conn, DEADLINE_SOON)
                 return
+        # Fast path when nobody else waits: dispatch would pick the best ready job of this
+        # connection's own tubes and take this connection, the waiter list's only member
+        # (ms_take then leaves that tube's cursor at 1).
+        best: Job | None = None
+        if not self.waiting_ct:
+            now = self.now
+            for tube in conn.watch.items:
+                if tube.ready_count and not (tube.pause and tube.unpause_at > now):
+                    top = self.ready_top(tube)
+                    if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
+                        best = top
+        if best is not None:
+            tube = best.tube
+            tube.pause = 0
+            heappop(tube.ready)
+            self.take_out(best)
+            tube.waiting.cursor = 1
+            self.reserve_for(conn, best)
+            self.reply(conn, b"RESERVED %d %d\r\n%s\r\n" % (best.id, len(best.body), best.body))
+            return
         conn.waiting = True
         self.waiting_ct += 1
         for tube in conn.watch.items:

@@ -16,8 +16,8 @@ import socket
 from types import TracebackType
 
 from .clock import Clock, make_clock
-from .engine import OUT_LIMIT, Engine
-from .model import Conn
+from .engine import Engine
+from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
 Address = tuple[str, int] | str
@@ -70,6 +70,17 @@ class _Protocol(asyncio.Protocol):
         server.settle()
         self.adjust_reading()
 
+    # the shell's handle interface
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    @property
+    def closing(self) -> bool:
+        return self.transport.is_closing()
+
     def adjust_reading(self) -> None:
         want = not self.write_paused and self.server.engine.wants_input(self.conn)
         if want == self.read_paused and not self.conn.closed:
@@ -80,7 +91,7 @@ class _Protocol(asyncio.Protocol):
             self.read_paused = not want
 
 
-class Server:
+class Server(Shell):
     """An in-memory beanstalkd on the running asyncio loop.
 
     ``async with fakebean.Server() as server:`` listens on 127.0.0.1 with a free port;
@@ -106,14 +117,15 @@ class Server:
         self.port = port
         self.unix_path = unix_path
         self.sock = sock
-        self.clock = make_clock(clock)
-        self.engine = Engine(
+        the_clock = make_clock(clock)
+        engine = Engine(
             max_job_size=max_job_size,
             version=version,
             binlog_max_size=binlog_max_size,
-            now=self.clock.now(),
-            clock=self.clock.now,
+            now=the_clock.now(),
+            clock=the_clock.now,
         )
+        super().__init__(engine, the_clock)
         self.verbose = verbose
         self.protocols: set[_Protocol] = set()
         self.all_closed: asyncio.Event | None = None
@@ -212,41 +224,6 @@ class Server:
         self.settle()
 
     # ------------------------------------------------------------------ the loop's work
-    def settle(self) -> None:
-        """After any event: run due events, write replies, arm the timer."""
-        engine = self.engine
-        engine.tick(self.clock.now())
-        if engine.dirty:
-            self.flush()
-        self.schedule()
-
-    def flush(self) -> None:
-        engine = self.engine
-        while engine.dirty:
-            dirty = engine.dirty
-            engine.dirty = []
-            for conn in dirty:
-                self._flush_one(conn)
-
-    def _flush_one(self, conn: Conn) -> None:
-        proto: _Protocol = conn.transport
-        if conn.closed:
-            conn.out.clear()
-            return
-        out = conn.out
-        if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            out.clear()
-            conn.out_size = 0
-            proto.transport.write(data)
-            if len(data) >= OUT_LIMIT or conn.buf:
-                # stalled on output, or a finished wait: carry on with its buffered commands
-                if not proto.write_paused and not conn.waiting and not conn.want_close:
-                    self.engine.resume(conn, self.clock.now())
-                proto.adjust_reading()
-        if conn.want_close and not proto.transport.is_closing():
-            proto.transport.close()  # after the queued replies; the engine hears in connection_lost
-
     def schedule(self) -> None:
         if self.clock.manual or self._loop is None:
             return

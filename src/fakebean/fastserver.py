@@ -1,0 +1,220 @@
+"""A selectors-based shell for the ``fakebean`` executable: one thread, no asyncio.
+
+The executable serves other processes, so it needs neither an event loop to share nor in-process
+control; what it needs is speed per request. A plain epoll loop costs about half of what asyncio's
+transports do per round trip, which is what keeps request/response close to real beanstalkd.
+The in-process servers (``fakebean.Server``, ``ThreadedServer``) use asyncio; both shells share
+``fakebean.shell.Shell`` and the engine.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+
+from .clock import Clock, make_clock
+from .engine import Engine
+from .model import Conn
+from .shell import Shell
+from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
+
+READ = select.EPOLLIN | select.EPOLLRDHUP
+WRITE = select.EPOLLOUT
+_READABLE = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+HIGH_WATER = 1 << 16  # unsent bytes above which a connection's commands wait (beanstalkd: one reply)
+RECV_SIZE = 1 << 16
+
+
+class _Handle:
+    __slots__ = ("server", "sock", "conn", "pending", "write_paused", "eof", "closing", "events")
+
+    def __init__(self, server: SelectorServer, sock: socket.socket, conn: Conn) -> None:
+        self.server = server
+        self.sock = sock
+        self.conn = conn
+        self.pending = bytearray()
+        self.write_paused = False
+        self.eof = False
+        self.closing = False
+        self.events = READ
+
+    # the shell's handle interface
+    def write(self, data: bytes) -> None:
+        if not self.pending:
+            try:
+                sent = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self.lost()
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self.pending += data
+        self.write_paused = len(self.pending) > HIGH_WATER
+        self._update()
+
+    def close(self) -> None:
+        self.closing = True
+        if not self.pending:
+            self.lost()
+        else:
+            self._update()
+
+    def adjust_reading(self) -> None:
+        self._update()
+
+    # events
+    def on_readable(self) -> None:
+        server = self.server
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.lost()
+            return
+        if data:
+            server.engine.feed(self.conn, data, server.clock.now())
+        else:
+            self.eof = True
+            server.engine.feed_eof(self.conn, server.clock.now())
+        self._update()
+
+    def on_writable(self) -> None:
+        try:
+            sent = self.sock.send(self.pending)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.lost()
+            return
+        del self.pending[:sent]
+        if self.pending:
+            self.write_paused = len(self.pending) > HIGH_WATER
+            return
+        self.write_paused = False
+        if self.closing:
+            self.lost()
+            return
+        server = self.server
+        server.engine.resume(self.conn, server.clock.now())
+        self._update()
+
+    def _update(self) -> None:
+        if self.sock.fileno() < 0:
+            return
+        events = WRITE if self.pending else 0
+        conn = self.conn
+        if not (self.eof or self.closing or self.write_paused) and self.server.engine.wants_input(conn):
+            events |= READ
+        if events != self.events:
+            epoll = self.server.epoll
+            fd = self.sock.fileno()
+            if self.events and events:
+                epoll.modify(fd, events)
+            elif events:
+                epoll.register(fd, events)
+            else:
+                epoll.unregister(fd)
+            self.events = events
+
+    def lost(self) -> None:
+        """Close the socket and tell the engine (§5.8)."""
+        if self.sock.fileno() < 0:
+            return
+        server = self.server
+        fd = self.sock.fileno()
+        if self.events:
+            server.epoll.unregister(fd)
+            self.events = 0
+        del server.handles[fd]
+        self.sock.close()
+        self.closing = True
+        self.pending.clear()
+        server.engine.disconnect(self.conn, server.clock.now())
+
+
+class SelectorServer(Shell):
+    """Serve a listening socket until ``stop()`` (or an exception from a signal handler)."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        max_job_size: int = DEFAULT_MAX_JOB_SIZE,
+        version: str = "1.12",
+        binlog_max_size: int = DEFAULT_BINLOG_SIZE,
+        clock: Clock | str | None = "real",
+    ) -> None:
+        the_clock = make_clock(clock)
+        engine = Engine(
+            max_job_size=max_job_size,
+            version=version,
+            binlog_max_size=binlog_max_size,
+            now=the_clock.now(),
+            clock=the_clock.now,
+        )
+        super().__init__(engine, the_clock)
+        self.listener = sock
+        self.epoll = select.epoll()
+        self.handles: dict[int, _Handle] = {}  # by file descriptor
+        self._stopping = False
+
+    def drain(self) -> None:
+        self.engine.drain()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def serve_forever(self) -> None:
+        listener = self.listener
+        listener.setblocking(False)
+        listen_fd = listener.fileno()
+        epoll = self.epoll
+        epoll.register(listen_fd, select.EPOLLIN)
+        engine = self.engine
+        clock = self.clock
+        handles = self.handles
+        try:
+            while not self._stopping:
+                deadline = engine.next_deadline()
+                timeout = -1.0
+                if deadline is not None:
+                    timeout = max((deadline - clock.now()) / NS, 0.0)
+                for fd, mask in epoll.poll(timeout):
+                    handle = handles.get(fd)
+                    if handle is None:
+                        if fd == listen_fd:
+                            self._accept()
+                        continue
+                    if mask & WRITE:
+                        handle.on_writable()
+                    if mask & _READABLE and handle.events & READ:
+                        handle.on_readable()
+                engine.tick(clock.now())  # the real server's tick after each event
+                if engine.dirty:
+                    self.flush()
+        finally:
+            for handle in list(handles.values()):
+                handle.lost()
+            epoll.close()
+
+    def _accept(self) -> None:
+        engine = self.engine
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # out of descriptors or similar: keep serving the others, as beanstalkd does
+            sock.setblocking(False)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = engine.connect(self.clock.now())
+            handle = _Handle(self, sock, conn)
+            conn.transport = handle
+            self.handles[sock.fileno()] = handle
+            self.epoll.register(sock.fileno(), READ)
