@@ -35,15 +35,15 @@ EXIT_SETID = 34  # setgid/setuid refused
 BACKLOG = 1024
 
 
-class _Stop(BaseException):
-    """SIGTERM or SIGINT arrived before the event loop took over the signals."""
-
-
 class _Signals:
-    """Signal state from exec until the server runs: SIGUSR1 may come while asyncio is still importing."""
+    """Signals that arrive while the event loop does not own them: during start-up (asyncio may still be
+    importing) and after the loop has closed. The handlers only take note: an exception raised from a
+    signal handler in the middle of an import can leave a half-initialised module and a confusing error.
+    """
 
     def __init__(self) -> None:
         self.drain = False
+        self.stop = False
 
     def install(self) -> None:
         _signal.signal(_signal.SIGUSR1, self._on_usr1)
@@ -54,7 +54,7 @@ class _Signals:
         self.drain = True
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        raise _Stop
+        self.stop = True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,9 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = become_user(opts.user)
             if status:
                 return status
+        if signals.stop:
+            return 0
         return _serve(opts, sock, signals)
-    except _Stop:
-        return 0
     finally:
         if sock is not None:
             sock.close()
@@ -209,6 +209,9 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
     from fakebean.server import Server
 
     sock = socket.socket(fileno=raw.detach())  # the same listening socket, as the object asyncio wants
+    if signals.stop:
+        sock.close()
+        return 0
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -224,6 +227,9 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
         loop.add_signal_handler(signal.SIGUSR1, on_usr1)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
+        if signals.stop:  # arrived between the check in _serve and the lines above
+            sock.close()
+            return
         server = Server(
             sock=sock,
             max_job_size=opts.max_job_size,
@@ -246,7 +252,10 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
         else:
             serving.cancel()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        signals.install()  # closing the loop put back the default handlers: SIGTERM would kill us now
     return 0
 
 
