@@ -14,9 +14,12 @@ from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tests.support import IO_TIMEOUT, RawConn
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 T = TypeVar("T")
 
@@ -116,7 +119,7 @@ class ScriptedServer:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -141,7 +144,7 @@ class ScriptedServer:
                 self.received.append(b"")
                 try:
                     self._play(conn, script)
-                except BaseException as exc:  # reported to the test at exit
+                except BaseException as exc:  # noqa: BLE001 - reported to the test at exit
                     self.errors.append(exc)
                     return
 
@@ -291,7 +294,7 @@ class Proxy:
         for thread in self.threads:
             thread.join(IO_TIMEOUT)
 
-    def __enter__(self) -> Proxy:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
