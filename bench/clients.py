@@ -11,24 +11,13 @@ import importlib
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from measure import Meter, Sample, ServerCpu
 
 BODY = "hello-bench"
 RESERVE_TIMEOUT = 5  # seconds; reserve-with-timeout so a lost job is an error, never a hang
 SOCKET_TIMEOUT = 10.0
-
-
-@dataclass
-class LoopResult:
-    ops: int
-    seconds: float
-    client_cpu: float
-    server_cpu: float | None = None
-
-    @property
-    def rate(self) -> float:
-        return self.ops / self.seconds if self.seconds > 0 else 0.0
 
 
 def greenstalk_factory() -> Callable[..., Any]:
@@ -57,20 +46,13 @@ def _open(factory: Callable[..., Any], address: tuple[str, int], tube: str) -> A
         socket.setdefaulttimeout(previous)
 
 
-Probe = Callable[[], float | None]
-
-
-def _server_cpu(p0: float | None, p1: float | None, elapsed: float) -> float | None:
-    return (p1 - p0) / elapsed if p0 is not None and p1 is not None else None
-
-
 def rr_loop(
     factory: Callable[..., Any],
     address: tuple[str, int],
     tube: str,
     duration: float,
-    probe: Probe | None = None,
-) -> LoopResult:
+    server_cpu: ServerCpu | None = None,
+) -> Sample:
     """put, reserve, delete, one at a time, for ``duration`` seconds: 3 commands per job."""
     client = _open(factory, address, tube)
     try:
@@ -80,10 +62,9 @@ def rr_loop(
             delete(reserve(RESERVE_TIMEOUT))
         perf = time.perf_counter
         jobs = 0
-        srv0 = probe() if probe else None
-        cpu0 = time.process_time()
-        start = perf()
-        until = start + duration
+        meter = Meter(server_cpu)
+        meter.start()
+        until = perf() + duration
         while True:
             for _ in range(20):
                 put(BODY)
@@ -91,12 +72,10 @@ def rr_loop(
             jobs += 20
             if perf() >= until:
                 break
-        elapsed = perf() - start
-        cpu = time.process_time() - cpu0
-        srv1 = probe() if probe else None
+        sample = meter.stop(3 * jobs)
     finally:
         client.close()
-    return LoopResult(3 * jobs, elapsed, cpu / elapsed, _server_cpu(srv0, srv1, elapsed))
+    return sample
 
 
 def put_loop(
@@ -106,8 +85,8 @@ def put_loop(
     duration: float,
     batch: int,
     many: bool,
-    probe: Probe | None = None,
-) -> LoopResult:
+    server_cpu: ServerCpu | None = None,
+) -> Sample:
     """Put jobs for ``duration`` seconds: ``put_many`` of ``batch`` bodies, or ``batch`` single puts.
 
     The result counts jobs. The jobs are deleted afterwards, untimed.
@@ -132,21 +111,18 @@ def put_loop(
         one_batch()  # warm-up
         perf = time.perf_counter
         warm = len(ids)
-        srv0 = probe() if probe else None
-        cpu0 = time.process_time()
-        start = perf()
-        until = start + duration
+        meter = Meter(server_cpu)
+        meter.start()
+        until = perf() + duration
         while True:
             one_batch()
             if perf() >= until:
                 break
-        elapsed = perf() - start
-        cpu = time.process_time() - cpu0
-        srv1 = probe() if probe else None
+        sample = meter.stop(len(ids) - warm)
     finally:
         client.close()
         delete_ids(address, ids)
-    return LoopResult(len(ids) - warm, elapsed, cpu / elapsed, _server_cpu(srv0, srv1, elapsed))
+    return sample
 
 
 def delete_ids(address: tuple[str, int], ids: list[int], chunk: int = 500) -> None:

@@ -19,26 +19,14 @@ import re
 import selectors
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+
+from measure import Meter, Sample, ServerCpu
 
 IO_TIMEOUT = 10.0  # no reply for this long on a connection that owes one: an error, never a hang
 BODY = b"hello-bench"
 _RESERVED = re.compile(rb"RESERVED (\d+) \d+\r\n")
 
 PUT, RESERVE, DELETE = 0, 1, 2
-
-
-@dataclass
-class PipelineResult:
-    commands: int
-    seconds: float
-    client_cpu: float  # client process CPU seconds / wall seconds
-    server_cpu: float | None = None  # server process CPU seconds / wall seconds, when known
-
-    @property
-    def rate(self) -> float:
-        return self.commands / self.seconds if self.seconds > 0 else 0.0
 
 
 class _Conn:
@@ -124,12 +112,12 @@ def run_pipeline(
     batch: int,
     duration: float,
     tube_prefix: str = "pipe",
-    probe: Callable[[], float | None] | None = None,
-) -> PipelineResult:
+    server_cpu: ServerCpu | None = None,
+) -> Sample:
     """Drive ``connections`` pipelined connections for about ``duration`` seconds (plus a warm-up
     cycle each). Returns the commands completed in whole cycles and the time they took.
 
-    ``probe`` (the server's CPU seconds so far) is read at the start and the end of the timed part.
+    ``server_cpu`` (the server's CPU seconds so far) is read at the start and the end of the timed part.
     """
     conns: list[_Conn] = []
     sel = selectors.DefaultSelector()
@@ -139,16 +127,11 @@ def run_pipeline(
         for conn in conns:  # sockets keep their timeout: recv after select never waits, sendall is bounded
             sel.register(conn.sock, selectors.EVENT_READ, conn)
         _drive(sel, conns, cycles_each=1, until=None)  # warm-up: one cycle per connection
-        srv0 = probe() if probe else None
-        start = time.perf_counter()
-        cpu0 = time.process_time()
-        _drive(sel, conns, cycles_each=None, until=start + duration)
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu0
-        srv1 = probe() if probe else None
+        meter = Meter(server_cpu)
+        meter.start()
+        _drive(sel, conns, cycles_each=None, until=time.perf_counter() + duration)
         cycles = sum(c.cycles for c in conns) - connections  # minus the warm-up cycles
-        server_cpu = (srv1 - srv0) / elapsed if srv0 is not None and srv1 is not None else None
-        return PipelineResult(cycles * 3 * batch, elapsed, cpu / elapsed, server_cpu)
+        return meter.stop(cycles * 3 * batch)
     finally:
         sel.close()
         for conn in conns:

@@ -45,9 +45,11 @@ from typing import Any
 import clients
 import pipeline
 import servers
+from measure import Sample
 
 FULL = {"rounds": 6, "duration": 1.2, "time_limit": 170.0}
 QUICK = {"rounds": 2, "duration": 0.2, "time_limit": 40.0}
+NOISY_OTHER_CPU = 0.25  # cores busy outside the benchmark above which the table carries a warning
 
 
 class TimeLimit(BaseException):
@@ -57,10 +59,10 @@ class TimeLimit(BaseException):
 @dataclass
 class Target:
     name: str
-    run: Callable[[str], Any] | None  # tube name -> PipelineResult / LoopResult
+    run: Callable[[str], Sample] | None  # tube name -> one sample
     unavailable: str = ""  # why there is nothing to run ("n/a")
     error: str = ""  # the first failure; the target is not run again after it
-    samples: list[Any] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
 
     def rates(self) -> list[float]:
         return [s.rate for s in self.samples]
@@ -111,17 +113,19 @@ def build_benches(
     bc, bc_many, why = clients.beanclient_status()
     duration = args.duration
 
-    def pipe(server: servers.ServerProcess, conns: int) -> Callable[[str], Any]:
+    def pipe(server: servers.ServerProcess, conns: int) -> Callable[[str], Sample]:
         return lambda tube: pipeline.run_pipeline(
-            server.address, conns, args.batch, duration, tube, probe=server.cpu_seconds
+            server.address, conns, args.batch, duration, tube, server_cpu=server.cpu_seconds
         )
 
-    def rr(server: servers.ServerProcess, factory: Callable[..., Any]) -> Callable[[str], Any]:
-        return lambda tube: clients.rr_loop(factory, server.address, tube, duration, probe=server.cpu_seconds)
+    def rr(server: servers.ServerProcess, factory: Callable[..., Any]) -> Callable[[str], Sample]:
+        return lambda tube: clients.rr_loop(
+            factory, server.address, tube, duration, server_cpu=server.cpu_seconds
+        )
 
-    def puts(factory: Callable[..., Any], many: bool) -> Callable[[str], Any]:
+    def puts(factory: Callable[..., Any], many: bool) -> Callable[[str], Sample]:
         return lambda tube: clients.put_loop(
-            factory, real.address, tube, duration, args.put_batch, many, probe=real.cpu_seconds
+            factory, real.address, tube, duration, args.put_batch, many, server_cpu=real.cpu_seconds
         )
 
     bc_rr = Target("beanclient", rr(real, bc)) if bc else Target("beanclient", None, why)
@@ -196,7 +200,10 @@ def render(benches: dict[str, Bench], meta: dict[str, Any]) -> str:
             f"greenstalk {meta['greenstalk_version']}"
         ),
         "",
-        f"{'benchmark / target':<44}{'median':>12}{'min':>12}{'max':>12}{'n':>4}{'srv cpu':>9}{'cli cpu':>9}",
+        (
+            f"{'benchmark / target':<44}{'median':>12}{'min':>12}{'max':>12}{'n':>4}"
+            f"{'srv cpu':>9}{'cli cpu':>9}{'other':>7}"
+        ),
     ]
     for bench in benches.values():
         lines.append(f"{bench.title} [{bench.unit}]")
@@ -210,10 +217,17 @@ def render(benches: dict[str, Bench], meta: dict[str, Any]) -> str:
             lines.append(
                 f"{label:<44}{_num(t.median()):>12}{_num(min(rates)):>12}{_num(max(rates)):>12}"
                 f"{len(rates):>4}{_num(t.median_of('server_cpu'), '.2f'):>9}"
-                f"{_num(t.median_of('client_cpu'), '.2f'):>9}"
+                f"{_num(t.median_of('client_cpu'), '.2f'):>9}{_num(t.median_of('other_cpu'), '.2f'):>7}"
             )
             if t.error:
                 lines.append(f"      (stopped after an error: {t.error})")
+    others = [s.other_cpu for b in benches.values() for t in b.targets for s in t.samples]
+    busy = statistics.median([o for o in others if o is not None] or [0.0])
+    if busy > NOISY_OTHER_CPU:
+        lines.append(
+            f"NOTE: other processes kept {busy:.2f} cores busy (median per sample) while this ran: "
+            "the numbers are noisy; rerun on a quiet machine."
+        )
     lines += ["", f"{'ratio (of medians)':<52}{'value':>8}{'goal':>9}  status"]
     for ratio in RATIOS:
         value = ratio.value(benches)
@@ -232,6 +246,7 @@ def to_json(benches: dict[str, Bench], meta: dict[str, Any]) -> dict[str, Any]:
                 "samples": t.rates(),
                 "server_cpu": [s.server_cpu for s in t.samples],
                 "client_cpu": [s.client_cpu for s in t.samples],
+                "other_cpu": [s.other_cpu for s in t.samples],
                 "unavailable": t.unavailable or None,
                 "error": t.error or None,
             }
