@@ -40,6 +40,13 @@ BOTH = [
     pytest.param("real", marks=pytest.mark.real, id="real"),
 ]
 FAKE = pytest.mark.fake
+# The running server: the epoll shell, the asyncio fallback used where there is no epoll, and beanstalkd.
+SERVERS = [
+    pytest.param("fake", marks=pytest.mark.fake, id="fake"),
+    pytest.param("fake-asyncio", marks=pytest.mark.fake, id="fake-asyncio"),
+    pytest.param("real", marks=pytest.mark.real, id="real"),
+]
+WITHOUT_EPOLL = "import select, sys; del select.epoll; from fakebean.cli import main; sys.exit(main())"
 
 # beanstalkd 1.12's usage text, as ``beanstalkd -h`` prints it on stderr.
 REAL_USAGE = """\
@@ -348,11 +355,15 @@ def test_importing_the_cli_does_not_import_asyncio() -> None:
 
 
 def command(kind: str) -> list[str]:
-    return [sys.executable, "-m", "fakebean"] if kind == "fake" else [beanstalkd_path()]
+    if kind == "fake":
+        return [sys.executable, "-m", "fakebean"]
+    if kind == "fake-asyncio":
+        return [sys.executable, "-c", WITHOUT_EPOLL]
+    return [beanstalkd_path()]
 
 
 def prog(kind: str) -> str:
-    return "fakebean" if kind == "fake" else beanstalkd_path()
+    return "fakebean" if kind.startswith("fake") else beanstalkd_path()
 
 
 def expected_usage(kind: str) -> str:
@@ -551,7 +562,7 @@ def test_verbose_prints_pid_and_bound_address(kind: str) -> None:
     assert (word, fd.isdigit(), address) == ("bind", True, f"127.0.0.1:{port}")
 
 
-@pytest.mark.parametrize("kind", BOTH)
+@pytest.mark.parametrize("kind", SERVERS)
 def test_unix_socket_replaces_a_stale_socket_file(kind: str) -> None:
     with tempfile.TemporaryDirectory(prefix="fb") as tmp:  # short: sun_path holds 107 bytes
         path = os.path.join(tmp, "b.sock")
@@ -568,7 +579,7 @@ def test_unix_socket_replaces_a_stale_socket_file(kind: str) -> None:
     assert err == f"{prog(kind)}: removing existing local socket to replace it\n"
 
 
-@pytest.mark.parametrize("kind", BOTH)
+@pytest.mark.parametrize("kind", SERVERS)
 def test_sigusr1_turns_drain_mode_on(kind: str) -> None:
     with serving(kind) as process:
         conn = process.connect()
@@ -586,7 +597,7 @@ def test_sigusr1_turns_drain_mode_on(kind: str) -> None:
         conn.close()
 
 
-@pytest.mark.parametrize("kind", BOTH)
+@pytest.mark.parametrize("kind", SERVERS)
 def test_options_reach_the_server(kind: str) -> None:
     with serving(kind, "-z", "10", "-s", "5000000000") as process:
         conn = process.connect()
@@ -597,9 +608,9 @@ def test_options_reach_the_server(kind: str) -> None:
         conn.close()
 
 
-@FAKE
-def test_compat_1_13_quotes_the_version_in_stats() -> None:
-    with serving("fake", "--compat", "1.13") as process:
+@pytest.mark.parametrize("kind", SERVERS[:2])
+def test_compat_1_13_quotes_the_version_in_stats(kind: str) -> None:
+    with serving(kind, "--compat", "1.13") as process:
         conn = process.connect()
         assert conn.stats()["version"] == '"1.13"'
         assert conn.stats_tube("default")["name"] == '"default"'
@@ -618,11 +629,11 @@ def test_binlog_directory_is_accepted_with_a_warning(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@FAKE
+@pytest.mark.parametrize("kind", SERVERS[:2])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_sigint_exit_0_without_a_traceback(signum: int) -> None:
+def test_sigterm_and_sigint_exit_0_without_a_traceback(kind: str, signum: int) -> None:
     # COMPAT.md: beanstalkd dies of SIGTERM (status -15); fakebean shuts down and exits 0.
-    with serving("fake") as process:
+    with serving(kind) as process:
         conn = process.connect()
         conn.send(b"reserve\r\n")  # a client blocked in reserve does not hold the exit up
         process.proc.send_signal(signum)
@@ -631,11 +642,11 @@ def test_sigterm_and_sigint_exit_0_without_a_traceback(signum: int) -> None:
     assert (status, out, err) == (0, "", "")
 
 
-@FAKE
-def test_sigterm_while_still_starting_exits_0() -> None:
-    # The socket listens before asyncio is imported; a signal in that window must not leave a traceback.
+@pytest.mark.parametrize("kind", SERVERS[:2])
+def test_sigterm_while_still_starting_exits_0(kind: str) -> None:
+    # The socket listens before the server is imported; a signal in that window must not leave a traceback.
     port = free_port()
-    process = Process(command("fake") + ["-p", str(port)], ("127.0.0.1", port))
+    process = Process(command(kind) + ["-p", str(port)], ("127.0.0.1", port))
     assert process.wait_listening()
     status, out, err = process.stop()
     assert (status, out, err) == (0, "", "")

@@ -1,11 +1,14 @@
 """The ``fakebean`` executable: a drop-in for the ``beanstalkd`` command.
 
-Start-up order matters: the command must be listening within 100 ms of exec, and importing asyncio alone
-costs about that much here. So this module parses the options, installs the signal handlers and binds +
-listens first, and only then imports asyncio and the server; a client that connects meanwhile waits in
-the kernel's accept backlog. Until then it uses the C modules ``_socket`` and ``_signal`` instead of
-``socket`` and ``signal``, whose enum machinery costs 10-20 ms on a cold start, and hands ``getaddrinfo``
-an ASCII host as bytes, which skips loading the IDNA codec (another 7 ms).
+Start-up order matters: the command must be listening within 100 ms of exec, and importing the engine and
+its shell costs 30 ms or more (asyncio alone about 60 ms). So this module parses the options, installs the
+signal handlers and binds + listens first, and only then imports the server; a client that connects
+meanwhile waits in the kernel's accept backlog. Until then it uses the C modules ``_socket`` and
+``_signal`` instead of ``socket`` and ``signal``, whose enum machinery costs 10-20 ms on a cold start, and
+hands ``getaddrinfo`` an ASCII host as bytes, which skips loading the IDNA codec (another 7 ms).
+
+The server is ``fakebean.fastserver.SelectorServer``, a one-thread epoll loop (the command serves other
+processes, so it needs no event loop to share); where there is no epoll, the asyncio ``fakebean.Server``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
+    from fakebean.fastserver import SelectorServer
     from fakebean.server import Server
 else:
     import _signal
@@ -36,14 +40,26 @@ BACKLOG = 1024
 
 
 class _Signals:
-    """Signals that arrive while the event loop does not own them: during start-up (asyncio may still be
-    importing) and after the loop has closed. The handlers only take note: an exception raised from a
-    signal handler in the middle of an import can leave a half-initialised module and a confusing error.
+    """SIGUSR1 (drain), SIGTERM and SIGINT (stop), from exec to exit.
+
+    Before a server is attached the handlers only take note: an exception raised from a signal handler
+    in the middle of an import can leave a half-initialised module and a confusing error. Once the
+    selectors server runs, they call it directly, and a stop also writes to ``wake_fd``, a pipe that the
+    server's epoll watches, because a signal alone does not end a blocking ``epoll.poll`` (PEP 475).
     """
 
     def __init__(self) -> None:
         self.drain = False
         self.stop = False
+        self.server: SelectorServer | None = None
+        self.wake_fd = -1
+
+    def attach(self, server: SelectorServer, wake_fd: int) -> None:
+        self.server, self.wake_fd = server, wake_fd
+        if self.drain:
+            server.drain()
+        if self.stop:
+            server.stop()
 
     def install(self) -> None:
         _signal.signal(_signal.SIGUSR1, self._on_usr1)
@@ -52,9 +68,17 @@ class _Signals:
 
     def _on_usr1(self, signum: int, frame: FrameType | None) -> None:
         self.drain = True
+        if self.server is not None:
+            self.server.drain()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop = True
+        if self.server is not None:
+            self.server.stop()
+            try:
+                os.write(self.wake_fd, b"!")
+            except OSError:
+                pass  # the pipe is full or closed: a byte is already waiting, or the loop is gone
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,6 +226,39 @@ def become_user(user: str) -> int:
 
 
 def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
+    import select
+
+    if not hasattr(select, "epoll"):
+        return _serve_asyncio(opts, raw, signals)
+
+    import socket
+
+    from fakebean.fastserver import SelectorServer
+
+    sock = socket.socket(fileno=raw.detach())  # the same listening socket, as the object the server wants
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    try:
+        server = SelectorServer(
+            sock,
+            max_job_size=opts.max_job_size,
+            version=opts.version,
+            binlog_max_size=opts.binlog_max_size,
+        )
+        # The loop skips an fd it does not know, then finds the stop flag set.
+        server.epoll.register(wake_r, select.EPOLLIN)
+        signals.attach(server, wake_w)
+        if not signals.stop:
+            server.serve_forever()
+    finally:
+        signals.server = None
+        sock.close()
+        os.close(wake_r)
+        os.close(wake_w)
+    return 0
+
+
+def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
     import asyncio
     import signal
     import socket
