@@ -435,6 +435,26 @@ def test_unknown_user_exits_33(kind: str) -> None:
     assert 'getpwnam("no-such-user-fakebean"): no such user' in done.stderr
 
 
+@pytest.mark.parametrize("kind", SERVERS)
+def test_user_flag_switches_to_that_user_after_binding(kind: str) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    if os.geteuid() != 0:  # only root may become another user
+        done = run(kind, "-l", "127.0.0.1", "-p", "0", "-u", "nobody")
+        assert done.returncode == 34
+        assert "setgid(" in done.stderr
+        return
+    with serving(kind, "-u", "nobody") as process:  # bound as root, then served as nobody
+        conn = process.connect()
+        assert conn.put(b"as nobody") == 1
+        assert conn.stats()["pid"] == str(process.proc.pid)
+        status = Path(f"/proc/{process.proc.pid}/status").read_text()
+        uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
+        assert uid_line.split()[1:] == [str(nobody.pw_uid)] * 4
+        conn.close()
+
+
 @pytest.mark.parametrize("kind", BOTH)
 def test_unix_socket_path_taken_by_a_regular_file_exits_111(kind: str, tmp_path: Path) -> None:
     path = tmp_path / "plain-file"

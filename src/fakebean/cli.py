@@ -107,10 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sock = make_server_socket(opts)
         if sock is None:
             return EXIT_LISTEN
-        if opts.user is not None:
-            status = become_user(opts.user)
-            if status:
-                return status
         if signals.stop:
             return 0
         return _serve(opts, sock, signals)
@@ -203,6 +199,11 @@ def _unix_socket(path: str, verbose: int) -> _socket.socket | None:
     return sock
 
 
+def _become_user(opts: Options) -> int:
+    """``-u``, once everything is imported: the new user may not be able to read this Python's files."""
+    return 0 if opts.user is None else become_user(opts.user)
+
+
 def become_user(user: str) -> int:
     """``-u USER``: take the user's gid then uid, as beanstalkd does (no supplementary-group change)."""
     import pwd
@@ -247,6 +248,9 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
         )
         # The loop skips an fd it does not know, then finds the stop flag set.
         server.epoll.register(wake_r, select.EPOLLIN)
+        status = _become_user(opts)
+        if status:
+            return status
         signals.attach(server, wake_w)
         if not signals.stop:
             server.serve_forever()
@@ -266,9 +270,10 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
     from fakebean.server import Server
 
     sock = socket.socket(fileno=raw.detach())  # the same listening socket, as the object asyncio wants
-    if signals.stop:
+    status = _become_user(opts)
+    if status or signals.stop:
         sock.close()
-        return 0
+        return status
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
