@@ -238,7 +238,11 @@ class AsyncClient(Generic[TBody]):
         cast(asyncio.StreamWriter, self._writer).write(request)
         reader = cast(asyncio.StreamReader, self._reader)
         value, size = header(await reader.readuntil(b"\r\n"))
-        return value, p.parse_chunk(await reader.readexactly(size + 2), size)
+        try:
+            data = await reader.readexactly(size + 2)
+        except asyncio.IncompleteReadError as exc:
+            data = exc.partial  # parse_chunk reports the short read
+        return value, p.parse_chunk(data, size)
 
     async def _pipeline(self, requests: list[bytes], parse: Any, results: list[BatchResult]) -> None:
         remaining = len(requests)
