@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 from types import TracebackType
 
 from .clock import Clock, make_clock
+from . import timehooks
 from .engine import Engine
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
@@ -131,6 +133,7 @@ class Server(Shell):
         self.all_closed: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
 
@@ -139,6 +142,7 @@ class Server(Shell):
         if self._server is not None:
             raise RuntimeError("server already started")
         loop = self._loop = asyncio.get_running_loop()
+        self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()
 
         def factory() -> _Protocol:
@@ -155,6 +159,7 @@ class Server(Shell):
             self._server = await loop.create_server(
                 factory, self.host, self.port, reuse_address=True
             )
+        timehooks.register(self)
         self.settle()
 
     @property
@@ -186,6 +191,7 @@ class Server(Shell):
         server = self._server
         if server is None:
             return
+        timehooks.unregister(self)
         server.close()
         for proto in list(self.protocols):
             proto.transport.abort()
@@ -214,6 +220,25 @@ class Server(Shell):
         Returns after the resulting replies have been handed to the sockets.
         """
         self.advance_now(seconds)
+
+    def wake(self) -> None:
+        """The clock moved under us (freezegun): run due events now, from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._server is None:
+            return
+        if threading.get_ident() == self._thread_id:
+            self.settle()
+            return
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                self.settle()
+            finally:
+                done.set()
+
+        loop.call_soon_threadsafe(run)
+        done.wait(30.0)
 
     def advance_now(self, seconds: float) -> None:
         self.clock.advance(seconds)
