@@ -149,14 +149,16 @@ def test_a_broken_reply_raises_connection_error_async(steps: list, message: str)
 
 
 def test_a_silent_server_raises_timeout_instead_of_hanging() -> None:
-    with ScriptedServer([Expect(b"list-tubes\r\n"), Hang()]) as server:
-        with Client(server.address, timeout=0.2) as c:
-            started = time.monotonic()
-            with pytest.raises(TimeoutError):
-                c.tubes()
-            assert 0.15 <= time.monotonic() - started < 5
-            with pytest.raises(ConnectionError, match="not connected"):
-                c.tubes()
+    with (
+        ScriptedServer([Expect(b"list-tubes\r\n"), Hang()]) as server,
+        Client(server.address, timeout=0.2) as c,
+    ):
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            c.tubes()
+        assert 0.15 <= time.monotonic() - started < 5
+        with pytest.raises(ConnectionError, match="not connected"):
+            c.tubes()
 
 
 def test_a_silent_server_raises_timeout_instead_of_hanging_async() -> None:
@@ -215,10 +217,13 @@ def test_a_reply_within_the_reserve_timeout_is_not_an_io_timeout_async() -> None
 
 
 def test_reserve_past_its_timeout_plus_the_io_timeout_gives_up() -> None:
-    with ScriptedServer([Expect(b"reserve-with-timeout 0\r\n"), Hang()]) as server:
-        with Client(server.address, timeout=0.2) as c:
-            with pytest.raises(TimeoutError):
-                c.reserve(timeout=0)
+    script = [Expect(b"reserve-with-timeout 0\r\n"), Hang()]
+    with (
+        ScriptedServer(script) as server,
+        Client(server.address, timeout=0.2) as c,
+        pytest.raises(TimeoutError),
+    ):
+        c.reserve(timeout=0)
 
 
 @pytest.fixture
@@ -266,18 +271,17 @@ def test_connect_timeout_does_not_become_the_io_timeout() -> None:
 
 def test_invalid_arguments_send_nothing() -> None:
     script = [Expect(b"use ok\r\n"), Reply(b"USING ok\r\n")]
-    with ScriptedServer(script) as server:
-        with Client(server.address, max_job_size=4) as c:
-            for bad in (lambda: c.use("bad name"), lambda: c.put("x", priority=-1), lambda: c.put("12345")):
-                with pytest.raises(beanclient.ValidationError):
-                    bad()
+    with ScriptedServer(script) as server, Client(server.address, max_job_size=4) as c:
+        for bad in (lambda: c.use("bad name"), lambda: c.put("x", priority=-1), lambda: c.put("12345")):
             with pytest.raises(beanclient.ValidationError):
-                c.put_many(["ok", "x", "toolong"])
-            with pytest.raises(beanclient.ValidationError):
-                c.release(1, delay=2**32)
-            with pytest.raises(beanclient.ValidationError):
-                c.bury(1, priority=-5)
-            c.use("ok")
+                bad()
+        with pytest.raises(beanclient.ValidationError):
+            c.put_many(["ok", "x", "toolong"])
+        with pytest.raises(beanclient.ValidationError):
+            c.release(1, delay=2**32)
+        with pytest.raises(beanclient.ValidationError):
+            c.bury(1, priority=-5)
+        c.use("ok")
     assert server.received == [b"use ok\r\n"]
 
 
