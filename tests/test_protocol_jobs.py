@@ -16,6 +16,17 @@ def bury_new_job(conn: RawConn, body: bytes, pri: int = 0) -> int:
     return job_id
 
 
+def poke_ttr_timer(owner: RawConn) -> None:
+    """Make the owner of a reserved job do I/O before looking at its TTR expiry.
+
+    Real beanstalkd 1.12 can lose a connection's TTR timer: gettimeofday has microsecond resolution, and when
+    the timer runs in the very microsecond of the deadline it finds nothing expired ("deadline >= now") yet
+    drops the connection from its timer heap. The expiry then waits until the connection next writes a reply,
+    which reschedules it (testserv.c's reserve_job_ttr_deadline_soon sends a dummy put for the same reason).
+    """
+    assert owner.cmd("list-tube-used").startswith(b"USING ")
+
+
 def test_delete_works_on_ready_delayed_buried_and_own_reserved_jobs(conn: RawConn) -> None:
     conn.put(b"ready")
     conn.put(b"delayed", delay=100)
@@ -154,6 +165,7 @@ def test_ttr_expiry_returns_the_job_to_ready_and_to_a_waiter(server: Backend) ->
     waiter.send(b"reserve\r\n")
     wait_for_stat(observer, "current-waiting", 1)
     server.wait(1.2)
+    poke_ttr_timer(holder)
     assert waiter.recv_reply() == job_reply("RESERVED", 1, b"slow")
     # handed over at the expiry (about 1.0 s), so 0.8 s of the new ttr is left at 1.2 s
     assert_stats_job(observer, 1, state="reserved", pri=7, age=1, ttr=1, time_left="0", reserves=2, timeouts=1)
@@ -166,6 +178,7 @@ def test_ttr_expiry_without_waiters_leaves_the_job_ready(server: Backend) -> Non
     conn.put(b"slow", pri=7, ttr=1)
     conn.cmd("reserve")
     server.wait(1.2)
+    poke_ttr_timer(conn)
     assert_stats_job(conn, 1, pri=7, age=1, ttr=1, reserves=1, timeouts=1)
     stats = conn.stats()
     assert (stats["job-timeouts"], stats["current-jobs-ready"], stats["current-jobs-reserved"]) == ("1", "1", "0")
