@@ -11,16 +11,19 @@ Section numbers (§) refer to ``beanstalkd-protocol.md``.
 from __future__ import annotations
 
 import os
-from heapq import heapify, heappop, heappush
 from collections.abc import Callable
+from heapq import heapify, heappop, heappush
 from typing import Any
 
-from .commands import Commands
+from . import commands
 from .model import BURIED, DELAYED, INVALID, READY, RESERVED, Conn, Job, Tube
 from .wire import (
+    BAD_FORMAT,
+    COUNTED,
     DEADLINE_SOON,
     DEFAULT_BINLOG_SIZE,
     DEFAULT_MAX_JOB_SIZE,
+    DRAINING,
     EXPECTED_CRLF,
     JOB_SIZE_LIMIT,
     JOB_TOO_BIG,
@@ -28,8 +31,6 @@ from .wire import (
     SAFETY_MARGIN,
     TIMED_OUT,
     URGENT_THRESHOLD,
-    BAD_FORMAT,
-    DRAINING,
 )
 
 # connection input modes
@@ -41,7 +42,7 @@ OUT_LIMIT = 1 << 18  # stop running a connection's commands while this much outp
 IN_LIMIT = 1 << 16  # the shell stops reading a connection holding this much unprocessed input
 
 
-class Engine(Commands):
+class Engine:
     """One beanstalkd server's whole state. ``version`` is ``"1.12"`` (default) or ``"1.13"``."""
 
     def __init__(
@@ -77,7 +78,7 @@ class Engine(Commands):
         self.default.refs += 1  # the built-in reference: default always exists
         self.waited_tubes: dict[Tube, None] = {}  # tubes with at least one waiting connection
 
-        self.counts = dict.fromkeys(self.COUNTED + ("reserve-job", "kick-job"), 0)
+        self.counts = dict.fromkeys(COUNTED + ("reserve-job", "kick-job"), 0)
         self.ready_ct = self.urgent_ct = self.reserved_ct = self.buried_ct = 0
         self.timeouts_ct = self.total_jobs = 0
         self.cur_conns = self.total_conns = self.cur_producers = self.cur_workers = 0
@@ -180,7 +181,7 @@ class Engine(Commands):
         buf = conn.buf
         pos = 0
         n = len(buf)
-        dispatch = self.dispatch_line
+        dispatch = commands.dispatch_line
         clock = self.clock
         while not conn.waiting and not conn.want_close and conn.out_size < OUT_LIMIT:
             mode = conn.mode
@@ -192,9 +193,8 @@ class Engine(Commands):
                     pos = cr + 2
                     if clock is not None:
                         t = clock()
-                        if t > self.now:
-                            self.now = t
-                    dispatch(conn, line)
+                        self.now = max(self.now, t)
+                    dispatch(self, conn, line)
                     continue
                 if wend - pos < LINE_MAX:
                     break  # wait for more bytes
@@ -219,8 +219,7 @@ class Engine(Commands):
                     conn.mode = COMMAND
                     if clock is not None:
                         t = clock()
-                        if t > self.now:
-                            self.now = t
+                        self.now = max(self.now, t)
                     self.finish_put(conn, body, ok)
                     continue
                 if avail:
@@ -367,8 +366,9 @@ class Engine(Commands):
         heap = tube.ready
         while heap:
             entry = heap[0]
-            if entry[2].entry is entry:
-                return entry[2]
+            job: Job = entry[2]
+            if job.entry is entry:
+                return job
             heappop(heap)
         return None
 
@@ -376,8 +376,9 @@ class Engine(Commands):
         heap = tube.delayed
         while heap:
             entry = heap[0]
-            if entry[2].entry is entry:
-                return entry[2]
+            job: Job = entry[2]
+            if job.entry is entry:
+                return job
             heappop(heap)
         return None
 
@@ -418,7 +419,8 @@ class Engine(Commands):
         heap = conn.deadlines
         while heap:
             if self._deadline_live(conn, heap[0]):
-                return heap[0][0]
+                deadline: int = heap[0][0]
+                return deadline
             heappop(heap)
         return None
 
@@ -526,8 +528,7 @@ class Engine(Commands):
 
     # ------------------------------------------------------------------ time (§5.5, §5.12)
     def _set_now(self, now: int) -> None:
-        if now > self.now:
-            self.now = now
+        self.now = max(self.now, now)
 
     def push_timer(self, when: int, kind: int, obj: Any, token: Any) -> None:
         self.seq += 1
@@ -569,7 +570,7 @@ class Engine(Commands):
             if not self._timer_live(timer):
                 continue
             when, _rank, _seq, kind, obj, _token = timer
-            self.now = when if when > start else start
+            self.now = max(start, when)
             if kind == _K_DELAY:
                 self.take_out(obj)
                 self.make_ready(obj)

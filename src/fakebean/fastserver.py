@@ -26,7 +26,7 @@ RECV_SIZE = 1 << 16
 
 
 class _Handle:
-    __slots__ = ("server", "sock", "conn", "pending", "write_paused", "eof", "closing", "events")
+    __slots__ = ("closing", "conn", "eof", "events", "pending", "server", "sock", "write_paused")
 
     def __init__(self, server: SelectorServer, sock: socket.socket, conn: Conn) -> None:
         self.server = server

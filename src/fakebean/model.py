@@ -17,8 +17,22 @@ INVALID = "invalid"  # deleted, or never stored (EXPECTED_CRLF / DRAINING)
 
 class Job:
     __slots__ = (
-        "id", "pri", "delay", "ttr", "body", "tube", "state", "created_at", "deadline", "reserver",
-        "entry", "reserves", "timeouts", "releases", "buries", "kicks",
+        "body",
+        "buries",
+        "created_at",
+        "deadline",
+        "delay",
+        "entry",
+        "id",
+        "kicks",
+        "pri",
+        "releases",
+        "reserver",
+        "reserves",
+        "state",
+        "timeouts",
+        "ttr",
+        "tube",
     )
 
     def __init__(self, job_id: int, pri: int, delay: int, ttr: int, tube: Tube, now: int) -> None:
@@ -43,7 +57,7 @@ class Job:
 class Multiset:
     """beanstalkd's ``Ms``: an array with swap-with-last removal and a persistent take cursor."""
 
-    __slots__ = ("items", "cursor")
+    __slots__ = ("cursor", "items")
 
     def __init__(self) -> None:
         self.items: list[Any] = []
@@ -81,9 +95,24 @@ class Multiset:
 
 class Tube:
     __slots__ = (
-        "name", "refs", "ready", "ready_count", "urgent_count", "delayed", "delayed_count",
-        "buried", "reserved_count", "waiting", "using", "watching", "total_jobs", "deletes",
-        "pauses", "pause", "unpause_at", "alive",
+        "alive",
+        "buried",
+        "delayed",
+        "delayed_count",
+        "deletes",
+        "name",
+        "pause",
+        "pauses",
+        "ready",
+        "ready_count",
+        "refs",
+        "reserved_count",
+        "total_jobs",
+        "unpause_at",
+        "urgent_count",
+        "using",
+        "waiting",
+        "watching",
     )
 
     def __init__(self, name: bytes) -> None:
@@ -111,9 +140,28 @@ class Conn:
     """One client connection as the engine sees it. ``out`` collects reply bytes for the shell."""
 
     __slots__ = (
-        "id", "buf", "mode", "skip_left", "put_job", "put_parts", "put_need", "use", "watch",
-        "reserved", "deadlines", "producer", "worker", "waiting", "wait_token", "timeout_at",
-        "out", "out_size", "halfclosed", "closed", "want_close", "transport",
+        "buf",
+        "closed",
+        "deadlines",
+        "halfclosed",
+        "id",
+        "mode",
+        "out",
+        "out_size",
+        "producer",
+        "put_job",
+        "put_need",
+        "put_parts",
+        "reserved",
+        "skip_left",
+        "timeout_at",
+        "transport",
+        "use",
+        "wait_token",
+        "waiting",
+        "want_close",
+        "watch",
+        "worker",
     )
 
     def __init__(self, conn_id: int, default: Tube) -> None:

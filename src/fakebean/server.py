@@ -16,8 +16,8 @@ import socket
 import threading
 from types import TracebackType
 
-from .clock import Clock, make_clock
 from . import timehooks
+from .clock import Clock, make_clock
 from .engine import Engine
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
@@ -26,7 +26,7 @@ Address = tuple[str, int] | str
 
 
 class _Protocol(asyncio.Protocol):
-    __slots__ = ("server", "conn", "transport", "write_paused", "read_paused")
+    __slots__ = ("conn", "read_paused", "server", "transport", "write_paused")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -156,9 +156,7 @@ class Server(Shell):
         elif self.unix_path is not None:
             self._server = await loop.create_unix_server(factory, path=self.unix_path)
         else:
-            self._server = await loop.create_server(
-                factory, self.host, self.port, reuse_address=True
-            )
+            self._server = await loop.create_server(factory, self.host, self.port, reuse_address=True)
         timehooks.register(self)
         self.settle()
 
@@ -167,6 +165,7 @@ class Server(Shell):
         """``(host, port)`` for TCP (the bound port when 0 was asked) or the Unix socket path."""
         if self._server is None:
             raise RuntimeError("server not started")
+        assert isinstance(self._server, asyncio.Server)
         name = self._server.sockets[0].getsockname()
         if isinstance(name, str):
             return name
@@ -258,7 +257,7 @@ class Server(Shell):
         if self._timer is not None:
             self._timer.cancel()
         delay = (deadline - self.clock.now()) / NS
-        self._timer = self._loop.call_later(delay if delay > 0 else 0, self._on_timer)
+        self._timer = self._loop.call_later(max(0, delay), self._on_timer)
         self._timer_at = deadline
 
     def _on_timer(self) -> None:

@@ -7,7 +7,7 @@ import resource
 from typing import TYPE_CHECKING
 
 from .model import DELAYED, RESERVED, Job, Tube
-from .wire import NS
+from .wire import COUNTED, NS
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -38,7 +38,7 @@ def server_stats(engine: Engine) -> bytes:
         b"current-jobs-delayed: %d\n" % sum(t.delayed_count for t in engine.tubes),
         b"current-jobs-buried: %d\n" % engine.buried_ct,
     ]
-    rows += [b"cmd-%s: %d\n" % (name.encode(), c[name]) for name in engine.COUNTED]
+    rows += [b"cmd-%s: %d\n" % (name.encode(), c[name]) for name in COUNTED]
     rows += [
         b"job-timeouts: %d\n" % engine.timeouts_ct,
         b"total-jobs: %d\n" % engine.total_jobs,
@@ -81,9 +81,20 @@ def tube_stats(engine: Engine, tube: Tube) -> bytes:
         b"current-watching: %d\ncurrent-waiting: %d\ncmd-delete: %d\ncmd-pause-tube: %d\n"
         b"pause: %d\npause-time-left: %d\n"
     ) % (
-        _quoted(engine, tube.name), tube.urgent_count, tube.ready_count, tube.reserved_count,
-        tube.delayed_count, len(tube.buried), tube.total_jobs, tube.using, tube.watching,
-        len(tube.waiting.items), tube.deletes, tube.pauses, tube.pause // NS, left,
+        _quoted(engine, tube.name),
+        tube.urgent_count,
+        tube.ready_count,
+        tube.reserved_count,
+        tube.delayed_count,
+        len(tube.buried),
+        tube.total_jobs,
+        tube.using,
+        tube.watching,
+        len(tube.waiting.items),
+        tube.deletes,
+        tube.pauses,
+        tube.pause // NS,
+        left,
     )
     return ok(body)
 
@@ -95,9 +106,19 @@ def job_stats(engine: Engine, job: Job) -> bytes:
         b"---\nid: %d\ntube: %s\nstate: %s\npri: %d\nage: %d\ndelay: %d\nttr: %d\ntime-left: %d\n"
         b"file: 0\nreserves: %d\ntimeouts: %d\nreleases: %d\nburies: %d\nkicks: %d\n"
     ) % (
-        job.id, _quoted(engine, job.tube.name), job.state.encode(), job.pri,
-        _seconds(now - job.created_at), job.delay // NS, job.ttr // NS, left,
-        job.reserves, job.timeouts, job.releases, job.buries, job.kicks,
+        job.id,
+        _quoted(engine, job.tube.name),
+        job.state.encode(),
+        job.pri,
+        _seconds(now - job.created_at),
+        job.delay // NS,
+        job.ttr // NS,
+        left,
+        job.reserves,
+        job.timeouts,
+        job.releases,
+        job.buries,
+        job.kicks,
     )
     return ok(body)
 

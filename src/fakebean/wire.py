@@ -18,6 +18,32 @@ DEFAULT_BINLOG_SIZE = 10485760
 NS = 1_000_000_000
 SAFETY_MARGIN = NS  # DEADLINE_SOON fires this long before the earliest TTR deadline
 
+# the cmd-* counters of ``stats``, in wire order
+COUNTED = (
+    "put",
+    "peek",
+    "peek-ready",
+    "peek-delayed",
+    "peek-buried",
+    "reserve",
+    "reserve-with-timeout",
+    "delete",
+    "release",
+    "use",
+    "watch",
+    "ignore",
+    "bury",
+    "kick",
+    "touch",
+    "stats",
+    "stats-job",
+    "stats-tube",
+    "list-tubes",
+    "list-tube-used",
+    "list-tubes-watched",
+    "pause-tube",
+)
+
 # --- reply words (§3) ----------------------------------------------------------------------
 BAD_FORMAT = b"BAD_FORMAT\r\n"
 UNKNOWN_COMMAND = b"UNKNOWN_COMMAND\r\n"
