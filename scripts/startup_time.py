@@ -36,7 +36,8 @@ def time_one(command: list[str]) -> float:
                 return time.perf_counter() - start
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{command} exited: {proc.stderr.read() if proc.stderr else ''!r}")
+                    err = proc.stderr.read() if proc.stderr else b""
+                    raise RuntimeError(f"{command} exited: {err!r}") from None
                 if time.perf_counter() - start > 10:
                     raise RuntimeError(f"{command} not listening after 10 s") from None
                 time.sleep(0.0005)
