@@ -25,31 +25,107 @@ Expect = Union[str, "frozenset[str]", "re.Pattern[str]"]
 DIGITS = re.compile(r"\d+")
 
 STATS_KEYS: tuple[str, ...] = (
-    "current-jobs-urgent", "current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed",
-    "current-jobs-buried", "cmd-put", "cmd-peek", "cmd-peek-ready", "cmd-peek-delayed", "cmd-peek-buried",
-    "cmd-reserve", "cmd-reserve-with-timeout", "cmd-delete", "cmd-release", "cmd-use", "cmd-watch",
-    "cmd-ignore", "cmd-bury", "cmd-kick", "cmd-touch", "cmd-stats", "cmd-stats-job", "cmd-stats-tube",
-    "cmd-list-tubes", "cmd-list-tube-used", "cmd-list-tubes-watched", "cmd-pause-tube", "job-timeouts",
-    "total-jobs", "max-job-size", "current-tubes", "current-connections", "current-producers",
-    "current-workers", "current-waiting", "total-connections", "pid", "version", "rusage-utime",
-    "rusage-stime", "uptime", "binlog-oldest-index", "binlog-current-index", "binlog-records-migrated",
-    "binlog-records-written", "binlog-max-size", "draining", "id", "hostname", "os", "platform",
-)  # fmt: skip
+    "current-jobs-urgent",
+    "current-jobs-ready",
+    "current-jobs-reserved",
+    "current-jobs-delayed",
+    "current-jobs-buried",
+    "cmd-put",
+    "cmd-peek",
+    "cmd-peek-ready",
+    "cmd-peek-delayed",
+    "cmd-peek-buried",
+    "cmd-reserve",
+    "cmd-reserve-with-timeout",
+    "cmd-delete",
+    "cmd-release",
+    "cmd-use",
+    "cmd-watch",
+    "cmd-ignore",
+    "cmd-bury",
+    "cmd-kick",
+    "cmd-touch",
+    "cmd-stats",
+    "cmd-stats-job",
+    "cmd-stats-tube",
+    "cmd-list-tubes",
+    "cmd-list-tube-used",
+    "cmd-list-tubes-watched",
+    "cmd-pause-tube",
+    "job-timeouts",
+    "total-jobs",
+    "max-job-size",
+    "current-tubes",
+    "current-connections",
+    "current-producers",
+    "current-workers",
+    "current-waiting",
+    "total-connections",
+    "pid",
+    "version",
+    "rusage-utime",
+    "rusage-stime",
+    "uptime",
+    "binlog-oldest-index",
+    "binlog-current-index",
+    "binlog-records-migrated",
+    "binlog-records-written",
+    "binlog-max-size",
+    "draining",
+    "id",
+    "hostname",
+    "os",
+    "platform",
+)
 
 STATS_TUBE_KEYS: tuple[str, ...] = (
-    "name", "current-jobs-urgent", "current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed",
-    "current-jobs-buried", "total-jobs", "current-using", "current-watching", "current-waiting",
-    "cmd-delete", "cmd-pause-tube", "pause", "pause-time-left",
-)  # fmt: skip
+    "name",
+    "current-jobs-urgent",
+    "current-jobs-ready",
+    "current-jobs-reserved",
+    "current-jobs-delayed",
+    "current-jobs-buried",
+    "total-jobs",
+    "current-using",
+    "current-watching",
+    "current-waiting",
+    "cmd-delete",
+    "cmd-pause-tube",
+    "pause",
+    "pause-time-left",
+)
 
 STATS_JOB_KEYS: tuple[str, ...] = (
-    "id", "tube", "state", "pri", "age", "delay", "ttr", "time-left", "file", "reserves", "timeouts",
-    "releases", "buries", "kicks",
-)  # fmt: skip
+    "id",
+    "tube",
+    "state",
+    "pri",
+    "age",
+    "delay",
+    "ttr",
+    "time-left",
+    "file",
+    "reserves",
+    "timeouts",
+    "releases",
+    "buries",
+    "kicks",
+)
 
 # Fields of `stats` that depend on the process, the host or the clock (§6.6), never on the commands sent.
 ENVIRONMENT_KEYS = frozenset(
-    {"pid", "version", "rusage-utime", "rusage-stime", "uptime", "id", "hostname", "os", "platform", "draining"}
+    {
+        "pid",
+        "version",
+        "rusage-utime",
+        "rusage-stime",
+        "uptime",
+        "id",
+        "hostname",
+        "os",
+        "platform",
+        "draining",
+    }
 )
 
 
@@ -117,7 +193,7 @@ def check_yaml(reply: bytes, expected: Sequence[tuple[str, Expect]]) -> None:
     """The reply is ``OK <n>`` + a YAML body with exactly these keys in this order and matching values."""
     rows = parse_yaml_reply(reply)
     assert [k for k, _ in rows] == [k for k, _ in expected], rows
-    bad = [(k, v, e) for (k, v), (_, e) in zip(rows, expected) if not _matches(v, e)]
+    bad = [(k, v, e) for (k, v), (_, e) in zip(rows, expected, strict=True) if not _matches(v, e)]
     assert not bad, f"unexpected values (key, got, expected): {bad}"
 
 
@@ -129,14 +205,26 @@ def stats_expected(**changes: Expect | int) -> list[tuple[str, Expect]]:
     """
     uname = os.uname()
     defaults: dict[str, Expect] = {key: "0" for key in STATS_KEYS}
-    defaults.update({
-        "cmd-stats": DIGITS, "max-job-size": "65535", "current-tubes": "1", "current-connections": "1",
-        "total-connections": DIGITS, "pid": DIGITS, "version": '"1.12"',
-        "rusage-utime": re.compile(r"\d+\.\d{6}"), "rusage-stime": re.compile(r"\d+\.\d{6}"),
-        "uptime": DIGITS, "binlog-max-size": "10485760", "draining": "false",
-        "id": re.compile(r"[0-9a-f]{16}"), "hostname": uname.nodename, "os": uname.version,
-        "platform": uname.machine,
-    })  # fmt: skip
+    defaults.update(
+        {
+            "cmd-stats": DIGITS,
+            "max-job-size": "65535",
+            "current-tubes": "1",
+            "current-connections": "1",
+            "total-connections": DIGITS,
+            "pid": DIGITS,
+            "version": '"1.12"',
+            "rusage-utime": re.compile(r"\d+\.\d{6}"),
+            "rusage-stime": re.compile(r"\d+\.\d{6}"),
+            "uptime": DIGITS,
+            "binlog-max-size": "10485760",
+            "draining": "false",
+            "id": re.compile(r"[0-9a-f]{16}"),
+            "hostname": uname.nodename,
+            "os": uname.version,
+            "platform": uname.machine,
+        }
+    )
     for name, value in changes.items():
         key = name.replace("_", "-")
         assert key in defaults, f"no stats field {key}"
@@ -216,7 +304,7 @@ def wait_for_tube_stat(conn: RawConn, tube: str, key: str, value: int, tries: in
 
 @contextmanager
 def unix_socket_server(kind: str, path: str) -> Iterator[None]:
-    """A server of backend ``kind`` listening on the Unix socket ``path`` (the shared fixtures are TCP only)."""
+    """A server of backend ``kind`` on the Unix socket ``path`` (the shared fixtures are TCP only)."""
     if kind == "real":
         proc = subprocess.Popen([beanstalkd_path(), "-l", f"unix:{path}"], stderr=subprocess.DEVNULL)
         try:

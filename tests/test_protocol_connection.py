@@ -1,4 +1,4 @@
-"""Connection lifetime: quit, what a close gives back, drain mode (§2.2 quit, §5.8, §5.11, §8 exp. 12 and 15)."""
+"""Connection lifetime: quit, what a close gives back, drain mode (§2.2, §5.8, §5.11, §8 exp. 12, 15)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,14 @@ def test_close_puts_reserved_jobs_straight_back_to_ready_without_counting(server
     worker.close()
     wait_for_stat(observer, "current-connections", 1)
     delta = stats_delta(before, stats_numbers(observer))
-    assert delta == {"current-connections": -1, "current-workers": -1, "current-jobs-reserved": -2,
-                     "current-jobs-ready": 2, "current-jobs-urgent": 2, "cmd-stats": delta["cmd-stats"]}  # fmt: skip
+    assert delta == {
+        "current-connections": -1,
+        "current-workers": -1,
+        "current-jobs-reserved": -2,
+        "current-jobs-ready": 2,
+        "current-jobs-urgent": 2,
+        "cmd-stats": delta["cmd-stats"],
+    }
     assert_stats_job(observer, 1, pri=3, reserves=1)
     assert_stats_job(observer, 2, pri=4, ttr=50, reserves=1)
 
@@ -98,6 +104,16 @@ def test_close_drops_the_producer_flag_and_the_used_tube(server: Backend) -> Non
     assert_list(observer, "list-tubes", ["default"])
 
 
+def test_half_close_in_the_middle_of_a_body_closes_without_a_reply(server: Backend) -> None:
+    observer, producer = server.connect(), server.connect()
+    producer.send(b"list-tube-used\r\nput 0 0 0 5\r\nab")
+    producer.shutdown_write()
+    expect_lines(producer, "USING default")
+    producer.expect_closed()
+    wait_for_stat(observer, "current-connections", 1)
+    assert observer.put(b"next") == 2
+
+
 def test_drain_mode_answers_draining_only_after_reading_the_body(server: Backend) -> None:
     conn = server.connect()
     conn.put(b"before")
@@ -105,8 +121,16 @@ def test_drain_mode_answers_draining_only_after_reading_the_body(server: Backend
     conn.send(put_line(b"after") + b"list-tube-used\r\n")
     expect_lines(conn, "DRAINING", "USING default")
     wait_for_stat(conn, "current-connections", 1)  # the real backend's drain() used a connection of its own
-    assert_stats(conn, cmd_put=2, total_jobs=1, current_jobs_urgent=1, current_jobs_ready=1, current_producers=1,
-                 cmd_list_tube_used=1, draining="true")  # fmt: skip
+    assert_stats(
+        conn,
+        cmd_put=2,
+        total_jobs=1,
+        current_jobs_urgent=1,
+        current_jobs_ready=1,
+        current_producers=1,
+        cmd_list_tube_used=1,
+        draining="true",
+    )
     assert conn.cmd("put 0 0 0 1", b"z") == b"DRAINING\r\n"
 
 

@@ -51,14 +51,41 @@ def test_over_long_line_spanning_several_buffers_still_gives_one_bad_format(conn
     expect_lines(conn, "BAD_FORMAT", "USING x")
 
 
-def test_stray_cr_stalls_the_line_until_224_bytes_then_skips_to_next_crlf(conn: RawConn) -> None:
+@pytest.mark.parametrize("stall", [b"li\rst-tube-used\r\n", b"stats\r\r\n", b"\r \r\n", b"\r\r\n"])
+def test_stray_cr_stalls_the_line_until_224_bytes_then_skips_to_next_crlf(
+    conn: RawConn, stall: bytes
+) -> None:
     # Only the first CR of the buffer is looked at; it is not followed by LF, so even the valid lines after
     # it are never seen. At 224 bytes the buffer is dropped and the rest of that line is skipped.
-    stalled = b"li\rst-tube-used\r\n" + b"use lost\r\n"
+    stalled = stall + b"use lost\r\n"
     conn.send(stalled + b"x" * (LINE_MAX - len(stalled)))
     conn.send(b"tail of the skipped line\r\nuse found\r\n")
     expect_lines(conn, "BAD_FORMAT", "USING found")
     assert conn.cmd("list-tubes") == list_reply(["default", "found"])
+
+
+def test_skip_mode_also_looks_only_at_the_first_cr(conn: RawConn) -> None:
+    # 300 bytes: the first 224 are dropped, the rest starts the skipped tail. Its first CR is not followed by
+    # LF, so the CRLFs after it do not end the skipped line either, until 224 more bytes are dropped.
+    tail = b"a" * 76 + b"\rx\r\nuse lost\r\n"
+    conn.send(b"a" * 224 + tail + b"p" * (LINE_MAX - len(tail)))
+    conn.send(b"\r\nuse found\r\n")
+    expect_lines(conn, "BAD_FORMAT", "USING found")
+    assert conn.cmd("list-tubes") == list_reply(["default", "found"])
+
+
+def test_cr_and_lf_arriving_in_separate_writes_end_the_line(conn: RawConn) -> None:
+    conn.send(b"list-tube-used\r")
+    conn.send(b"\nuse a\r")
+    conn.send(b"\n")
+    expect_lines(conn, "USING default", "USING a")
+
+
+def test_many_pipelined_commands_may_exceed_the_line_buffer_together(conn: RawConn) -> None:
+    conn.send(b"".join(b"use t%03d\r\n" % n for n in range(100)))
+    for n in range(100):
+        expect_lines(conn, f"USING t{n:03d}")
+    assert conn.cmd("list-tubes") == list_reply(["default", "t099"])
 
 
 def test_bare_lf_does_not_end_a_line(conn: RawConn) -> None:
@@ -105,7 +132,9 @@ def test_expected_crlf_uses_up_the_job_id(conn: RawConn) -> None:
     assert conn.cmd("peek 2") == b"NOT_FOUND\r\n"
 
 
-@pytest.mark.parametrize("body", [b"", b"\r\n", b"a\r\nb", b"\x00", b"\x00\r\n\x00", b"\r", b"\n", bytes(range(256))])
+@pytest.mark.parametrize(
+    "body", [b"", b"\r\n", b"a\r\nb", b"\x00", b"\x00\r\n\x00", b"\r", b"\n", bytes(range(256))]
+)
 def test_body_bytes_are_opaque_and_returned_exactly(conn: RawConn, body: bytes) -> None:
     conn.send(put_line(body) + b"peek 1\r\n")
     expect_lines(conn, "INSERTED 1")

@@ -1,4 +1,4 @@
-"""Job commands: delete, release, bury, touch, kick, kick-job, peek*, reserve-job, TTR (§4.5-§4.15, §5.2-§5.5)."""
+"""Job commands: delete, release, bury, touch, kick, kick-job, peek*, reserve-job, TTR (§4.5-4.15, §5)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def test_delete_is_counted_in_the_tube_of_the_job_not_the_used_tube(conn: RawCon
 
 
 @pytest.mark.parametrize(
-    "line", ["delete 1", "release 1 0 0", "release 1 0 5", "bury 1 0", "touch 1", "kick-job 1", "reserve-job 1"]
+    "line",
+    ["delete 1", "release 1 0 0", "release 1 0 5", "bury 1 0", "touch 1", "kick-job 1", "reserve-job 1"],
 )
 def test_job_reserved_by_another_connection_is_not_found(server: Backend, line: str) -> None:
     owner, other = server.connect(), server.connect()
@@ -81,7 +82,9 @@ def test_release_sets_priority_and_delay_and_counts_releases(conn: RawConn) -> N
     assert_stats_job(conn, 1, pri=9, reserves=1, releases=1)
     conn.cmd("reserve")
     assert conn.cmd("release 1 3 60") == b"RELEASED\r\n"
-    assert_stats_job(conn, 1, state="delayed", pri=3, delay=60, time_left=one_of(59, 60), reserves=2, releases=2)
+    assert_stats_job(
+        conn, 1, state="delayed", pri=3, delay=60, time_left=one_of(59, 60), reserves=2, releases=2
+    )
     assert conn.cmd("peek-delayed") == job_reply("FOUND", 1, b"r")
 
 
@@ -168,7 +171,9 @@ def test_ttr_expiry_returns_the_job_to_ready_and_to_a_waiter(server: Backend) ->
     poke_ttr_timer(holder)
     assert waiter.recv_reply() == job_reply("RESERVED", 1, b"slow")
     # handed over at the expiry (about 1.0 s), so 0.8 s of the new ttr is left at 1.2 s
-    assert_stats_job(observer, 1, state="reserved", pri=7, age=1, ttr=1, time_left="0", reserves=2, timeouts=1)
+    assert_stats_job(
+        observer, 1, state="reserved", pri=7, age=1, ttr=1, time_left="0", reserves=2, timeouts=1
+    )
     assert observer.stats()["job-timeouts"] == "1"
     assert holder.cmd("delete 1") == b"NOT_FOUND\r\n"
 
@@ -181,7 +186,11 @@ def test_ttr_expiry_without_waiters_leaves_the_job_ready(server: Backend) -> Non
     poke_ttr_timer(conn)
     assert_stats_job(conn, 1, pri=7, age=1, ttr=1, reserves=1, timeouts=1)
     stats = conn.stats()
-    assert (stats["job-timeouts"], stats["current-jobs-ready"], stats["current-jobs-reserved"]) == ("1", "1", "0")
+    assert (stats["job-timeouts"], stats["current-jobs-ready"], stats["current-jobs-reserved"]) == (
+        "1",
+        "1",
+        "0",
+    )
 
 
 def test_kick_prefers_buried_over_delayed_and_stops_there(conn: RawConn) -> None:
@@ -283,8 +292,12 @@ def test_reserve_job_takes_a_job_from_any_tube_and_state(conn: RawConn) -> None:
     assert conn.cmd("reserve-job 1") == job_reply("RESERVED", 1, b"ready")
     assert conn.cmd("reserve-job 2") == job_reply("RESERVED", 2, b"delayed")
     assert conn.cmd("reserve-job 3") == job_reply("RESERVED", 3, b"buried")
-    assert_stats_job(conn, 2, tube="unwatched", state="reserved", delay=100, reserves=1, time_left=one_of(99, 100))
-    assert_stats_job(conn, 3, tube="unwatched", state="reserved", reserves=2, buries=1, time_left=one_of(99, 100))
+    assert_stats_job(
+        conn, 2, tube="unwatched", state="reserved", delay=100, reserves=1, time_left=one_of(99, 100)
+    )
+    assert_stats_job(
+        conn, 3, tube="unwatched", state="reserved", reserves=2, buries=1, time_left=one_of(99, 100)
+    )
     assert conn.stats()["current-jobs-reserved"] == "3"
     for job_id in (1, 2, 3, 4):
         assert conn.cmd(f"reserve-job {job_id}") == b"NOT_FOUND\r\n"

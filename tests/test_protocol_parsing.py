@@ -138,10 +138,24 @@ def test_edge_case_table_row_gets_exactly_its_reply(conn: RawConn, line: bytes, 
 
 # kick's bound is C strtoul cut to 32 bits (§2.3 P-KICK); six delayed jobs make the bound visible.
 KICK_BOUNDS = [
-    ("5abc", 5), ("1 2", 1), ("-1", 6), ("4294967296", 0), ("4294967297", 1), ("4294967302", 6),
-    ("99999999999", 6), ("18446744073709551615", 6), ("  \t 3", 3), ("\t2", 2), ("+3", 3), ("0x10", 0),
-    ("0", 0), ("007", 6), ("-0", 0), ("-4294967295", 1), ("-18446744073709551615", 1),
-]  # fmt: skip
+    ("5abc", 5),
+    ("1 2", 1),
+    ("-1", 6),
+    ("4294967296", 0),
+    ("4294967297", 1),
+    ("4294967302", 6),
+    ("99999999999", 6),
+    ("18446744073709551615", 6),
+    ("  \t 3", 3),
+    ("\t2", 2),
+    ("+3", 3),
+    ("0x10", 0),
+    ("0", 0),
+    ("007", 6),
+    ("-0", 0),
+    ("-4294967295", 1),
+    ("-18446744073709551615", 1),
+]
 
 
 @pytest.mark.parametrize(("argument", "kicked"), KICK_BOUNDS)
@@ -160,7 +174,9 @@ def test_kick_without_digits_or_beyond_64_bits_is_bad_format(conn: RawConn, argu
 
 
 @pytest.mark.parametrize("argument", ["", " ", "abc", "0", "00", "+0", "-0", "0abc", " \t0", "4294967296"])
-def test_reserve_with_timeout_argument_that_reads_as_zero_times_out_at_once(conn: RawConn, argument: str) -> None:
+def test_reserve_with_timeout_argument_that_reads_as_zero_times_out_at_once(
+    conn: RawConn, argument: str
+) -> None:
     send_lines(conn, f"reserve-with-timeout {argument}", SENTINEL)
     expect_lines(conn, "TIMED_OUT")
     assert conn.recv_reply() == list_reply(["default"])
@@ -192,9 +208,20 @@ def test_reserve_with_timeout_is_strtol_cut_to_int_and_negative_waits_forever(se
 ID_COMMANDS = ["peek", "delete", "touch", "kick-job", "stats-job", "reserve-job"]
 MISSING_IDS = ["0", "2", " 2", "    2", "0002", "18446744073709551615"]
 BAD_IDS = [
-    "", "+2", "-2", "0x2", "2 ", "2 3", "2\t", "\t2", "2a", "a2", "!@#", "18446744073709551616",
+    "",
+    "+2",
+    "-2",
+    "0x2",
+    "2 ",
+    "2 3",
+    "2\t",
+    "\t2",
+    "2a",
+    "a2",
+    "!@#",
+    "18446744073709551616",
     "184467440737095516160000000000000000000000000000",
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("command", ID_COMMANDS)
@@ -231,8 +258,17 @@ def test_put_number_fields_take_full_unsigned_32_bit_range(conn: RawConn, field:
 def test_release_and_bury_numbers_are_strict_32_bit(conn: RawConn) -> None:
     conn.put(b"a")
     assert conn.cmd("reserve") == b"RESERVED 1 1\r\na\r\n"
-    for line in ["release 1 4294967296 0", "release 1 0 4294967296", "release 1 0 -1", "release 1 +0 0",
-                 "release 1 0\t0", "bury 1 4294967296", "bury 1 -1", "bury 1 0 ", "bury 1"]:  # fmt: skip
+    for line in [
+        "release 1 4294967296 0",
+        "release 1 0 4294967296",
+        "release 1 0 -1",
+        "release 1 +0 0",
+        "release 1 0\t0",
+        "bury 1 4294967296",
+        "bury 1 -1",
+        "bury 1 0 ",
+        "bury 1",
+    ]:
         assert conn.cmd(line) == b"BAD_FORMAT\r\n", line
     assert conn.cmd("release  1  4294967295  0") == b"RELEASED\r\n"
     assert conn.cmd("reserve") == b"RESERVED 1 1\r\na\r\n"
@@ -241,8 +277,33 @@ def test_release_and_bury_numbers_are_strict_32_bit(conn: RawConn) -> None:
 
 
 VALID_NAMES = ["A-Za-z0-9+/;.$_()", ".", "..", "$", "(x)", "a-", "x_y", "0", "+", ";;", "/", NAME_200]
-INVALID_NAMES = ["-foo", "-", "a b", "a\tb", "a*b", 'a"b', "a\\b", "a,b", "a:b", "a@b", "a#", "a~", "a!",
-                 "a%", "a&", "a=", "a?", "a[b]", "a{b}", "a|b", "a<b>", "a'b", "a`", "\u00e9", NAME_200 + "Z"]  # fmt: skip
+INVALID_NAMES = [
+    "-foo",
+    "-",
+    "a b",
+    "a\tb",
+    "a*b",
+    'a"b',
+    "a\\b",
+    "a,b",
+    "a:b",
+    "a@b",
+    "a#",
+    "a~",
+    "a!",
+    "a%",
+    "a&",
+    "a=",
+    "a?",
+    "a[b]",
+    "a{b}",
+    "a|b",
+    "a<b>",
+    "a'b",
+    "a`",
+    "\u00e9",
+    NAME_200 + "Z",
+]
 
 
 @pytest.mark.parametrize("name", VALID_NAMES, ids=lambda n: n[:20])
@@ -272,8 +333,14 @@ def test_tube_names_are_case_sensitive(conn: RawConn) -> None:
 def test_command_words_are_matched_by_prefix_in_table_order(conn: RawConn) -> None:
     # "stats-tube"/"stats-job" without their space fall through to "stats", which wants an exact length;
     # "reserve-job"/"reserve-with-timeout" likewise fall through to "reserve".
-    for line in ["stats-tubex", "stats-job1", "reserve-jobs 1", "reserve-with-timeoutx", "list-tubes-watched ",
-                 "stats_job 1"]:
+    for line in [
+        "stats-tubex",
+        "stats-job1",
+        "reserve-jobs 1",
+        "reserve-with-timeoutx",
+        "list-tubes-watched ",
+        "stats_job 1",
+    ]:
         assert conn.cmd(line) == b"BAD_FORMAT\r\n", line
     for line in ["peeks 1", "peek-foo", "bury", "touch", "release", "kick-job", "list"]:
         assert conn.cmd(line) == b"UNKNOWN_COMMAND\r\n", line

@@ -1,4 +1,4 @@
-"""put: ids, limits, the 0→1 ttr rule, counters and producer flag (protocol §4.1, §5.1, §6.5, §8 exp. 5 and 18)."""
+"""put: ids, limits, the 0→1 ttr rule, counters and producer flag (§4.1, §5.1, §6.5, §8 exp. 5 and 18)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def test_put_stores_the_job_in_the_used_tube_with_its_fields(conn: RawConn) -> N
 def test_put_with_delay_makes_a_delayed_job_whose_time_left_counts_down(conn: RawConn) -> None:
     assert conn.cmd("put 3 5 10 1", b"d") == b"INSERTED 1\r\n"
     assert_stats_job(conn, 1, state="delayed", pri=3, delay=5, ttr=10, time_left=one_of(4, 5))
-    assert_stats_tube(conn, "default", current_jobs_delayed=1, total_jobs=1, current_using=1, current_watching=1)
+    assert_stats_tube(
+        conn, "default", current_jobs_delayed=1, total_jobs=1, current_using=1, current_watching=1
+    )
 
 
 def test_put_ttr_zero_is_stored_as_one_second(conn: RawConn) -> None:
@@ -54,9 +56,14 @@ def test_put_ttr_zero_is_stored_as_one_second(conn: RawConn) -> None:
 def test_put_accepts_the_largest_32_bit_pri_delay_and_ttr(conn: RawConn) -> None:
     assert conn.cmd("put 4294967295 4294967295 4294967295 0", b"") == b"INSERTED 1\r\n"
     assert_stats_job(
-        conn, 1, state="delayed", pri=4294967295, delay=4294967295, ttr=4294967295,
+        conn,
+        1,
+        state="delayed",
+        pri=4294967295,
+        delay=4294967295,
+        ttr=4294967295,
         time_left=one_of(4294967294, 4294967295),
-    )  # fmt: skip
+    )
 
 
 def test_urgent_means_priority_below_1024(conn: RawConn) -> None:
@@ -66,9 +73,15 @@ def test_urgent_means_priority_below_1024(conn: RawConn) -> None:
     stats = conn.stats()
     assert (stats["current-jobs-urgent"], stats["current-jobs-ready"]) == ("1", "2")
     assert_stats_tube(
-        conn, "default", current_jobs_urgent=1, current_jobs_ready=2, current_jobs_delayed=1, total_jobs=3,
-        current_using=1, current_watching=1,
-    )  # fmt: skip
+        conn,
+        "default",
+        current_jobs_urgent=1,
+        current_jobs_ready=2,
+        current_jobs_delayed=1,
+        total_jobs=3,
+        current_using=1,
+        current_watching=1,
+    )
 
 
 def test_put_counts_and_id_use_follow_the_parse_stages(conn: RawConn) -> None:
@@ -83,8 +96,12 @@ def test_put_counts_and_id_use_follow_the_parse_stages(conn: RawConn) -> None:
     assert conn.cmd("put 0 0 0 65536", b"z" * 65536) == b"JOB_TOO_BIG\r\n"  # counted, no id
     assert conn.put(b"6") == 6
     assert stats_delta(before, stats_numbers(conn)) == {
-        "cmd-put": 8, "total-jobs": 3, "current-jobs-urgent": 3, "current-jobs-ready": 3, "current-producers": 1,
-    }  # fmt: skip
+        "cmd-put": 8,
+        "total-jobs": 3,
+        "current-jobs-urgent": 3,
+        "current-jobs-ready": 3,
+        "current-producers": 1,
+    }
 
 
 def test_put_with_bad_crlf_or_too_big_body_stores_nothing(conn: RawConn) -> None:

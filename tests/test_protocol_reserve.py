@@ -1,4 +1,4 @@
-"""reserve / reserve-with-timeout: ordering, waiter selection, DEADLINE_SOON, TIMED_OUT, half-close (§4.3-4.4, §5)."""
+"""reserve and reserve-with-timeout: order, waiter selection, DEADLINE_SOON, TIMED_OUT, half-close (§5)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,10 @@ def test_reserve_picks_the_best_job_over_all_watched_tubes(conn: RawConn) -> Non
     send_lines(conn, "watch a", "watch b")
     expect_lines(conn, "WATCHING 2", "WATCHING 3")
     assert [conn.cmd("reserve") for _ in range(3)] == [
-        job_reply("RESERVED", 2, b"b"), job_reply("RESERVED", 4, b"default"), job_reply("RESERVED", 1, b"a"),
-    ]  # fmt: skip
+        job_reply("RESERVED", 2, b"b"),
+        job_reply("RESERVED", 4, b"default"),
+        job_reply("RESERVED", 1, b"a"),
+    ]
     assert conn.cmd("reserve-with-timeout 0") == b"TIMED_OUT\r\n"  # job 3 is in an unwatched tube
 
 
@@ -150,6 +152,27 @@ def test_jobs_requeued_by_a_disconnect_are_dispatched_one_at_a_time(server: Back
     holder.close()
     assert waiter.recv_reply() == job_reply("RESERVED", 1, b"worse")
     assert producer.cmd("peek-ready") == job_reply("FOUND", 2, b"better")
+
+
+def test_unpause_dispatches_best_job_first_to_waiters_in_multiset_order(server: Backend) -> None:
+    producer = server.connect()
+    for pri in [5, 1, 3]:
+        producer.put(b"%d" % pri, pri=pri)
+    assert producer.cmd("pause-tube default 100") == b"PAUSED\r\n"
+    first, second, third = start_waiters(server, producer, 3)
+    assert producer.cmd("pause-tube default 0") == b"PAUSED\r\n"
+    assert (reserved_id(first), reserved_id(second), reserved_id(third)) == (2, 3, 1)
+
+
+def test_kicked_jobs_are_dispatched_one_by_one_in_kick_order(server: Backend) -> None:
+    producer = server.connect()
+    for pri in [5, 1, 3]:
+        job_id = producer.put(b"%d" % pri, pri=pri)
+        assert producer.cmd(f"reserve-job {job_id}").startswith(b"RESERVED ")
+        assert producer.cmd(f"bury {job_id} {pri}") == b"BURIED\r\n"
+    first, second, third = start_waiters(server, producer, 3)
+    assert producer.cmd("kick 3") == b"KICKED 3\r\n"
+    assert (reserved_id(first), reserved_id(second), reserved_id(third)) == (1, 2, 3)
 
 
 def test_reserve_inside_the_safety_margin_with_nothing_ready_is_deadline_soon(conn: RawConn) -> None:
@@ -266,7 +289,10 @@ def test_reserve_waits_on_every_watched_tube_at_once(server: Backend) -> None:
     send_lines(waiter, "watch x", "watch y", "ignore default", "reserve")
     expect_lines(waiter, "WATCHING 2", "WATCHING 3", "WATCHING 2")
     wait_for_stat(producer, "current-waiting", 1)
-    assert (producer.stats_tube("x")["current-waiting"], producer.stats_tube("y")["current-waiting"]) == ("1", "1")
+    assert (producer.stats_tube("x")["current-waiting"], producer.stats_tube("y")["current-waiting"]) == (
+        "1",
+        "1",
+    )
     producer.cmd("use y")
     producer.put(b"y")
     assert waiter.recv_reply() == job_reply("RESERVED", 1, b"y")

@@ -1,4 +1,4 @@
-"""stats / stats-tube / stats-job / lists: exact field order and counters that move exactly when beanstalkd's do (§6)."""
+"""stats, stats-tube, stats-job, lists: exact field order; counters move exactly when beanstalkd's do (§6)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ def test_fresh_server_stats_has_every_field_in_wire_order(conn: RawConn) -> None
 
 def test_fresh_default_tube_stats_are_exact_bytes(conn: RawConn) -> None:
     assert conn.cmd("stats-tube default") == (
-        b"OK 265\r\n---\nname: default\ncurrent-jobs-urgent: 0\ncurrent-jobs-ready: 0\ncurrent-jobs-reserved: 0\n"
-        b"current-jobs-delayed: 0\ncurrent-jobs-buried: 0\ntotal-jobs: 0\ncurrent-using: 1\ncurrent-watching: 1\n"
-        b"current-waiting: 0\ncmd-delete: 0\ncmd-pause-tube: 0\npause: 0\npause-time-left: 0\n\r\n"
+        b"OK 265\r\n---\nname: default\ncurrent-jobs-urgent: 0\ncurrent-jobs-ready: 0\n"
+        b"current-jobs-reserved: 0\ncurrent-jobs-delayed: 0\ncurrent-jobs-buried: 0\ntotal-jobs: 0\n"
+        b"current-using: 1\ncurrent-watching: 1\ncurrent-waiting: 0\ncmd-delete: 0\ncmd-pause-tube: 0\n"
+        b"pause: 0\npause-time-left: 0\n\r\n"
     )
 
 
@@ -101,9 +102,15 @@ def test_reserve_commands_count_and_make_a_worker_whatever_the_answer(conn: RawC
     assert conn.cmd("reserve") == job_reply("RESERVED", 1, b"a")
     assert conn.cmd("reserve") == b"DEADLINE_SOON\r\n"
     assert stats_delta(before, stats_numbers(conn)) == {
-        "cmd-reserve-with-timeout": 2, "current-workers": 1, "cmd-reserve": 2, "cmd-put": 1, "total-jobs": 1,
-        "current-jobs-reserved": 1, "current-producers": 1, "cmd-stats": 1,
-    }  # fmt: skip
+        "cmd-reserve-with-timeout": 2,
+        "current-workers": 1,
+        "cmd-reserve": 2,
+        "cmd-put": 1,
+        "total-jobs": 1,
+        "current-jobs-reserved": 1,
+        "current-producers": 1,
+        "cmd-stats": 1,
+    }
 
 
 def test_reserve_job_and_kick_job_are_not_counted_in_any_field(conn: RawConn) -> None:
@@ -113,11 +120,18 @@ def test_reserve_job_and_kick_job_are_not_counted_in_any_field(conn: RawConn) ->
     assert conn.cmd("kick-job 7") == b"NOT_FOUND\r\n"
     assert stats_delta(before, stats_numbers(conn)) == {}
     assert conn.cmd("kick-job 1") == b"KICKED\r\n"
-    assert stats_delta(before, stats_numbers(conn)) == {"current-jobs-delayed": -1, "current-jobs-ready": 1,
-                                                        "cmd-stats": 1}  # fmt: skip
+    assert stats_delta(before, stats_numbers(conn)) == {
+        "current-jobs-delayed": -1,
+        "current-jobs-ready": 1,
+        "cmd-stats": 1,
+    }
     assert conn.cmd("reserve-job 1") == job_reply("RESERVED", 1, b"d")
-    assert stats_delta(before, stats_numbers(conn)) == {"current-jobs-delayed": -1, "current-jobs-reserved": 1,
-                                                        "current-workers": 1, "cmd-stats": 2}  # fmt: skip
+    assert stats_delta(before, stats_numbers(conn)) == {
+        "current-jobs-delayed": -1,
+        "current-jobs-reserved": 1,
+        "current-workers": 1,
+        "cmd-stats": 2,
+    }
 
 
 def test_quit_is_not_counted(server: Backend) -> None:
@@ -141,15 +155,36 @@ def test_job_state_counters_follow_each_job_globally_and_per_tube(conn: RawConn)
     conn.cmd("reserve-job 4")
     conn.cmd("bury 4 1")
     conn.cmd("reserve-job 1")
-    counts = {"current_jobs_urgent": 0, "current_jobs_ready": 1, "current_jobs_reserved": 1,
-              "current_jobs_delayed": 1, "current_jobs_buried": 1}  # fmt: skip
-    assert_stats(conn, cmd_put=4, cmd_use=1, cmd_bury=1, total_jobs=4, current_tubes=2, current_producers=1,
-                 current_workers=1, **counts)  # fmt: skip
+    counts = {
+        "current_jobs_urgent": 0,
+        "current_jobs_ready": 1,
+        "current_jobs_reserved": 1,
+        "current_jobs_delayed": 1,
+        "current_jobs_buried": 1,
+    }
+    assert_stats(
+        conn,
+        cmd_put=4,
+        cmd_use=1,
+        cmd_bury=1,
+        total_jobs=4,
+        current_tubes=2,
+        current_producers=1,
+        current_workers=1,
+        **counts,
+    )
     assert_stats_tube(conn, "t", total_jobs=4, current_using=1, **counts)
     assert conn.cmd("kick 1") == b"KICKED 1\r\n"
     conn.cmd("release 1 1 0")
-    assert_stats_tube(conn, "t", total_jobs=4, current_using=1, current_jobs_urgent=2, current_jobs_ready=3,
-                      current_jobs_delayed=1)  # fmt: skip
+    assert_stats_tube(
+        conn,
+        "t",
+        total_jobs=4,
+        current_using=1,
+        current_jobs_urgent=2,
+        current_jobs_ready=3,
+        current_jobs_delayed=1,
+    )
 
 
 def test_current_waiting_is_counted_globally_once_and_per_watched_tube(server: Backend) -> None:
@@ -199,11 +234,25 @@ def test_stats_job_of_a_reserved_job_shows_its_ttr_countdown(conn: RawConn) -> N
     conn.cmd("watch w")
     assert conn.cmd("reserve") == job_reply("RESERVED", 1, b"r")
     reply = conn.cmd("stats-job 1")
-    check_yaml(reply, [
-        ("id", "1"), ("tube", "w"), ("state", "reserved"), ("pri", "12"), ("age", "0"), ("delay", "0"),
-        ("ttr", "60"), ("time-left", DIGITS), ("file", "0"), ("reserves", "1"), ("timeouts", "0"),
-        ("releases", "0"), ("buries", "0"), ("kicks", "0"),
-    ])  # fmt: skip
+    check_yaml(
+        reply,
+        [
+            ("id", "1"),
+            ("tube", "w"),
+            ("state", "reserved"),
+            ("pri", "12"),
+            ("age", "0"),
+            ("delay", "0"),
+            ("ttr", "60"),
+            ("time-left", DIGITS),
+            ("file", "0"),
+            ("reserves", "1"),
+            ("timeouts", "0"),
+            ("releases", "0"),
+            ("buries", "0"),
+            ("kicks", "0"),
+        ],
+    )
     assert reply.split(b"time-left: ")[1].split(b"\n")[0] in (b"59", b"60")
     assert conn.cmd("stats-job 2") == b"NOT_FOUND\r\n"
 

@@ -86,8 +86,12 @@ def test_unix_auto_removal(backend_kind: str, tmp_path: Path) -> None:
 
 
 def test_peek_bad_format(conn: RawConn) -> None:
-    for line in [b"peek 18446744073709551616", b"peek 184467440737095516160000000000000000000000000000",
-                 b"peek foo111", b"peek 111foo"]:  # fmt: skip
+    for line in [
+        b"peek 18446744073709551616",
+        b"peek 184467440737095516160000000000000000000000000000",
+        b"peek foo111",
+        b"peek 111foo",
+    ]:
         conn.send(line + b"\r\n")
         expect_lines(conn, "BAD_FORMAT")
 
@@ -261,8 +265,12 @@ def test_delete_reserved_by_other(server: Backend) -> None:
 
 
 def test_delete_bad_format(conn: RawConn) -> None:
-    for line in [b"delete 18446744073709551616", b"delete 184467440737095516160000000000000000000000000000",
-                 b"delete foo111", b"delete 111foo"]:  # fmt: skip
+    for line in [
+        b"delete 18446744073709551616",
+        b"delete 184467440737095516160000000000000000000000000000",
+        b"delete foo111",
+        b"delete 111foo",
+    ]:
         conn.send(line + b"\r\n")
         expect_lines(conn, "BAD_FORMAT")
 
@@ -331,10 +339,26 @@ def test_statsjob_ck_format(conn: RawConn) -> None:
 def test_stats_tube(conn: RawConn) -> None:
     conn.send(b"use tubea\r\nput 0 0 0 1\r\nx\r\ndelete 1\r\n")
     expect_lines(conn, "USING tubea", "INSERTED 1", "DELETED")
-    tubea = {"name": "tubea", "total-jobs": "1", "current-using": "1", "current-watching": "0", "cmd-delete": "1"}
+    tubea = {
+        "name": "tubea",
+        "total-jobs": "1",
+        "current-using": "1",
+        "current-watching": "0",
+        "cmd-delete": "1",
+    }
     default = {"name": "default", "total-jobs": "0", "current-using": "0", "current-watching": "1"}
-    zeros = ["current-jobs-urgent", "current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed",
-             "current-jobs-buried", "current-waiting", "cmd-delete", "cmd-pause-tube", "pause", "pause-time-left"]  # fmt: skip
+    zeros = [
+        "current-jobs-urgent",
+        "current-jobs-ready",
+        "current-jobs-reserved",
+        "current-jobs-delayed",
+        "current-jobs-buried",
+        "current-waiting",
+        "cmd-delete",
+        "cmd-pause-tube",
+        "pause",
+        "pause-time-left",
+    ]
     for tube, fields in [("tubea", tubea), ("default", default)]:
         for key in zeros:
             ckrespsub(conn, f"stats-tube {tube}", f"\n{key}: {fields.get(key, '0')}\n")

@@ -281,16 +281,31 @@ def test_binlog_v5(conn: RawConn) -> None:
     conn.send(b"use test\r\nput 1 2 3 4\r\ntest\r\nput 4 3 2 1\r\nx\r\n")
     expect_lines(conn, "USING test", "INSERTED 1", "INSERTED 2")
     for job_id, pri, delay, ttr in [(1, 1, 2, 3), (2, 4, 3, 2)]:
-        for sub in [f"id: {job_id}", "tube: test", "state: delayed", f"pri: {pri}", f"delay: {delay}",
-                    f"ttr: {ttr}", "reserves: 0", "timeouts: 0", "releases: 0", "buries: 0", "kicks: 0"]:  # fmt: skip
+        for sub in [
+            f"id: {job_id}",
+            "tube: test",
+            "state: delayed",
+            f"pri: {pri}",
+            f"delay: {delay}",
+            f"ttr: {ttr}",
+            "reserves: 0",
+            "timeouts: 0",
+            "releases: 0",
+            "buries: 0",
+            "kicks: 0",
+        ]:
             ckrespsub(conn, f"stats-job {job_id}", f"\n{sub}\n")
 
 
-@pytest.mark.skip(reason="needs a binlog whose disk fills up (OUT_OF_MEMORY on put); an in-memory server has none")
+@pytest.mark.skip(
+    reason="needs a binlog whose disk fills up (OUT_OF_MEMORY on put); an in-memory server has none"
+)
 def test_binlog_disk_full() -> None:
     """Not applicable (§9.1 55-63): only a failing binlog allocation produces its OUT_OF_MEMORY."""
 
 
-@pytest.mark.skip(reason="needs a binlog whose disk fills up (OUT_OF_MEMORY on put); an in-memory server has none")
+@pytest.mark.skip(
+    reason="needs a binlog whose disk fills up (OUT_OF_MEMORY on put); an in-memory server has none"
+)
 def test_binlog_disk_full_delete() -> None:
     """Not applicable (§9.1 55-63): only a failing binlog allocation produces its OUT_OF_MEMORY."""

@@ -1,4 +1,4 @@
-"""Tubes: use/watch/ignore, list order with swap-with-last, tube lifetime, pause (§4.2, §4.10-4.11, §4.22, §5.9-5.10)."""
+"""Tubes: use/watch/ignore, list order with swap-with-last, tube lifetime, pause (§4.2, §4.10, §5.9)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,17 @@ def test_use_creates_the_new_tube_before_dropping_the_old_one(server: Backend) -
     assert_list(user, "list-tubes", ["default", "x", "z"])
 
 
+def test_tube_lives_while_used_or_watched(conn: RawConn) -> None:
+    send_lines(conn, "use t", "watch t", "ignore t")
+    expect_lines(conn, "USING t", "WATCHING 2", "WATCHING 1")
+    assert_list(conn, "list-tubes", ["default", "t"])
+    send_lines(conn, "watch t", "use default")
+    expect_lines(conn, "WATCHING 2", "USING default")
+    assert_list(conn, "list-tubes", ["default", "t"])
+    assert conn.cmd("ignore t") == b"WATCHING 1\r\n"
+    assert_list(conn, "list-tubes", ["default"])
+
+
 def test_tube_kept_alive_only_by_a_job_vanishes_when_the_job_is_deleted(conn: RawConn) -> None:
     conn.cmd("use t")
     conn.put(b"j")
@@ -117,8 +128,16 @@ def test_pause_and_counters_are_lost_when_the_tube_is_destroyed(conn: RawConn) -
     conn.put(b"j")
     conn.cmd("delete 1")
     assert conn.cmd("pause-tube t 100") == b"PAUSED\r\n"
-    assert_stats_tube(conn, "t", total_jobs=1, current_using=1, cmd_delete=1, cmd_pause_tube=1, pause=100,
-                      pause_time_left=one_of(99, 100))  # fmt: skip
+    assert_stats_tube(
+        conn,
+        "t",
+        total_jobs=1,
+        current_using=1,
+        cmd_delete=1,
+        cmd_pause_tube=1,
+        pause=100,
+        pause_time_left=one_of(99, 100),
+    )
     conn.cmd("use default")
     assert conn.cmd("stats-tube t") == b"NOT_FOUND\r\n"
     conn.cmd("use t")
@@ -161,7 +180,9 @@ def test_pause_reports_its_length_and_can_be_replaced(conn: RawConn) -> None:
     fields = {"current_using": 1, "current_watching": 1}
     assert_stats_tube(conn, "default", cmd_pause_tube=1, pause=100, pause_time_left=one_of(99, 100), **fields)
     assert conn.cmd("pause-tube default 3000") == b"PAUSED\r\n"
-    assert_stats_tube(conn, "default", cmd_pause_tube=2, pause=3000, pause_time_left=one_of(2999, 3000), **fields)
+    assert_stats_tube(
+        conn, "default", cmd_pause_tube=2, pause=3000, pause_time_left=one_of(2999, 3000), **fields
+    )
     assert conn.cmd("pause-tube default 0") == b"PAUSED\r\n"
     assert_stats_tube(conn, "default", cmd_pause_tube=3, **fields)
 
@@ -182,8 +203,16 @@ def test_pause_ends_by_itself_and_clears_its_fields(server: Backend) -> None:
     assert conn.cmd("pause-tube default 1") == b"PAUSED\r\n"
     assert conn.cmd("reserve-with-timeout 0") == b"TIMED_OUT\r\n"
     server.wait(1.1)
-    assert_stats_tube(conn, "default", current_jobs_urgent=1, current_jobs_ready=1, total_jobs=1, current_using=1,
-                      current_watching=1, cmd_pause_tube=1)  # fmt: skip
+    assert_stats_tube(
+        conn,
+        "default",
+        current_jobs_urgent=1,
+        current_jobs_ready=1,
+        total_jobs=1,
+        current_using=1,
+        current_watching=1,
+        cmd_pause_tube=1,
+    )
     assert conn.cmd("reserve-with-timeout 0") == job_reply("RESERVED", 1, b"p")
 
 
