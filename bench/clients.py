@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from measure import Meter, Sample, ServerCpu
+from measure import Meter, Sample, Watched
 
 BODY = "hello-bench"
 RESERVE_TIMEOUT = 5  # seconds; reserve-with-timeout so a lost job is an error, never a hang
@@ -51,7 +51,7 @@ def rr_loop(
     address: tuple[str, int],
     tube: str,
     duration: float,
-    server_cpu: ServerCpu | None = None,
+    server: Watched | None = None,
 ) -> Sample:
     """put, reserve, delete, one at a time, for ``duration`` seconds: 3 commands per job."""
     client = _open(factory, address, tube)
@@ -62,7 +62,7 @@ def rr_loop(
             delete(reserve(RESERVE_TIMEOUT))
         perf = time.perf_counter
         jobs = 0
-        meter = Meter(server_cpu)
+        meter = Meter(server)
         meter.start()
         until = perf() + duration
         while True:
@@ -85,7 +85,7 @@ def put_loop(
     duration: float,
     batch: int,
     many: bool,
-    server_cpu: ServerCpu | None = None,
+    server: Watched | None = None,
 ) -> Sample:
     """Put jobs for ``duration`` seconds: ``put_many`` of ``batch`` bodies, or ``batch`` single puts.
 
@@ -111,7 +111,7 @@ def put_loop(
         one_batch()  # warm-up
         perf = time.perf_counter
         warm = len(ids)
-        meter = Meter(server_cpu)
+        meter = Meter(server)
         meter.start()
         until = perf() + duration
         while True:

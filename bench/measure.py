@@ -1,16 +1,19 @@
 """One timed sample: wall time, and where the CPU went meanwhile (server, this client, everything else).
 
-The CPU figures are CPU seconds per wall second. ``other_cpu`` is the whole machine's busy time
-(Linux ``/proc/stat``) minus the server's and this process's: work that is not the benchmark's, such
-as a test suite running next to it. Well above 0 means the sample competed for the cores and is noisy.
+The CPU figures are CPU seconds per wall second. ``other_cpu`` is the user-mode CPU time of the whole
+machine (Linux ``/proc/stat``) minus the server's and this process's user time: work that is not the
+benchmark's, such as a test suite running next to it. Kernel time is left out of it on purpose, since
+most of the kernel's work meanwhile is the benchmark's own socket traffic. Well above 0 means the
+sample competed for the cores and is noisy.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -28,44 +31,53 @@ class Sample:
         return self.ops / self.seconds if self.seconds > 0 else 0.0
 
 
-def machine_busy_seconds() -> float | None:
-    """CPU seconds all cores have spent busy since boot (user, nice, system, irq, softirq), or None."""
+class Watched(Protocol):
+    """The server under load, as the meter sees it (``servers.ServerProcess``)."""
+
+    def cpu_times(self) -> tuple[float, float] | None:
+        """(user, system) CPU seconds so far, or None."""
+
+
+def machine_user_seconds() -> float | None:
+    """User-mode CPU seconds (user + nice) of all cores since boot, or None without /proc/stat."""
     try:
         with open("/proc/stat", "rb") as f:
             fields = f.readline().split()
     except OSError:
         return None
-    if not fields or fields[0] != b"cpu" or len(fields) < 8:
+    if len(fields) < 3 or fields[0] != b"cpu":
         return None
-    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[1:8])
-    return (user + nice + system + irq + softirq) / _CLK_TCK
-
-
-ServerCpu = Callable[[], float | None]
+    return (int(fields[1]) + int(fields[2])) / _CLK_TCK
 
 
 class Meter:
-    """``start()`` before the timed part, ``stop(ops)`` after it."""
+    """``start()`` just before the timed part, ``stop(ops)`` just after it."""
 
-    def __init__(self, server_cpu: ServerCpu | None = None) -> None:
-        self.server_cpu = server_cpu
-        self.t0 = self.cpu0 = 0.0
-        self.srv0: float | None = None
-        self.busy0: float | None = None
+    def __init__(self, server: Watched | None = None) -> None:
+        self.server = server
+        self.t0 = 0.0
+        self.mine0 = resource.getrusage(resource.RUSAGE_SELF)
+        self.srv0: tuple[float, float] | None = None
+        self.user0: float | None = None
 
     def start(self) -> None:
-        self.srv0 = self.server_cpu() if self.server_cpu else None
-        self.busy0 = machine_busy_seconds()
-        self.cpu0 = time.process_time()
+        self.srv0 = self.server.cpu_times() if self.server else None
+        self.user0 = machine_user_seconds()
+        self.mine0 = resource.getrusage(resource.RUSAGE_SELF)
         self.t0 = time.perf_counter()
 
     def stop(self, ops: int) -> Sample:
         elapsed = time.perf_counter() - self.t0
-        client = (time.process_time() - self.cpu0) / elapsed
-        srv1 = self.server_cpu() if self.server_cpu else None
-        busy1 = machine_busy_seconds()
-        server = (srv1 - self.srv0) / elapsed if srv1 is not None and self.srv0 is not None else None
-        other = None
-        if busy1 is not None and self.busy0 is not None:
-            other = max(0.0, (busy1 - self.busy0) / elapsed - client - (server or 0.0))
+        mine = resource.getrusage(resource.RUSAGE_SELF)
+        user1 = machine_user_seconds()
+        srv1 = self.server.cpu_times() if self.server else None
+        client_user = mine.ru_utime - self.mine0.ru_utime
+        client = (client_user + mine.ru_stime - self.mine0.ru_stime) / elapsed
+        server = other = None
+        server_user = 0.0
+        if srv1 is not None and self.srv0 is not None:
+            server_user = srv1[0] - self.srv0[0]
+            server = (server_user + srv1[1] - self.srv0[1]) / elapsed
+        if user1 is not None and self.user0 is not None:
+            other = max(0.0, (user1 - self.user0 - client_user - server_user) / elapsed)
         return Sample(ops, elapsed, client, server, other)

@@ -20,7 +20,7 @@ import selectors
 import socket
 import time
 
-from measure import Meter, Sample, ServerCpu
+from measure import Meter, Sample, Watched
 
 IO_TIMEOUT = 10.0  # no reply for this long on a connection that owes one: an error, never a hang
 BODY = b"hello-bench"
@@ -112,12 +112,12 @@ def run_pipeline(
     batch: int,
     duration: float,
     tube_prefix: str = "pipe",
-    server_cpu: ServerCpu | None = None,
+    server: Watched | None = None,
 ) -> Sample:
     """Drive ``connections`` pipelined connections for about ``duration`` seconds (plus a warm-up
     cycle each). Returns the commands completed in whole cycles and the time they took.
 
-    ``server_cpu`` (the server's CPU seconds so far) is read at the start and the end of the timed part.
+    ``server`` (when given) has its CPU time read at the start and the end of the timed part.
     """
     conns: list[_Conn] = []
     sel = selectors.DefaultSelector()
@@ -127,7 +127,7 @@ def run_pipeline(
         for conn in conns:  # sockets keep their timeout: recv after select never waits, sendall is bounded
             sel.register(conn.sock, selectors.EVENT_READ, conn)
         _drive(sel, conns, cycles_each=1, until=None)  # warm-up: one cycle per connection
-        meter = Meter(server_cpu)
+        meter = Meter(server)
         meter.start()
         _drive(sel, conns, cycles_each=None, until=time.perf_counter() + duration)
         cycles = sum(c.cycles for c in conns) - connections  # minus the warm-up cycles

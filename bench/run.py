@@ -115,17 +115,15 @@ def build_benches(
 
     def pipe(server: servers.ServerProcess, conns: int) -> Callable[[str], Sample]:
         return lambda tube: pipeline.run_pipeline(
-            server.address, conns, args.batch, duration, tube, server_cpu=server.cpu_seconds
+            server.address, conns, args.batch, duration, tube, server=server
         )
 
     def rr(server: servers.ServerProcess, factory: Callable[..., Any]) -> Callable[[str], Sample]:
-        return lambda tube: clients.rr_loop(
-            factory, server.address, tube, duration, server_cpu=server.cpu_seconds
-        )
+        return lambda tube: clients.rr_loop(factory, server.address, tube, duration, server=server)
 
     def puts(factory: Callable[..., Any], many: bool) -> Callable[[str], Sample]:
         return lambda tube: clients.put_loop(
-            factory, real.address, tube, duration, args.put_batch, many, server_cpu=real.cpu_seconds
+            factory, real.address, tube, duration, args.put_batch, many, server=real
         )
 
     bc_rr = Target("beanclient", rr(real, bc)) if bc else Target("beanclient", None, why)

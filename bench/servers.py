@@ -105,8 +105,8 @@ class ServerProcess:
         self.proc = None
         return f"exit status {proc.returncode}; stderr: {err!r}"
 
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time the server has used so far (Linux /proc), or None."""
+    def cpu_times(self) -> tuple[float, float] | None:
+        """(user, system) CPU seconds the server has used so far (Linux /proc), or None."""
         if self.proc is None:
             return None
         try:
@@ -114,7 +114,7 @@ class ServerProcess:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             return None
-        return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime (fields 14, 15)
+        return int(fields[11]) / _CLK_TCK, int(fields[12]) / _CLK_TCK  # utime, stime (fields 14, 15)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
