@@ -79,6 +79,19 @@ def test_close_hands_a_reserved_job_to_a_waiter_at_once(server: Backend) -> None
     assert_stats_job(observer, 1, state="reserved", reserves=2, time_left=one_of(99, 100))
 
 
+def test_closing_connection_leaves_the_waiting_lists_before_giving_its_jobs_back(server: Backend) -> None:
+    holder, waiter, observer = server.connect(), server.connect(), server.connect()
+    holder.put(b"h")
+    assert holder.cmd("reserve") == job_reply("RESERVED", 1, b"h")
+    holder.send(b"reserve\r\n")
+    wait_for_stat(observer, "current-waiting", 1)
+    waiter.send(b"reserve\r\n")
+    wait_for_stat(observer, "current-waiting", 2)
+    holder.close()
+    assert waiter.recv_reply() == job_reply("RESERVED", 1, b"h")
+    assert observer.stats()["current-waiting"] == "0"
+
+
 def test_close_while_waiting_leaves_every_waiting_list(server: Backend) -> None:
     observer, waiter = server.connect(), server.connect()
     waiter.send(b"watch a\r\nreserve\r\n")

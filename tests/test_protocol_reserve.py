@@ -260,6 +260,26 @@ def test_delayed_job_coming_due_is_handed_to_a_waiter(server: Backend) -> None:
     assert waiter.recv_reply() == job_reply("RESERVED", 1, b"later")
 
 
+def test_delayed_jobs_coming_due_together_are_dispatched_one_at_a_time(server: Backend) -> None:
+    producer = server.connect()
+    producer.put(b"due first", pri=9, delay=1)
+    producer.put(b"better", pri=0, delay=1)
+    first, second = start_waiters(server, producer, 2)
+    server.wait(1.1)
+    assert first.recv_reply() == job_reply("RESERVED", 1, b"due first")
+    assert second.recv_reply() == job_reply("RESERVED", 2, b"better")
+
+
+def test_deadline_soon_wins_when_it_falls_due_with_the_reserve_timeout(server: Backend) -> None:
+    worker = server.connect()
+    worker.put(b"w", ttr=2)
+    assert worker.cmd("reserve") == job_reply("RESERVED", 1, b"w")
+    worker.send(b"reserve-with-timeout 1\r\n")
+    wait_for_stat(server.connect(), "current-waiting", 1)
+    server.wait(1.1)
+    expect_lines(worker, "DEADLINE_SOON")
+
+
 def test_half_close_turns_a_waiting_reserve_into_timed_out_then_eof(server: Backend) -> None:
     observer = server.connect()
     (waiter,) = start_waiters(server, observer, 1)
