@@ -10,7 +10,7 @@ from typing import Any, Generic, NoReturn, TypeVar, cast, overload
 
 from . import _protocol as p
 from ._errors import BatchResult, ConnectionLostError, Error
-from ._net import configure_tcp, describe, peer_address
+from ._net import configure_tcp, describe, idle_check, peer_address
 from ._protocol import (
     DEFAULT_DELAY,
     DEFAULT_PRIORITY,
@@ -43,6 +43,10 @@ def _not_connected() -> NoReturn:
     raise ConnectionError(
         "not connected: call connect() (or use 'async with'), or the connection failed earlier"
     )
+
+
+def _never() -> bool:
+    return False
 
 
 def _transport_error(exc: BaseException) -> BaseException:
@@ -117,6 +121,7 @@ class AsyncClient(Generic[TBody]):
         self._writer: asyncio.StreamWriter | None = None
         self._busy = False
         self._first = True
+        self._idle_check: Callable[[], bool] = _never
 
     # -- connection --------------------------------------------------------------------------------
 
@@ -126,9 +131,12 @@ class AsyncClient(Generic[TBody]):
             raise RuntimeError("already connected")
         opening = self._open()
         if self._connect_timeout is None:
-            self._reader, self._writer = await opening
+            reader, writer = await opening
         else:
-            self._reader, self._writer = await _bounded(opening, self._connect_timeout)
+            reader, writer = await _bounded(opening, self._connect_timeout)
+        self._reader, self._writer = reader, writer
+        if self._reconnect:
+            self._idle_check = idle_check(writer.get_extra_info("socket"))
         try:
             setup = self._setup()
             await (setup if self._timeout is None else _bounded(setup, self._timeout))
@@ -163,7 +171,7 @@ class AsyncClient(Generic[TBody]):
                 lines = [await reader.readuntil(b"\r\n") for _ in steps]
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                 raise _transport_error(exc) from exc
-            for (_, check), line in zip(steps, lines):
+            for (_, check), line in zip(steps, lines, strict=False):
                 check(line)
 
     def _drop(self) -> None:
@@ -175,7 +183,8 @@ class AsyncClient(Generic[TBody]):
         """With reconnect: make sure a live connection is there before anything is sent."""
         reader = self._reader
         if reader is not None:
-            if not (reader.at_eof() or reader.exception() is not None):
+            # The loop may not have read the server's EOF yet, so ask the socket as well.
+            if not (reader.at_eof() or reader.exception() is not None or self._idle_check()):
                 return
             self._drop()
         if self._held:
@@ -207,7 +216,7 @@ class AsyncClient(Generic[TBody]):
             return await (io if seconds is None else _bounded(io, seconds))
         except Error:
             raise  # a reply the server chose: the stream is still in step
-        except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
+        except BaseException as exc:  # re-raised by _failed
             self._failed(exc, results)
         finally:
             io.close()  # no-op once it ran; otherwise it never will
@@ -354,7 +363,7 @@ class AsyncClient(Generic[TBody]):
             requests = [b"delete %d\r\n" % i for i in ids]
             await self._call(self._pipeline(requests, p.delete_result, results), self._timeout, results)
         if self._held is not None:
-            self._held.difference_update(i for i, r in zip(ids, results) if r is None)
+            self._held.difference_update(i for i, r in zip(ids, results, strict=False) if r is None)
         p.check_batch("deletes", results)
 
     async def release(

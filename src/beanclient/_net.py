@@ -70,7 +70,7 @@ def describe(cls_name: str, address: Address | Any) -> str:
     return f"beanclient.{cls_name}(host={host!r}, port={port!r})"
 
 
-def idle_check(sock: socket.socket) -> Callable[[], bool]:
+def idle_check(sock: Any) -> Callable[[], bool]:
     """A non-blocking probe: ``True`` when an idle connection has become readable, which for
     beanstalkd (it never speaks first) means closed, reset, or out of step."""
     if hasattr(select, "poll"):

@@ -176,7 +176,7 @@ class Client(Generic[TBody]):
         steps = self._session.setup_requests(first)
         if steps:
             lines = self._exchange([request for request, _ in steps])
-            for (_, check), line in zip(steps, lines):
+            for (_, check), line in zip(steps, lines, strict=False):
                 check(line)
 
     def _exchange(self, requests: list[bytes]) -> list[bytes]:
@@ -197,11 +197,11 @@ class Client(Generic[TBody]):
     def _line(self, request: bytes) -> bytes:
         try:
             self._send(request)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
+        except BaseException as exc:  # re-raised by _failed
             self._failed(exc, sent=False)
         try:
             line: bytes = self._readline(MAX_LINE)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
+        except BaseException as exc:  # re-raised by _failed
             self._failed(exc, sent=True)
         if line[-2:] != b"\r\n":
             self._failed(ConnectionError("Unexpected EOF"), sent=True)
@@ -210,7 +210,7 @@ class Client(Generic[TBody]):
     def _chunk(self, size: int) -> bytes:
         try:
             return p.parse_chunk(self._read(size + 2), size)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
+        except BaseException as exc:  # re-raised by _failed
             self._failed(exc, sent=True)
 
     def _job(self, request: bytes, word: bytes) -> Job[TBody]:
@@ -233,7 +233,7 @@ class Client(Generic[TBody]):
                     if line[-2:] != b"\r\n":
                         raise ConnectionError("Unexpected EOF")
                     results.append(parse(line))
-            except BaseException as exc:  # noqa: BLE001 - re-raised by _failed
+            except BaseException as exc:  # re-raised by _failed
                 # A part of a batch that failed to go out may still have run in part.
                 self._failed(exc, sent=True, results=results)
         return results
@@ -350,7 +350,7 @@ class Client(Generic[TBody]):
         ids = [p.job_id(job) for job in jobs]
         results = self._pipeline([b"delete %d\r\n" % i for i in ids], p.delete_result)
         if self._held is not None:
-            self._held.difference_update(i for i, r in zip(ids, results) if r is None)
+            self._held.difference_update(i for i, r in zip(ids, results, strict=False) if r is None)
         p.check_batch("deletes", results)
 
     def release(

@@ -144,7 +144,7 @@ class ScriptedServer:
                 self.received.append(b"")
                 try:
                     self._play(conn, script)
-                except BaseException as exc:  # noqa: BLE001 - reported to the test at exit
+                except BaseException as exc:  # reported to the test at exit
                     self.errors.append(exc)
                     return
 
@@ -220,12 +220,18 @@ class Proxy:
         self.listener = listener
         thread = threading.Thread(target=self._accept_loop, args=(listener,), daemon=True)
         self.threads.append(thread)
+        self.accept_thread = thread
         thread.start()
 
     def refuse(self) -> None:
         """Stop listening: new connections are refused."""
         listener, self.listener = self.listener, None
         if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept loop and stops listening now
+            except OSError:
+                pass
+            self.accept_thread.join(IO_TIMEOUT)
             listener.close()
 
     def _accept_loop(self, listener: socket.socket) -> None:
@@ -235,6 +241,9 @@ class Proxy:
             except TimeoutError:
                 continue
             except OSError:
+                return
+            if self.listener is not listener:
+                client.close()
                 return
             server = socket.create_connection(self.upstream, timeout=IO_TIMEOUT)
             client.settimeout(None)
