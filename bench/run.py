@@ -3,6 +3,7 @@
     python bench/run.py                 # full run (about 80 s): 6 rounds x 1.2 s per sample
     python bench/run.py --quick         # smoke run (under 15 s): 2 rounds x 0.2 s per sample
     python bench/run.py --json out.json # also write every sample and the ratios as JSON
+    python bench/run.py --wait-quiet 60 # first wait (up to 60 s) for other work to leave the cores idle
 
 Both servers run as separate processes on 127.0.0.1 (``python -m fakebean -l 127.0.0.1 -p PORT`` from
 this checkout's src/, and ``beanstalkd -l 127.0.0.1 -p PORT``), so on a 2-core machine each benchmark
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import clients
+import measure
 import pipeline
 import servers
 from measure import Sample
@@ -277,6 +279,23 @@ def _beanstalkd_version() -> str:
     return done.stdout.strip() or done.stderr.strip()
 
 
+def wait_quiet(limit: float, window: float = 0.5) -> float:
+    """Wait until the cores' user time over ``window`` is below NOISY_OTHER_CPU, at most ``limit`` s.
+
+    Returns the last reading (cores busy in user mode; 0.0 where /proc/stat is missing).
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        before = measure.machine_user_seconds()
+        time.sleep(window)
+        after = measure.machine_user_seconds()
+        if before is None or after is None:
+            return 0.0
+        busy = (after - before) / window
+        if busy <= NOISY_OTHER_CPU or time.monotonic() + window > deadline:
+            return busy
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run (2 rounds x 0.2 s)")
@@ -289,6 +308,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--put-batch", type=int, default=100, help="bodies per put_many call (default 100)")
     parser.add_argument(
         "--time-limit", type=float, help="stop after this many seconds (default 170, quick 40)"
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for other processes to leave the cores idle (default: don't wait)",
     )
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
@@ -314,8 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     def on_term(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)  # unwinds through the finally that stops the servers
 
-    signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, on_term)
+    if args.wait_quiet > 0:
+        busy = wait_quiet(args.wait_quiet)
+        log(
+            f"other processes use {busy:.2f} cores"
+            + (" (still busy; going on)" if busy > NOISY_OTHER_CPU else "")
+        )
+    signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, args.time_limit)
 
     meta: dict[str, Any] = {
