@@ -155,6 +155,7 @@ def test_default_tube_exists_even_when_nobody_uses_or_watches_it(server: Backend
     conn, other = server.connect(), server.connect()
     send_lines(conn, "use elsewhere", "watch elsewhere", "ignore default")
     expect_lines(conn, "USING elsewhere", "WATCHING 2", "WATCHING 1")
+    assert other.cmd("list-tube-used") == b"USING default\r\n"  # accepted: it uses and watches default
     other.close()
     wait_for_stat(conn, "current-connections", 1)
     assert_list(conn, "list-tubes", ["default", "elsewhere"])
