@@ -11,6 +11,11 @@ other's jobs. Several connections are driven from one thread with a selector: th
 command is a few C-level byte operations (a constant batch, ``bytes.count`` and one regex per
 batch), so one client core keeps a server core busy; ``client_cpu`` in the result tells whether it
 did (close to 1.0 means the load generator, not the server, was the limit).
+
+The client reads replies as they come. Waking only once a whole batch of replies is there
+(SO_RCVLOWAT) would cost it less, but starves beanstalkd: it writes each reply on its own, and with
+the client's ACKs held back (delayed ACK, nothing read) Nagle holds its small writes, so a 1-conn run
+drops to about 5,000 commands/s.
 """
 
 from __future__ import annotations
