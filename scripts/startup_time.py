@@ -2,8 +2,10 @@
 
 Usage: python scripts/startup_time.py [-n RUNS] [COMMAND ...]
 
-COMMAND defaults to the ``fakebean`` console script installed next to this Python; ``-p PORT`` (and
-``-l 127.0.0.1``) are appended. Pass ``beanstalkd`` to time the real server the same way.
+COMMAND defaults to the ``fakebean`` console script installed next to this Python; ``-l 127.0.0.1`` and
+``-p PORT`` are appended. Pass ``beanstalkd`` to time the real server the same way. ``--baseline`` also
+times this Python running a five-line listener, the floor that any Python server pays on this machine
+(interpreter start-up and site-packages), so the difference is what fakebean itself costs.
 """
 
 from __future__ import annotations
@@ -48,21 +50,40 @@ def time_one(command: list[str]) -> float:
             proc.stderr.close()
 
 
+# The least a Python program can do to listen: what is left of fakebean's start-up is its own cost.
+BASELINE = """
+import _socket, sys, time
+port = int(sys.argv[sys.argv.index("-p") + 1])
+s = _socket.socket()
+s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(1024)
+time.sleep(60)
+"""
+
+
+def report(command: list[str], runs: int, label: str | None = None) -> None:
+    time_one(command)  # warm the page cache and the .pyc files
+    samples = sorted(time_one(command) for _ in range(runs))
+    print(
+        f"{label or ' '.join(command)}: median {statistics.median(samples) * 1000:.1f} ms, "
+        f"min {samples[0] * 1000:.1f} ms, max {samples[-1] * 1000:.1f} ms over {runs} runs"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="runs (default 20)")
+    parser.add_argument("--baseline", action="store_true", help="also time a minimal Python listener")
     parser.add_argument("command", nargs="*")
     args = parser.parse_args()
     command = args.command
     if not command:
         script = Path(sys.executable).with_name("fakebean")
         command = [str(script) if script.exists() else shutil.which("fakebean") or "fakebean"]
-    time_one(command)  # warm the page cache and the .pyc files
-    samples = sorted(time_one(command) for _ in range(args.n))
-    print(
-        f"{' '.join(command)}: median {statistics.median(samples) * 1000:.1f} ms, "
-        f"min {samples[0] * 1000:.1f} ms, max {samples[-1] * 1000:.1f} ms over {args.n} runs"
-    )
+    report(command, args.n)
+    if args.baseline:
+        report([sys.executable, "-c", BASELINE], args.n, f"{sys.executable} minimal listener (baseline)")
     return 0
 
 
