@@ -289,7 +289,7 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
         loop.add_signal_handler(signal.SIGUSR1, on_usr1)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
-        if signals.stop:  # arrived between the check in _serve and the lines above
+        if signals.stop:  # arrived between the check above and the loop taking the signals over
             sock.close()
             return
         server = Server(
