@@ -1,22 +1,18 @@
-"""The asyncio shell: moves bytes between asyncio streams and the protocol core."""
+"""The asyncio client: ``Client``'s commands, awaited, over ``StreamTransport``."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import sys
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, Generic, NoReturn, TypeVar, cast, overload
+from collections.abc import Iterable
+from typing import cast, overload
 
 from . import _protocol as p
-from ._errors import BatchResult, ConnectionLostError, Error
-from ._net import configure_tcp, describe, idle_check, peer_address
+from ._async_io import StreamTransport
+from ._errors import BatchResult
 from ._protocol import (
     DEFAULT_DELAY,
     DEFAULT_PRIORITY,
     DEFAULT_TTR,
     DEFAULT_TUBE,
-    Address,
     ConnectionTarget,
     Job,
     JobOrID,
@@ -25,40 +21,8 @@ from ._protocol import (
 from ._session import Session
 from ._stats import JobStats, ServerStats, Stats, StatsJob, StatsTube, TubeStats, typed_stats
 
-T = TypeVar("T")
 
-if sys.version_info >= (3, 11):
-
-    async def _bounded(aw: Awaitable[T], seconds: float) -> T:
-        async with asyncio.timeout(seconds):
-            return await aw
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _bounded(aw: Awaitable[T], seconds: float) -> T:
-        return await asyncio.wait_for(aw, seconds)
-
-
-def _not_connected() -> NoReturn:
-    raise ConnectionError(
-        "not connected: call connect() (or use 'async with'), or the connection failed earlier"
-    )
-
-
-def _never() -> bool:
-    return False
-
-
-def _transport_error(exc: BaseException) -> BaseException:
-    """asyncio's stream errors, in the terms the sync client uses."""
-    if isinstance(exc, asyncio.IncompleteReadError):
-        return ConnectionError("Unexpected EOF")
-    if isinstance(exc, asyncio.LimitOverrunError):
-        return ConnectionError("malformed reply: line too long")
-    return exc
-
-
-class AsyncClient(Generic[TBody]):
+class AsyncClient(StreamTransport[TBody]):
     """The asyncio twin of ``Client``: same arguments, same methods, each one awaited.
 
     Nothing happens in the constructor; ``async with AsyncClient(...) as client`` (or
@@ -110,167 +74,15 @@ class AsyncClient(Generic[TBody]):
         max_job_size: int | None = None,
     ) -> None:
         self.encoding = encoding
-        self._session = Session(use, watch, reconnect, max_job_size)
-        self._held = self._session.held
-        self._target = address
-        self._address: Address = peer_address(address) if isinstance(address, socket.socket) else address
-        self._connect_timeout = connect_timeout
-        self._timeout = timeout
-        self._reconnect = reconnect
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._busy = False
-        self._first = True
-        self._idle_check: Callable[[], bool] = _never
+        session = Session(use, watch, reconnect, max_job_size)
+        self._init_transport(address, session, connect_timeout, timeout, reconnect)
 
     # -- connection --------------------------------------------------------------------------------
 
     async def connect(self) -> AsyncClient[TBody]:
         """Open the connection and set up ``use``/``watch``. Returns the client."""
-        if self._writer is not None:
-            raise RuntimeError("already connected")
-        opening = self._open()
-        if self._connect_timeout is None:
-            reader, writer = await opening
-        else:
-            reader, writer = await _bounded(opening, self._connect_timeout)
-        self._reader, self._writer = reader, writer
-        if self._reconnect:
-            self._idle_check = idle_check(writer.get_extra_info("socket"))
-        try:
-            setup = self._setup()
-            await (setup if self._timeout is None else _bounded(setup, self._timeout))
-        except BaseException:
-            self._drop()
-            raise
+        await self._connect()
         return self
-
-    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        target = self._target
-        if isinstance(target, socket.socket) and self._first:
-            if target.family == socket.AF_UNIX:
-                return await asyncio.open_unix_connection(sock=target)
-            reader, writer = await asyncio.open_connection(sock=target)
-        elif isinstance(self._address, str):
-            return await asyncio.open_unix_connection(self._address)
-        else:
-            reader, writer = await asyncio.open_connection(*self._address)
-            configure_tcp(writer.get_extra_info("socket"), self._timeout)
-        return reader, writer
-
-    async def _setup(self) -> None:
-        steps = self._session.setup_requests(self._first)
-        self._first = False
-        if steps:
-            reader, writer = (
-                cast(asyncio.StreamReader, self._reader),
-                cast(asyncio.StreamWriter, self._writer),
-            )
-            writer.write(b"".join(request for request, _ in steps))
-            try:
-                lines = [await reader.readuntil(b"\r\n") for _ in steps]
-            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-                raise _transport_error(exc) from exc
-            for (_, check), line in zip(steps, lines, strict=False):
-                check(line)
-
-    def _drop(self) -> None:
-        writer, self._writer, self._reader = self._writer, None, None
-        if writer is not None:
-            writer.transport.abort()
-
-    async def _ready(self) -> None:
-        """With reconnect: make sure a live connection is there before anything is sent."""
-        reader = self._reader
-        if reader is not None:
-            # The loop may not have read the server's EOF yet, so ask the socket as well.
-            if not (reader.at_eof() or reader.exception() is not None or self._idle_check()):
-                return
-            self._drop()
-        if self._held:
-            raise self._session.lost("the connection was closed", maybe_executed=False)
-        try:
-            await self.connect()
-        except OSError as exc:
-            raise ConnectionLostError(
-                f"could not reconnect: {exc!r}", lost_job_ids=[], maybe_executed=False
-            ) from exc
-
-    async def _call(
-        self,
-        io: Coroutine[Any, Any, T],
-        seconds: float | None,
-        results: list[BatchResult] | None = None,
-    ) -> T:
-        """Run one exchange: one at a time, within its deadline, dropping the connection when the
-        byte stream may be out of step."""
-        if self._busy:
-            io.close()
-            raise RuntimeError("another call is in progress on this AsyncClient; use one client per task")
-        self._busy = True
-        try:
-            if self._reconnect:
-                await self._ready()
-            elif self._writer is None:
-                _not_connected()
-            return await (io if seconds is None else _bounded(io, seconds))
-        except Error:
-            raise  # a reply the server chose: the stream is still in step
-        except BaseException as exc:  # re-raised by _failed
-            self._failed(exc, results)
-        finally:
-            io.close()  # no-op once it ran; otherwise it never will
-            self._busy = False
-
-    def _failed(self, exc: BaseException, results: list[BatchResult] | None) -> NoReturn:
-        self._drop()
-        if isinstance(exc, ConnectionLostError):
-            if results is not None and not exc.results:
-                exc.results = results
-            raise exc
-        error = _transport_error(exc)
-        if isinstance(error, OSError) and (self._reconnect or results is not None):
-            raise self._session.lost(
-                f"connection lost: {error!r}", maybe_executed=True, results=results
-            ) from exc
-        if error is exc:
-            raise exc
-        raise error from exc
-
-    # -- the three reply shapes ----------------------------------------------------------------------
-
-    async def _line(self, request: bytes) -> bytes:
-        cast(asyncio.StreamWriter, self._writer).write(request)
-        return await cast(asyncio.StreamReader, self._reader).readuntil(b"\r\n")
-
-    async def _chunked(self, request: bytes, header: Callable[[bytes], tuple[int, int]]) -> tuple[int, bytes]:
-        cast(asyncio.StreamWriter, self._writer).write(request)
-        reader = cast(asyncio.StreamReader, self._reader)
-        value, size = header(await reader.readuntil(b"\r\n"))
-        try:
-            data = await reader.readexactly(size + 2)
-        except asyncio.IncompleteReadError as exc:
-            data = exc.partial  # parse_chunk reports the short read
-        return value, p.parse_chunk(data, size)
-
-    async def _pipeline(self, requests: list[bytes], parse: Any, results: list[BatchResult]) -> None:
-        remaining = len(requests)
-        for data in p.batch_slices(requests):
-            cast(asyncio.StreamWriter, self._writer).write(data)
-            reader = cast(asyncio.StreamReader, self._reader)
-            for _ in range(min(p.BATCH_SLICE, remaining)):
-                results.append(parse(await reader.readuntil(b"\r\n")))
-            remaining -= p.BATCH_SLICE
-
-    async def _simple(self, request: bytes) -> bytes:
-        return await self._call(self._line(request), self._timeout)
-
-    async def _job(self, request: bytes, header: Callable[[bytes], tuple[int, int]]) -> Job[TBody]:
-        job_id, body = await self._call(self._chunked(request, header), self._timeout)
-        return p.make_job(job_id, body, self.encoding)
-
-    async def _ok(self, request: bytes) -> bytes:
-        return (await self._call(self._chunked(request, _ok_header), self._timeout))[1]
 
     # -- context -------------------------------------------------------------------------------------
 
@@ -279,20 +91,6 @@ class AsyncClient(Generic[TBody]):
 
     async def __aexit__(self, *args: object) -> None:
         await self.close()
-
-    async def close(self) -> None:
-        """Close the connection. The client must not be used afterwards."""
-        self._reconnect = False
-        writer, self._writer, self._reader = self._writer, None, None
-        if writer is not None:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except OSError:
-                pass  # the peer may be gone already; closing is all that was asked
-
-    def __repr__(self) -> str:
-        return describe("AsyncClient", self._address)
 
     # -- producer ------------------------------------------------------------------------------------
 
@@ -476,7 +274,3 @@ def _reserved_header(line: bytes) -> tuple[int, int]:
 
 def _found_header(line: bytes) -> tuple[int, int]:
     return p.job_header(line, b"FOUND")
-
-
-def _ok_header(line: bytes) -> tuple[int, int]:
-    return 0, p.ok_header(line)

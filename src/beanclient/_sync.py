@@ -1,20 +1,17 @@
-"""The blocking shell: moves bytes between a socket and the protocol core."""
+"""The blocking client: greenstalk's commands, each a request from the protocol core sent over
+``SocketTransport`` and its reply parsed by the core."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable
-from typing import Any, Generic, NoReturn, cast, overload
+from typing import cast, overload
 
 from . import _protocol as p
-from ._errors import BatchResult, ConnectionLostError
-from ._net import describe, idle_check, open_socket, peer_address
 from ._protocol import (
     DEFAULT_DELAY,
     DEFAULT_PRIORITY,
     DEFAULT_TTR,
     DEFAULT_TUBE,
-    MAX_LINE,
     ConnectionTarget,
     Job,
     JobOrID,
@@ -22,13 +19,10 @@ from ._protocol import (
 )
 from ._session import Session
 from ._stats import JobStats, ServerStats, Stats, StatsJob, StatsTube, TubeStats, typed_stats
+from ._sync_io import SocketTransport
 
 
-def _not_connected(*_args: Any) -> NoReturn:
-    raise ConnectionError("not connected: the client was closed, or its connection failed earlier")
-
-
-class Client(Generic[TBody]):
+class Client(SocketTransport[TBody]):
     """A blocking beanstalkd client with greenstalk's API. Connects at once.
 
     :param address: ``(host, port)`` for TCP, a Unix socket path, or a connected socket.
@@ -89,154 +83,9 @@ class Client(Generic[TBody]):
         max_job_size: int | None = None,
     ) -> None:
         self.encoding = encoding
-        self._session = Session(use, watch, reconnect, max_job_size)
-        self._held = self._session.held
-        self._connect_timeout = connect_timeout
-        self._timeout = timeout
-        self._reconnect = reconnect
-        self._sock: socket.socket | None = None
-        self._idle_check: Any = None
-        self._send: Any = _not_connected
-        self._readline: Any = _not_connected
-        self._read: Any = _not_connected
-        if isinstance(address, socket.socket):
-            self._address = peer_address(address)
-            if timeout is not None:
-                address.settimeout(timeout)
-            self._attach(address)
-        else:
-            self._address = address
-            self._attach(open_socket(address, connect_timeout, timeout))
-        try:
-            self._setup(first=True)
-        except BaseException:
-            self.close()
-            raise
-
-    # -- connection --------------------------------------------------------------------------------
-
-    def _attach(self, sock: socket.socket) -> None:
-        reader = sock.makefile("rb")
-        self._sock = sock
-        self._file = reader
-        self._readline = reader.readline
-        self._read = reader.read
-        if self._reconnect:
-            self._idle_check = idle_check(sock)
-            self._send = self._checked_send
-        else:
-            self._send = sock.sendall
-
-    def _drop(self) -> None:
-        """Forget the connection; later calls fail (or, with reconnect, open a new one)."""
-        sock, self._sock = self._sock, None
-        self._send = self._checked_send if self._reconnect else _not_connected
-        self._readline = self._read = _not_connected
-        if sock is not None:
-            self._file.close()
-            sock.close()
-
-    def _failed(self, exc: BaseException, sent: bool, results: list[BatchResult] | None = None) -> NoReturn:
-        """A transport failure mid-call: the stream is out of step, so the connection goes."""
-        self._drop()
-        if isinstance(exc, ConnectionLostError):
-            if results is not None and not exc.results:
-                exc.results = results
-            raise exc
-        if isinstance(exc, OSError) and (self._reconnect or results is not None):
-            raise self._session.lost(
-                f"connection lost: {exc!r}", maybe_executed=sent, results=results
-            ) from exc
-        raise exc
-
-    def _ready(self) -> None:
-        """With reconnect: make sure a live connection is there before anything is sent."""
-        if self._sock is not None:
-            if not self._idle_check():
-                return
-            self._drop()
-        if self._held:
-            raise self._session.lost("the connection was closed", maybe_executed=False)
-        try:
-            self._attach(open_socket(self._address, self._connect_timeout, self._timeout))
-            self._setup(first=False)
-        except BaseException as exc:
-            self._drop()
-            if not isinstance(exc, OSError):
-                raise
-            raise ConnectionLostError(
-                f"could not reconnect: {exc!r}", lost_job_ids=[], maybe_executed=False
-            ) from exc
-
-    def _checked_send(self, data: bytes) -> None:
-        self._ready()
-        cast(socket.socket, self._sock).sendall(data)
-
-    def _setup(self, first: bool) -> None:
-        steps = self._session.setup_requests(first)
-        if steps:
-            lines = self._exchange([request for request, _ in steps])
-            for (_, check), line in zip(steps, lines, strict=False):
-                check(line)
-
-    def _exchange(self, requests: list[bytes]) -> list[bytes]:
-        """Write requests in one go and read one line each, without interpreting them."""
-        try:
-            cast(socket.socket, self._sock).sendall(b"".join(requests))
-            lines = [self._readline(MAX_LINE) for _ in requests]
-        except BaseException:
-            self._drop()
-            raise
-        if not lines[-1].endswith(b"\r\n"):
-            self._drop()
-            raise ConnectionError("Unexpected EOF")
-        return lines
-
-    # -- one request, one reply --------------------------------------------------------------------
-
-    def _line(self, request: bytes) -> bytes:
-        try:
-            self._send(request)
-        except BaseException as exc:  # re-raised by _failed
-            self._failed(exc, sent=False)
-        try:
-            line: bytes = self._readline(MAX_LINE)
-        except BaseException as exc:  # re-raised by _failed
-            self._failed(exc, sent=True)
-        if line[-2:] != b"\r\n":
-            self._failed(ConnectionError("Unexpected EOF"), sent=True)
-        return line
-
-    def _chunk(self, size: int) -> bytes:
-        try:
-            return p.parse_chunk(self._read(size + 2), size)
-        except BaseException as exc:  # re-raised by _failed
-            self._failed(exc, sent=True)
-
-    def _job(self, request: bytes, word: bytes) -> Job[TBody]:
-        job_id, size = p.job_header(self._line(request), word)
-        return p.make_job(job_id, self._chunk(size), self.encoding)
-
-    def _ok(self, request: bytes) -> bytes:
-        return self._chunk(p.ok_header(self._line(request)))
-
-    def _pipeline(self, requests: list[bytes], parse: Any) -> list[BatchResult]:
-        results: list[BatchResult] = []
-        if not requests:
-            return results
-        for data in p.batch_slices(requests):
-            try:
-                self._send(data)
-                readline = self._readline
-                for _ in range(min(p.BATCH_SLICE, len(requests) - len(results))):
-                    line = readline(MAX_LINE)
-                    if line[-2:] != b"\r\n":
-                        raise ConnectionError("Unexpected EOF")
-                    results.append(parse(line))
-            except BaseException as exc:  # re-raised by _failed
-                # A part of a batch that failed to go out may still have run in part.
-                self._failed(exc, sent=True, results=results)
-        return results
+        self._open_transport(
+            address, Session(use, watch, reconnect, max_job_size), connect_timeout, timeout, reconnect
+        )
 
     # -- context -------------------------------------------------------------------------------------
 
@@ -245,14 +94,6 @@ class Client(Generic[TBody]):
 
     def __exit__(self, *args: object) -> None:
         self.close()
-
-    def close(self) -> None:
-        """Close the connection. The client must not be used afterwards."""
-        self._reconnect = False
-        self._drop()
-
-    def __repr__(self) -> str:
-        return describe("Client", self._address)
 
     # -- producer ------------------------------------------------------------------------------------
 
@@ -311,20 +152,6 @@ class Client(Generic[TBody]):
         if self._held is not None:
             self._held.add(job.id)
         return job
-
-    def _waiting(self, timeout: float | None, request: bytes) -> Job[TBody]:
-        # The reply may legitimately take `timeout` seconds: widen the socket timeout by that much.
-        if self._reconnect:
-            self._ready()
-        sock = self._sock
-        if sock is None:
-            _not_connected()
-        sock.settimeout(None if timeout is None or timeout < 0 else self._timeout + timeout)  # type: ignore[operator]
-        try:
-            return self._job(request, b"RESERVED")
-        finally:
-            if self._sock is sock:
-                sock.settimeout(self._timeout)
 
     def reserve_job(self, id: int) -> Job[TBody]:
         """Reserve the job with this id, in any tube (beanstalkd 1.12+; older servers raise
