@@ -7,10 +7,11 @@ One cycle on one connection, with N = ``batch``:
 3. N x ``delete <id>`` in one write, then read N ``DELETED`` replies.
 
 A cycle is 3N commands. Each connection uses its own tube, so the connections never take each
-other's jobs. Several connections are driven from one thread with a selector: the client's work per
-command is a few C-level byte operations (a constant batch, ``bytes.count`` and one regex per
-batch), so one client core keeps a server core busy; ``client_cpu`` in the result tells whether it
-did (close to 1.0 means the load generator, not the server, was the limit).
+other's jobs. Several connections are driven from one thread with ``poll()`` on non-blocking sockets:
+the client's work per command is a few C-level byte operations (a constant batch, ``bytes.count``
+and one regex per batch), and per wake-up one poll and one recv, so one client core keeps a server
+core busy; ``client_cpu`` in the result tells whether it did (close to 1.0 means the load generator,
+not the server, was the limit).
 
 The client reads replies as they come. Waking only once a whole batch of replies is there
 (SO_RCVLOWAT) would cost it less, but starves beanstalkd: it writes each reply on its own, and with
@@ -21,7 +22,7 @@ drops to about 5,000 commands/s.
 from __future__ import annotations
 
 import re
-import selectors
+import select
 import socket
 import time
 
@@ -66,11 +67,14 @@ class _Conn:
         self.phase = PUT
         self.buf.clear()
         self.lines = 0
-        self.sock.sendall(self.put_batch)
+        _send_all(self.sock, self.put_batch)
 
     def on_readable(self) -> bool:
         """Read what is there; advance the phase. True when a whole cycle just finished."""
-        chunk = self.sock.recv(262144)
+        try:
+            chunk = self.sock.recv(262144)
+        except BlockingIOError:
+            return False
         if not chunk:
             raise ConnectionError("server closed the connection mid-batch")
         self.buf += chunk
@@ -105,7 +109,7 @@ class _Conn:
         self.phase = phase
         self.buf.clear()
         self.lines = 0
-        self.sock.sendall(data)  # the reply buffer is empty, so a few KiB always fit: no deadlock
+        _send_all(self.sock, data)  # nothing is owed to us meanwhile, so the server reads it all
 
     def close(self) -> None:
         self.sock.close()
@@ -125,41 +129,53 @@ def run_pipeline(
     ``server`` (when given) has its CPU time read at the start and the end of the timed part.
     """
     conns: list[_Conn] = []
-    sel = selectors.DefaultSelector()
     try:
         for i in range(connections):
             conns.append(_Conn(address, f"{tube_prefix}-{i}".encode(), batch))
-        for conn in conns:  # sockets keep their timeout: recv after select never waits, sendall is bounded
-            sel.register(conn.sock, selectors.EVENT_READ, conn)
-        _drive(sel, conns, cycles_each=1, until=None)  # warm-up: one cycle per connection
+        for conn in conns:
+            conn.sock.setblocking(False)
+        _drive(conns, cycles_each=1, until=None)  # warm-up: one cycle per connection
         meter = Meter(server)
         meter.start()
-        _drive(sel, conns, cycles_each=None, until=time.perf_counter() + duration)
+        _drive(conns, cycles_each=None, until=time.perf_counter() + duration)
         cycles = sum(c.cycles for c in conns) - connections  # minus the warm-up cycles
         return meter.stop(cycles * 3 * batch)
     finally:
-        sel.close()
         for conn in conns:
             conn.close()
 
 
-def _drive(
-    sel: selectors.BaseSelector, conns: list[_Conn], cycles_each: int | None, until: float | None
-) -> None:
+def _send_all(sock: socket.socket, data: bytes) -> None:
+    """sendall for a non-blocking socket, waiting at most IO_TIMEOUT for room each time."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view) :]
+        except BlockingIOError:
+            if not select.select([], [sock], [], IO_TIMEOUT)[1]:
+                raise TimeoutError(f"the server read nothing for {IO_TIMEOUT} s") from None
+
+
+def _drive(conns: list[_Conn], cycles_each: int | None, until: float | None) -> None:
     """Run cycles until each connection did ``cycles_each`` more, or until the clock passes ``until``
     (then each connection finishes the cycle it is in and starts no new one)."""
     targets = {id(c): c.cycles + (cycles_each or 0) for c in conns}
+    by_fd = {c.sock.fileno(): c for c in conns}
+    poller = select.poll()
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN)
     active = len(conns)
     for conn in conns:
         conn.done = False
         conn.start_cycle()
     perf = time.perf_counter
+    timeout_ms = int(IO_TIMEOUT * 1000)
     while active:
-        events = sel.select(IO_TIMEOUT)
+        events = poller.poll(timeout_ms)
         if not events:
             raise TimeoutError(f"no reply for {IO_TIMEOUT} s from the server")
-        for key, _mask in events:
-            conn: _Conn = key.data
+        for fd, _mask in events:
+            conn = by_fd[fd]
             if conn.done or not conn.on_readable():
                 continue
             if (until is not None and perf() >= until) or (
