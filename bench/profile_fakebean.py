@@ -32,10 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=200, help="commands per pipelined write (default 200)")
     parser.add_argument("-o", "--output", help="where to write the profile (default: a temporary file)")
     parser.add_argument("--top", type=int, default=25, help="rows per listing (default 25)")
+    parser.add_argument(
+        "--fakebean-src",
+        type=Path,
+        default=servers.SRC,
+        metavar="DIR",
+        help="fakebean's src/ folder to profile",
+    )
     args = parser.parse_args(argv)
     out = Path(args.output or tempfile.mkstemp(prefix="fakebean-", suffix=".prof")[1])
 
-    server = servers.fakebean_server(["-m", "cProfile", "-o", str(out)])
+    server = servers.fakebean_server(["-m", "cProfile", "-o", str(out)], src=args.fakebean_src.resolve())
     status: int | None = None
     try:
         server.start()

@@ -199,6 +199,8 @@ def render(benches: dict[str, Bench], meta: dict[str, Any]) -> str:
             f"python {meta['python']}, {meta['cpus']} CPUs, {meta['beanstalkd_version']}, "
             f"greenstalk {meta['greenstalk_version']}"
         ),
+        f"fakebean from {meta['fakebean_src']}"
+        + (f" (checkout at {meta['git']})" if meta["fakebean_src"] == str(servers.SRC) else ""),
         "",
         (
             f"{'benchmark / target':<44}{'median':>12}{'min':>12}{'max':>12}{'n':>4}"
@@ -268,6 +270,30 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _git_state() -> str:
+    """This checkout's commit, and whether src/ has uncommitted changes (what the numbers are of)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=servers.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=servers.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return f"{head or 'unknown'}{' + uncommitted changes in src/' if dirty else ''}"
+
+
 def _beanstalkd_version() -> str:
     path = servers.beanstalkd_path()
     if path is None:
@@ -308,6 +334,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--put-batch", type=int, default=100, help="bodies per put_many call (default 100)")
     parser.add_argument(
         "--time-limit", type=float, help="stop after this many seconds (default 170, quick 40)"
+    )
+    parser.add_argument(
+        "--fakebean-src",
+        type=Path,
+        default=servers.SRC,
+        metavar="DIR",
+        help="run the fakebean server from DIR (a src/ folder; default: this checkout's src/)",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -363,8 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         "beanstalkd_version": _beanstalkd_version(),
         "greenstalk_version": _version("greenstalk"),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "fakebean_src": str(args.fakebean_src.resolve()),
+        "git": _git_state(),
     }
-    fake = servers.fakebean_server()
+    fake = servers.fakebean_server(src=args.fakebean_src.resolve())
     real = servers.real_server()
     benches: dict[str, Bench] = {}
     status = 0

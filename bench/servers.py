@@ -139,17 +139,21 @@ class ServerProcess:
         return proc.returncode
 
 
-def child_env() -> dict[str, str]:
-    """The environment for a fakebean child: this checkout's src/ first on the import path."""
+def child_env(src: Path = SRC) -> dict[str, str]:
+    """The environment for a fakebean child: ``src`` (this checkout's src/) first on the import path."""
     env = dict(os.environ)
-    parts = [str(SRC)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    parts = [str(src)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(parts)
     return env
 
 
-def fakebean_server(python_args: list[str] | None = None) -> ServerProcess:
-    """``python [python_args] -m fakebean`` (python_args e.g. ``["-m", "cProfile", "-o", PATH]``)."""
-    return ServerProcess("fakebean", [sys.executable, *(python_args or []), "-m", "fakebean"], child_env())
+def fakebean_server(python_args: list[str] | None = None, src: Path = SRC) -> ServerProcess:
+    """``python [python_args] -m fakebean`` (python_args e.g. ``["-m", "cProfile", "-o", PATH]``), importing
+    fakebean from ``src`` (another checkout's src/ compares two versions)."""
+    if not (src / "fakebean" / "__main__.py").is_file():
+        raise RuntimeError(f"{src} has no fakebean package (expected {src}/fakebean/__main__.py)")
+    argv = [sys.executable, *(python_args or []), "-m", "fakebean"]
+    return ServerProcess("fakebean", argv, child_env(src))
 
 
 def real_server() -> ServerProcess:
