@@ -8,6 +8,7 @@ is reported (the least disturbed run measures the client, not the machine).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -58,6 +59,15 @@ def using(c: Any) -> None:
         c.using()
 
 
+def async_put_loop(addr: Any) -> None:
+    async def main() -> None:
+        async with beanclient.AsyncClient(addr) as c:
+            for _ in range(N):
+                await c.put("hello world")
+
+    asyncio.run(main())
+
+
 def put_many(c: Any) -> None:
     c.put_many(["hello world"] * N)
 
@@ -75,6 +85,8 @@ def main() -> None:
     try:
         g = greenstalk.Client(addr)
         b = beanclient.Client(addr)
+        bt = beanclient.Client(addr, timeout=5)
+        br = beanclient.Client(addr, reconnect=True)
         g.put("seed")
         best: dict[str, float] = {}
         best_cpu: dict[str, float] = {}
@@ -89,11 +101,14 @@ def main() -> None:
                 ("greenstalk using", using, g),
                 ("beanclient using", using, b),
                 ("beanclient put_many", put_many, b),
+                ("beanclient put timeout=5", put_loop, bt),
+                ("beanclient put reconnect", put_loop, br),
+                ("beanclient async put", async_put_loop, addr),
             ]:
                 elapsed, cpu = timed(fn, client)
                 best[name] = min(best.get(name, elapsed), elapsed)
                 best_cpu[name] = min(best_cpu.get(name, cpu), cpu)
-        for name, t in best.items():
+        for name, t in sorted(best.items(), key=lambda kv: kv[0].split()[1:]):
             print(f"{name:28} {t / N * 1e6:7.2f} us/op wall {best_cpu[name] / N * 1e6:7.2f} us/op client CPU")
         for op in ("put", "reserve+delete", "peek_ready", "using"):
             ratio = best[f"greenstalk {op}"] / best[f"beanclient {op}"]
