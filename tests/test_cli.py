@@ -541,6 +541,8 @@ def serving(kind: str, *args: str, unix: str | None = None) -> Iterator[Process]
         status, _out, err = process.stop()
         if unix is not None or "Address already in use" not in err:
             raise AssertionError(f"{argv} did not start: exit {status}, stderr {err!r}")
+    else:
+        raise AssertionError(f"no free port found in 5 tries for {argv}")
     try:
         yield process
     finally:
