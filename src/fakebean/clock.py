@@ -1,7 +1,7 @@
 """Time sources for the engine, in integer nanoseconds of wall-clock time (beanstalkd's own unit).
 
-This module is the one place that reads real time. ``RealClock`` follows ``time.time_ns`` (looked up
-at each call, so freezegun's patch is seen) plus an offset that ``advance`` grows. ``ManualClock``
+This module is the one place that reads real time. ``RealClock`` follows ``time.time_ns`` forward (looked
+up at each call, so freezegun's patch is seen) plus an offset that ``advance`` grows. ``ManualClock``
 moves only when told to, and one nanosecond per reading, so that, as on a real server, no two
 events share an instant and a ``pause-tube t 0`` ends right after the command that set it.
 """
@@ -25,6 +25,9 @@ class Clock:
     def advance(self, seconds: float) -> None:
         raise NotImplementedError
 
+    def rebase(self) -> None:
+        """The wall clock just jumped in a way that must not count (a freeze started or ended)."""
+
     @staticmethod
     def _delta(seconds: float) -> int:
         if seconds < 0:
@@ -32,22 +35,52 @@ class Clock:
         return round(seconds * NS)
 
 
+def _wall_us() -> int:
+    """``time.time_ns`` rounded to the microsecond, beanstalkd's resolution (``gettimeofday``).
+
+    Rounding also undoes freezegun's float arithmetic (``int(time() * 1e9)`` is off by up to a few
+    hundred ns), so that ``tick(3600)`` moves the clock by exactly 3600 s.
+    """
+    return (time.time_ns() + 500) // 1000 * 1000
+
+
 class RealClock(Clock):
-    """Wall-clock time plus an offset that ``advance`` grows."""
+    """Wall-clock time that only goes forward, plus whatever ``advance`` added.
+
+    Each reading adds how far the wall clock moved forward since the previous reading. A step back
+    (NTP, freezegun's ``move_to`` to an earlier time) does not count: time holds still for that
+    instant and flows on from there. ``rebase`` forgets a jump that should not count either way (the
+    freezegun hook calls it when a freeze starts or stops). Used from the server's thread only.
+    """
 
     def __init__(self) -> None:
+        self._raw = _wall_us()
+        self._t = self._raw
         self.offset = 0
-        self._last = 0
 
     def now(self) -> int:
-        t = time.time_ns() + self.offset
-        if t < self._last:  # the wall clock stepped back (NTP, freezegun move_to): hold still
-            return self._last
-        self._last = t
-        return t
+        raw = _wall_us()
+        step = raw - self._raw
+        self._raw = raw
+        if step > 0:
+            self._t += step
+        return self._t + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += self._delta(seconds)
+
+    def rebase(self) -> None:
+        """Take the wall clock's current reading as the new base: the jump to it never counts."""
+        self._raw = _wall_us()
+
+
+class SystemClock(Clock):
+    """Wall-clock time and nothing else: the cheapest clock, for the ``fakebean`` executable."""
+
+    now = staticmethod(time.time_ns)
+
+    def advance(self, seconds: float) -> None:
+        raise NotImplementedError("SystemClock follows the system time; use RealClock to advance")
 
 
 class ManualClock(Clock):

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .testing import Beanstalkd
+from .testing import Beanstalkd, find_beanstalkd
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +40,19 @@ def pytest_configure(config: pytest.Config) -> None:
     from . import timehooks
 
     timehooks.install_freezegun_hook()
+    real, path = _real_option(config)
+    if real:
+        try:
+            find_beanstalkd(path)
+        except FileNotFoundError as exc:
+            raise pytest.UsageError(f"--real-beanstalkd: {exc}") from None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    real, path = _real_option(config)
+    if not real:
+        return None
+    return f"fakebean fixtures: a real beanstalkd per test ({find_beanstalkd(path)})"
 
 
 def _real_option(config: pytest.Config) -> tuple[bool, str | None]:

@@ -220,19 +220,29 @@ class Server(Shell):
         """
         self.advance_now(seconds)
 
-    def wake(self) -> None:
-        """The clock moved under us (freezegun): run due events now, from any thread."""
+    def wake(self, rebase: bool = False) -> None:
+        """The clock moved under us (freezegun): run due events now, from any thread.
+
+        With ``rebase`` (a freeze started or ended) the wall clock's jump does not count. The timer
+        is re-armed either way, because freezegun moves the loop's own clock as well.
+        """
         loop = self._loop
         if loop is None or loop.is_closed() or self._server is None:
             return
-        if threading.get_ident() == self._thread_id:
-            self.settle()
+
+        def catch_up() -> None:
+            if rebase:
+                self.clock.rebase()
+            self.advance_now(0)
+
+        if threading.get_ident() == self._thread_id or not loop.is_running():
+            catch_up()
             return
         done = threading.Event()
 
         def run() -> None:
             try:
-                self.settle()
+                catch_up()
             finally:
                 done.set()
 

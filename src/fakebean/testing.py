@@ -22,10 +22,15 @@ REAL_SKIP_REASON = "advance() moves fakebean's clock; this test runs against a r
 def find_beanstalkd(path: str | None = None) -> str:
     """The real ``beanstalkd`` binary: ``path``, ``$BEANSTALKD``, or the one on ``PATH``."""
     candidate = path or os.environ.get("BEANSTALKD") or shutil.which("beanstalkd")
-    if not candidate or not os.path.exists(candidate):
+    if not candidate:
         raise FileNotFoundError(
             "no real beanstalkd found: install it (Debian/Ubuntu: apt-get install beanstalkd), "
-            "or pass its path (--beanstalkd-path / BEANSTALKD=/path/to/beanstalkd)"
+            "or give its path (pytest --real-beanstalkd=/path/to/beanstalkd, or $BEANSTALKD)"
+        )
+    if not os.path.isfile(candidate) or not os.access(candidate, os.X_OK):
+        raise FileNotFoundError(
+            f"{candidate!r} is not an executable beanstalkd (to give the option no path, put it where "
+            "no test path follows it, or write --real-beanstalkd=/path/to/beanstalkd)"
         )
     return candidate
 
@@ -36,10 +41,34 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _stats_pid(address: tuple[str, int]) -> int | None:
+    """The ``pid`` that the server at ``address`` reports in ``stats``."""
+    with socket.create_connection(address, timeout=5.0) as sock:
+        sock.sendall(b"stats\r\n")
+        reply = b""
+        while not reply.endswith(b"\n\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("the server closed the connection")
+            reply += chunk
+    for line in reply.split(b"\n"):
+        if line.startswith(b"pid: "):
+            return int(line[5:])
+    return None
+
+
+def beanstalkd_version(path: str) -> str:
+    """The version a beanstalkd binary reports with ``-v`` (``"1.12"``)."""
+    out = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10).stdout
+    return out.split()[1] if len(out.split()) > 1 else ""
+
+
 class RealBeanstalkd:
     """A real ``beanstalkd`` process on 127.0.0.1 and a free port, for this test only."""
 
-    def __init__(self, path: str | None = None, max_job_size: int | None = None) -> None:
+    def __init__(
+        self, path: str | None = None, max_job_size: int | None = None, binlog_max_size: int | None = None
+    ) -> None:
         binary = find_beanstalkd(path)
         last_error = ""
         for _attempt in range(5):
@@ -47,6 +76,8 @@ class RealBeanstalkd:
             args = [binary, "-l", "127.0.0.1", "-p", str(port)]
             if max_job_size is not None:
                 args += ["-z", str(max_job_size)]
+            if binlog_max_size is not None:
+                args += ["-s", str(binlog_max_size)]
             self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             self.address = ("127.0.0.1", port)
             if self._wait_listening():
@@ -57,17 +88,23 @@ class RealBeanstalkd:
         raise RuntimeError(f"could not start {binary} on a free port: {last_error}")
 
     def _wait_listening(self) -> bool:
+        """Wait until our process answers on the port: ``stats`` must report its pid.
+
+        The port was free when chosen but is not reserved for us: another process (a parallel
+        pytest-xdist worker) may bind it first, in which case ours exits and we try another port.
+        """
         deadline = time.monotonic() + 5.0
         pause = 0.001
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False  # exited: most likely the port was taken meanwhile
             try:
-                socket.create_connection(self.address, timeout=1.0).close()
-                return True
+                pid = _stats_pid(self.address)
             except OSError:
                 time.sleep(pause)  # nothing to wait on but the port itself
                 pause = min(pause * 2, 0.05)
+                continue
+            return pid == self.process.pid
         return False
 
     def drain(self) -> None:
@@ -100,6 +137,23 @@ class RealBeanstalkd:
             self.process.stderr.close()
 
 
+def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
+    """Options a real beanstalkd can honour pass; fakebean-only ones skip the test; others are errors."""
+    import pytest
+
+    unknown = set(options) - {"max_job_size", "binlog_max_size", "clock", "version"}
+    if unknown:
+        raise TypeError(f"a real beanstalkd takes no {', '.join(sorted(unknown))} option")
+    clock = options.get("clock", "real")
+    if clock != "real":
+        pytest.skip(f"clock={clock!r} needs fakebean; this test runs against a real beanstalkd")
+    version = options.get("version")
+    if version is not None:
+        actual = beanstalkd_version(find_beanstalkd(path))
+        if actual != version:
+            pytest.skip(f"needs beanstalkd {version}; the real beanstalkd under test is {actual}")
+
+
 class Beanstalkd:
     """What the ``fakebean`` fixture gives a test: a fresh server, fake or real.
 
@@ -112,17 +166,18 @@ class Beanstalkd:
         self.kind = "real" if real else "fake"
         self.server: ThreadedServer | None = None
         self.process: RealBeanstalkd | None = None
+        self._clients: list[Any] = []
         if real:
-            self.process = RealBeanstalkd(beanstalkd_path, options.pop("max_job_size", None))
-            if options:
-                raise TypeError(f"a real beanstalkd takes no {', '.join(options)} option")
+            _check_real_options(beanstalkd_path, options)
+            self.process = RealBeanstalkd(
+                beanstalkd_path, options.get("max_job_size"), options.get("binlog_max_size")
+            )
             self.address: tuple[str, int] = self.process.address
         else:
             self.server = ThreadedServer(**options).start()
             address = self.server.address
             assert isinstance(address, tuple)
             self.address = (address[0], address[1])
-        self._clients: list[Any] = []
 
     @property
     def host(self) -> str:
@@ -156,13 +211,17 @@ class Beanstalkd:
         return client
 
     def close(self) -> None:
-        for client in self._clients:
-            client.close()
-        self._clients.clear()
-        if self.server is not None:
-            self.server.close()
-        if self.process is not None:
-            self.process.close()
+        """Stop the server first, so that a client still blocked in ``reserve`` in another thread
+        gets a closed connection instead of holding its client's lock forever; then the clients."""
+        try:
+            if self.server is not None:
+                self.server.close()
+            if self.process is not None:
+                self.process.close()
+        finally:
+            clients, self._clients = self._clients, []
+            for client in clients:
+                client.close()
 
     def __enter__(self) -> Beanstalkd:
         return self

@@ -5,6 +5,10 @@ already sees every delay, TTR and pause that fell due. A connection blocked in `
 next command, though, and freezegun also freezes the monotonic clock that asyncio's timers use.
 So ``install_freezegun_hook`` wraps freezegun's ``tick`` and ``move_to``: after time moves, every
 live server runs its due events, and the call returns once their replies are written.
+
+Starting or stopping a freeze (``freeze_time(...)`` entered or left) makes the wall clock jump to
+the frozen date and back; those jumps do not move the servers' clocks (they are rebased), so only
+``tick``, ``move_to`` and, with ``tick=True``, the time that flows inside the freeze count.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from typing import Any, Protocol
 
 
 class _Wakeable(Protocol):
-    def wake(self) -> None: ...
+    def wake(self, rebase: bool = False) -> None: ...
 
 
 _servers: weakref.WeakSet[Any] = weakref.WeakSet()
 _lock = threading.Lock()
 _installed = False
+_local = threading.local()  # .depth: hooked freezegun calls running in this thread
 
 
 def register(server: _Wakeable) -> None:
@@ -38,23 +43,45 @@ def unregister(server: _Wakeable) -> None:
         _servers.discard(server)
 
 
-def wake_all() -> None:
-    """Run every live server's due events now (after the clock they read has moved)."""
+def wake_all(rebase: bool = False) -> None:
+    """Run every live server's due events now (after the clock they read has moved).
+
+    ``rebase``: the wall clock's last jump (a freeze starting or ending) does not count.
+    """
     with _lock:
         servers = list(_servers)
     for server in servers:
-        server.wake()
+        server.wake(rebase)
 
 
-def _wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap(method: Callable[..., Any], wake: bool, rebase: bool = False) -> Callable[..., Any]:
+    """Wrap a freezegun method; the outermost hooked call in a thread wakes the servers when it returns.
+
+    ``wake=False`` marks calls that move time on their own without waking anyone: the auto-tick
+    that freezegun's ``StepTickTimeFactory`` does on every reading of the time (a server reads the
+    time too, so waking there would recurse).
+    """
+
     @functools.wraps(method)
-    def moved(*args: Any, **kwargs: Any) -> Any:
-        result = method(*args, **kwargs)
-        wake_all()
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        depth = getattr(_local, "depth", 0)
+        _local.depth = depth + 1
+        try:
+            result = method(*args, **kwargs)
+        finally:
+            _local.depth = depth
+        if wake and depth == 0:
+            wake_all(rebase)
         return result
 
-    moved.__fakebean_hook__ = True  # type: ignore[attr-defined]
-    return moved
+    hooked.__fakebean_hook__ = True  # type: ignore[attr-defined]
+    return hooked
+
+
+def _hook(cls: Any, name: str, wake: bool, rebase: bool = False) -> None:
+    method = cls.__dict__.get(name) if cls is not None else None
+    if method is not None and not getattr(method, "__fakebean_hook__", False):
+        setattr(cls, name, _wrap(method, wake, rebase))
 
 
 def install_freezegun_hook() -> bool:
@@ -71,11 +98,11 @@ def install_freezegun_hook() -> bool:
             return True
         for name in ("FrozenDateTimeFactory", "StepTickTimeFactory", "TickingDateTimeFactory"):
             factory = getattr(api, name, None)
-            if factory is None:
-                continue
             for method_name in ("tick", "move_to"):
-                method = factory.__dict__.get(method_name)
-                if method is not None and not getattr(method, "__fakebean_hook__", False):
-                    setattr(factory, method_name, _wrap(method))
+                _hook(factory, method_name, wake=True)
+        _hook(getattr(api, "StepTickTimeFactory", None), "__call__", wake=False)
+        freeze = getattr(api, "_freeze_time", None)
+        _hook(freeze, "start", wake=True, rebase=True)
+        _hook(freeze, "stop", wake=True, rebase=True)
         _installed = True
     return True
