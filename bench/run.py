@@ -93,10 +93,25 @@ class Ratio:
     denominator: str
     goal: float
 
-    def value(self, benches: dict[str, Bench]) -> float | None:
+    def _pair(self, benches: dict[str, Bench]) -> tuple[Target, Target]:
         by_name = {t.name: t for t in benches[self.bench].targets}
-        num, den = by_name[self.numerator].median(), by_name[self.denominator].median()
+        return by_name[self.numerator], by_name[self.denominator]
+
+    def value(self, benches: dict[str, Bench]) -> float | None:
+        """The ratio of the two medians: the figure held against the goal."""
+        num_t, den_t = self._pair(benches)
+        num, den = num_t.median(), den_t.median()
         return num / den if num is not None and den else None
+
+    def paired(self, benches: dict[str, Bench]) -> float | None:
+        """The median of the per-round ratios (A and B measured back to back), which cancels load
+        that drifts between rounds; far from ``value`` means the run was noisy."""
+        num_t, den_t = self._pair(benches)
+        # Samples are kept in round order and a target stops for good at its first error, so
+        # the two lists pair round r with round r up to the shorter one.
+        pairs = zip(num_t.rates(), den_t.rates(), strict=False)
+        ratios = [a / b for a, b in pairs if b]
+        return statistics.median(ratios) if ratios else None
 
 
 RATIOS = [
@@ -230,11 +245,17 @@ def render(benches: dict[str, Bench], meta: dict[str, Any]) -> str:
             f"NOTE: other processes kept {busy:.2f} cores busy (median per sample) while this ran: "
             "the numbers are noisy; rerun on a quiet machine."
         )
-    lines += ["", f"{'ratio (of medians)':<52}{'value':>8}{'goal':>9}  status"]
+    lines += [
+        "",
+        f"{'ratio (of medians)':<52}{'value':>8}{'goal':>9}  {'status':<12}{'per-round median':>16}",
+    ]
     for ratio in RATIOS:
         value = ratio.value(benches)
         status = "n/a" if value is None else ("ok" if value >= ratio.goal else "BELOW GOAL")
-        lines.append(f"{ratio.label:<52}{_num(value, '.2f'):>8}{'>= ' + str(ratio.goal):>9}  {status}")
+        lines.append(
+            f"{ratio.label:<52}{_num(value, '.2f'):>8}{'>= ' + str(ratio.goal):>9}  {status:<12}"
+            f"{_num(ratio.paired(benches), '.2f'):>16}"
+        )
     return "\n".join(lines)
 
 
@@ -257,6 +278,7 @@ def to_json(benches: dict[str, Bench], meta: dict[str, Any]) -> dict[str, Any]:
         value = ratio.value(benches)
         out["ratios"][ratio.label] = {
             "value": value,
+            "per_round_median": ratio.paired(benches),
             "goal": ratio.goal,
             "met": None if value is None else value >= ratio.goal,
         }
@@ -374,8 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)  # unwinds through the finally that stops the servers
 
     signal.signal(signal.SIGTERM, on_term)
+    waited = 0.0
     if args.wait_quiet > 0:
         busy = wait_quiet(args.wait_quiet)
+        waited = time.monotonic() - started
         log(
             f"other processes use {busy:.2f} cores"
             + (" (still busy; going on)" if busy > NOISY_OTHER_CPU else "")
@@ -423,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                 if server.proc is not None:
                     server.proc.kill()
     meta["seconds"] = round(time.monotonic() - started, 1)
+    meta["waited_for_quiet"] = round(waited, 1)
     if not benches:
         return status or 1
     if status == 0 and any(t.error for b in benches.values() for t in b.targets):
@@ -430,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     if meta["fakebean_exit_status"] not in (0, None):
         log(f"fakebean exited with status {meta['fakebean_exit_status']} on SIGTERM (expected 0)")
     print(render(benches, meta))
-    print(f"\n(run took {meta['seconds']} s)")
+    print(
+        f"\n(run took {meta['seconds']} s" + (f", {waited:.0f} s of it waiting for quiet)" if waited else ")")
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(benches, meta), indent=2) + "\n")
         log(f"wrote {args.json}")
