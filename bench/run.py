@@ -124,7 +124,10 @@ RATIOS = [
 
 
 def build_benches(
-    fake: servers.ServerProcess, real: servers.ServerProcess, args: argparse.Namespace
+    fake: servers.ServerProcess,
+    real: servers.ServerProcess,
+    args: argparse.Namespace,
+    floor: servers.ServerProcess | None = None,
 ) -> dict[str, Bench]:
     gs = clients.greenstalk_factory()
     bc, bc_many, why = clients.beanclient_status()
@@ -165,7 +168,8 @@ def build_benches(
             "b",
             "(b) greenstalk request/response: put, reserve, delete",
             "cmd/s",
-            [Target("fakebean", rr(fake, gs)), Target("beanstalkd", rr(real, gs))],
+            [Target("fakebean", rr(fake, gs)), Target("beanstalkd", rr(real, gs))]
+            + ([Target("python floor (canned replies)", rr(floor, gs))] if floor else []),
         ),
         Bench(
             "c_rr",
@@ -358,6 +362,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--time-limit", type=float, help="stop after this many seconds (default 170, quick 40)"
     )
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="add bench/floor_server.py (canned replies from a minimal Python loop) to (b) as a reference",
+    )
+    parser.add_argument(
         "--fakebean-src",
         type=Path,
         default=servers.SRC,
@@ -425,15 +434,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     fake = servers.fakebean_server(src=args.fakebean_src.resolve())
     real = servers.real_server()
+    floor = servers.floor_server() if args.floor else None
+    live = [fake, real] + ([floor] if floor else [])
     benches: dict[str, Bench] = {}
     status = 0
     try:
         try:
-            fake.start()
-            real.start()
-            log(f"fakebean on port {fake.port}, beanstalkd on port {real.port}")
-            benches = build_benches(fake, real, args)
-            run_rounds(benches, args.rounds, [fake, real], log)
+            for server in live:
+                server.start()
+            log(", ".join(f"{server.kind} on port {server.port}" for server in live))
+            benches = build_benches(fake, real, args, floor)
+            run_rounds(benches, args.rounds, live, log)
         except TimeLimit as exc:
             log(str(exc))
             status = 2
@@ -441,11 +452,12 @@ def main(argv: list[str] | None = None) -> int:
             signal.setitimer(signal.ITIMER_REAL, 0)
             meta["fakebean_exit_status"] = fake.stop()
             meta["beanstalkd_exit_status"] = real.stop()
+            if floor is not None:
+                floor.stop()
     finally:
-        if fake.alive() or real.alive():  # only if stop() itself was interrupted
-            for server in (fake, real):
-                if server.proc is not None:
-                    server.proc.kill()
+        for server in live:  # only if stop() itself was interrupted
+            if server.proc is not None:
+                server.proc.kill()
     meta["seconds"] = round(time.monotonic() - started, 1)
     meta["waited_for_quiet"] = round(waited, 1)
     if not benches:

@@ -156,6 +156,11 @@ def fakebean_server(python_args: list[str] | None = None, src: Path = SRC) -> Se
     return ServerProcess("fakebean", argv, child_env(src))
 
 
+def floor_server() -> ServerProcess:
+    """``bench/floor_server.py``: canned replies from a minimal epoll loop (a pure-Python floor)."""
+    return ServerProcess("python floor", [sys.executable, str(Path(__file__).with_name("floor_server.py"))])
+
+
 def real_server() -> ServerProcess:
     path = beanstalkd_path()
     if path is None:
