@@ -231,7 +231,7 @@ def _yaml_lines(data: bytes) -> list[str]:
     return text[4:].splitlines()
 
 
-def _unquote(value: str) -> str:
+def unquote(value: str) -> str:
     # beanstalkd 1.13 double-quotes some values and never escapes inside them.
     if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
         return value[1:-1]
@@ -239,24 +239,25 @@ def _unquote(value: str) -> str:
 
 
 def yaml_pairs(data: bytes) -> list[tuple[str, str]]:
-    """A flat YAML mapping as ``(key, value)`` text pairs, quotes removed."""
+    """A flat YAML mapping as ``(key, value)`` text pairs, values exactly as sent."""
     pairs = []
     for row in _yaml_lines(data):
         key, sep, value = row.partition(": ")
         if not sep:
             raise UnknownResponseError(b"OK", [b"YAML row without ': '", row.encode()])
-        pairs.append((key, _unquote(value)))
+        pairs.append((key, value))
     return pairs
 
 
 def yaml_dict(data: bytes) -> dict[str, int | str]:
-    """greenstalk's stats dict: a value becomes ``int`` when ``int()`` takes it, else ``str``."""
+    """greenstalk's stats dict: a value becomes ``int`` when ``int()`` takes the text as sent,
+    else ``str`` with surrounding double quotes removed (so ``"7"`` stays the string ``'7'``)."""
     out: dict[str, int | str] = {}
     for key, value in yaml_pairs(data):
         try:
             out[key] = int(value)
         except ValueError:
-            out[key] = value
+            out[key] = unquote(value)
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypedDict, TypeVar
 
 from ._errors import UnknownResponseError
-from ._protocol import yaml_pairs
+from ._protocol import unquote, yaml_pairs
 
 Stats = TypedDict(
     "Stats",
@@ -243,7 +243,7 @@ def typed_stats(cls: type[T], data: bytes) -> T:
             continue
         name, convert = entry
         try:
-            values[name] = convert(text)
+            values[name] = convert(unquote(text))
         except ValueError:
             raise UnknownResponseError(b"OK", [f"bad value for {key}: {text!r}".encode()]) from None
     return cls(**values)

@@ -123,7 +123,7 @@ STATS_113 = (
 
 def test_yaml_like_greenstalk_including_quotes_and_hashes() -> None:
     body = b"---\nname: default\nos: #1 SMP PREEMPT_DYNAMIC @0\nid: 0123abcd\npause: 0\n"
-    for data in (body, STATS_113, b"---\n"):
+    for data in (body, STATS_113, b"---\n", b'---\nquoted: "7"\nempty: ""\nq: "\n'):
         assert p.yaml_dict(data) == greenstalk._parse_stats(data)
     for data in (b"---\n- default\n- a\n", b"---\n"):
         assert p.yaml_list(data) == greenstalk._parse_list(data)
@@ -133,6 +133,7 @@ keys = st.text(alphabet="abcdef-", min_size=1, max_size=12)
 texts = st.one_of(st.integers(-(10**12), 10**12).map(str), st.text(alphabet='ab019 #.:-_"', max_size=12))
 
 
+@settings(max_examples=500)
 @given(st.dictionaries(keys, texts, max_size=8))
 def test_yaml_dict_matches_greenstalk_for_any_flat_mapping(mapping: dict[str, str]) -> None:
     data = ("---\n" + "".join(f"{k}: {v}\n" for k, v in mapping.items())).encode()
