@@ -8,6 +8,7 @@ the server's own counters.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -62,6 +63,16 @@ def wait_for_job_state(conn: RawConn, job_id: int, state: str, tries: int = 2000
         if got == state:
             return
     raise AssertionError(f"job {job_id} stayed {got}, expected {state}")
+
+
+def same_job_stats(a: Any, b: Any) -> bool:
+    """Two stats-job readings (dicts or ``JobStats``) taken one after the other: equal, except that
+    the clock fields may have ticked by a second between them."""
+    if not isinstance(a, dict):
+        a, b = dataclasses.asdict(a), dataclasses.asdict(b)
+    clock = {"age", "time-left", "time_left"} & set(a)
+    steady = {k: v for k, v in a.items() if k not in clock} == {k: v for k, v in b.items() if k not in clock}
+    return steady and all(abs(a[k] - b[k]) <= 1 for k in clock)
 
 
 # -- scripted server ------------------------------------------------------------------------------
