@@ -48,22 +48,31 @@ class RealClock(Clock):
     """Wall-clock time that only goes forward, plus whatever ``advance`` added.
 
     Each reading adds how far the wall clock moved forward since the previous reading. A step back
-    (NTP, freezegun's ``move_to`` to an earlier time) does not count: time holds still for that
-    instant and flows on from there. ``rebase`` forgets a jump that should not count either way (the
-    freezegun hook calls it when a freeze starts or stops). Used from the server's thread only.
+    (NTP, freezegun's ``move_to`` to an earlier time) does not count: time holds still (1 ns per
+    reading) and flows on from there. A jump that comes with a new ``time.time_ns`` function
+    (freezegun patching it when a freeze starts, restoring it when the last one ends) does not count
+    either way, and ``rebase`` forgets the last jump on request (the freezegun hook calls it for
+    nested freezes). Used from the server's thread only.
     """
 
     def __init__(self) -> None:
+        self._source = time.time_ns
         self._raw = _wall_us()
         self._t = self._raw
         self.offset = 0
 
     def now(self) -> int:
-        raw = _wall_us()
+        source = time.time_ns
+        raw = (source() + 500) // 1000 * 1000  # _wall_us(), from the function just looked up
+        if source is not self._source:  # patched or unpatched since the last reading
+            self._source = source
+            self._raw = raw
         step = raw - self._raw
         self._raw = raw
-        if step > 0:
-            self._t += step
+        # a reading that finds the wall clock still (frozen by freezegun) or stepped back moves 1 ns, as
+        # ManualClock does, so that no two events share an instant: a TTR of 60 s has run out after
+        # tick(60), as on a real server where some time always passes between two commands
+        self._t += step if step > 0 else 1
         return self._t + self.offset
 
     def advance(self, seconds: float) -> None:
@@ -71,6 +80,7 @@ class RealClock(Clock):
 
     def rebase(self) -> None:
         """Take the wall clock's current reading as the new base: the jump to it never counts."""
+        self._source = time.time_ns
         self._raw = _wall_us()
 
 

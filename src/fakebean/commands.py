@@ -54,12 +54,12 @@ def dispatch_line(engine: Engine, conn: Conn, line: bytes) -> None:
         return
     sp = line.find(b" ")
     if sp > 0:
-        handler = _WITH_ARGS.get(line[:sp])
+        handler = WITH_ARGS.get(line[:sp])
         if handler is not None:
             handler(engine, conn, line[sp + 1 :])
             return
     else:
-        handler = _BARE.get(line)
+        handler = BARE.get(line)
         if handler is not None:
             handler(engine, conn, b"")
             return
@@ -108,7 +108,9 @@ def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
     job = Job(engine.next_job_id, pri, delay * NS, (ttr or 1) * NS, conn.use, engine.now)
     engine.next_job_id += 1
     conn.use.refs += 1
-    engine.start_put(conn, job, size)
+    conn.put_job = job  # the body comes next (§2.5)
+    conn.put_need = size + 2
+    conn.mode = 2  # BODY
 
 
 def cmd_use(engine: Engine, conn: Conn, rest: bytes) -> None:
@@ -442,5 +444,5 @@ _PREFIXES: list[tuple[bytes, Handler]] = [
     (b"pause-tube", cmd_pause_tube),
 ]
 # Fast paths that give the same answer as the ordered scan: "word rest" and exact bare lines.
-_WITH_ARGS: dict[bytes, Handler] = {p[:-1]: h for p, h in _PREFIXES if p.endswith(b" ")}
-_BARE: dict[bytes, Handler] = {p: h for p, h in _PREFIXES if p in _NO_ARGS or p == b"quit"}
+WITH_ARGS: dict[bytes, Handler] = {p[:-1]: h for p, h in _PREFIXES if p.endswith(b" ")}
+BARE: dict[bytes, Handler] = {p: h for p, h in _PREFIXES if p in _NO_ARGS or p == b"quit"}

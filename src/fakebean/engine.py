@@ -11,7 +11,6 @@ Section numbers (§) refer to ``beanstalkd-protocol.md``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from typing import Any
 
@@ -52,7 +51,6 @@ class Engine:
         version: str = "1.12",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
         now: int = 0,
-        clock: Callable[[], int] | None = None,
     ) -> None:
         if version not in ("1.12", "1.13"):
             raise ValueError(f"version must be '1.12' or '1.13', not {version!r}")
@@ -61,9 +59,6 @@ class Engine:
         self.binlog_max_size = binlog_max_size
         self.now = now
         self.started_at = now
-        # Read before each command, as the real server reads the time whenever it needs it; the
-        # time passed to feed()/tick() is used when there is no clock.
-        self.clock = clock
         uname = os.uname()
         self.host_info = (uname.nodename.encode(), uname.version.encode(), uname.machine.encode())
         self.instance_id = os.urandom(8).hex().encode()
@@ -90,7 +85,7 @@ class Engine:
 
     # ------------------------------------------------------------------ connections
     def connect(self, now: int) -> Conn:
-        self._set_now(now)
+        self.tick(now)  # due events first, each at its own time, as the real server's loop does
         conn = Conn(self.next_conn_id, self.default)
         self.next_conn_id += 1
         self.cur_conns += 1
@@ -104,7 +99,11 @@ class Engine:
 
     def feed(self, conn: Conn, data: bytes, now: int) -> None:
         """Bytes arrived from the client. Due events run first, as in the real server's loop."""
-        self.tick(now)
+        timers = self.timers
+        if timers and timers[0][0] <= now:
+            self.tick(now)
+        elif now > self.now:
+            self.now = now
         if conn.closed:
             return
         if conn.mode == BITBUCKET and not conn.buf:
@@ -142,7 +141,7 @@ class Engine:
 
     def disconnect(self, conn: Conn, now: int) -> None:
         """The connection is gone (EOF after half-close, error, quit): §5.8, in order."""
-        self._set_now(now)
+        self.tick(now)  # a TTR or delay that fell due before the close is handled first
         if conn.closed:
             return
         conn.closed = True
@@ -182,7 +181,8 @@ class Engine:
         pos = 0
         n = len(buf)
         dispatch = commands.dispatch_line
-        clock = self.clock
+        bare = commands.BARE
+        with_args = commands.WITH_ARGS
         while not conn.waiting and not conn.want_close and conn.out_size < OUT_LIMIT:
             mode = conn.mode
             if mode == COMMAND:
@@ -191,9 +191,18 @@ class Engine:
                 if cr >= 0 and buf[cr + 1] == 10:
                     line = buf[pos:cr]
                     pos = cr + 2
-                    if clock is not None:
-                        t = clock()
-                        self.now = max(self.now, t)
+                    # the two fast paths of commands.dispatch_line, inlined: this is the hot loop
+                    sp = line.find(b" ")
+                    if sp < 0:
+                        handler = bare.get(line)
+                        if handler is not None:
+                            handler(self, conn, b"")
+                            continue
+                    elif sp > 0 and b"\x00" not in line:
+                        handler = with_args.get(line[:sp])
+                        if handler is not None:
+                            handler(self, conn, line[sp + 1 :])
+                            continue
                     dispatch(self, conn, line)
                     continue
                 if wend - pos < LINE_MAX:
@@ -217,9 +226,6 @@ class Engine:
                         body = buf[pos : end - 2]
                     pos = end
                     conn.mode = COMMAND
-                    if clock is not None:
-                        t = clock()
-                        self.now = max(self.now, t)
                     self.finish_put(conn, body, ok)
                     continue
                 if avail:
@@ -257,11 +263,6 @@ class Engine:
             conn.want_close = True  # input used up after a half-close: close once flushed (§5.7)
             if not conn.out:
                 self.dirty.append(conn)
-
-    def start_put(self, conn: Conn, job: Job, size: int) -> None:
-        conn.put_job = job
-        conn.put_need = size + 2
-        conn.mode = BODY
 
     def finish_put(self, conn: Conn, body: bytes, crlf_ok: bool) -> None:
         job = conn.put_job

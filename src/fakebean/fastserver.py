@@ -12,8 +12,8 @@ from __future__ import annotations
 import select
 import socket
 
-from .clock import Clock, make_clock
-from .engine import Engine
+from .clock import Clock, SystemClock, make_clock
+from .engine import IN_LIMIT, Engine
 from .model import Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
@@ -75,11 +75,14 @@ class _Handle:
         except OSError:
             self.lost()
             return
+        conn = self.conn
         if data:
-            server.engine.feed(self.conn, data, server.clock.now())
+            server.engine.feed(conn, data, server.clock.now())
+            if self.events == READ and len(conn.buf) < IN_LIMIT and not conn.want_close:
+                return  # still reading, nothing to write yet: the common case stays cheap
         else:
             self.eof = True
-            server.engine.feed_eof(self.conn, server.clock.now())
+            server.engine.feed_eof(conn, server.clock.now())
         self._update()
 
     def on_writable(self) -> None:
@@ -148,13 +151,12 @@ class SelectorServer(Shell):
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
         clock: Clock | str | None = "real",
     ) -> None:
-        the_clock = make_clock(clock)
+        the_clock = SystemClock() if clock == "real" else make_clock(clock)
         engine = Engine(
             max_job_size=max_job_size,
             version=version,
             binlog_max_size=binlog_max_size,
             now=the_clock.now(),
-            clock=the_clock.now,
         )
         super().__init__(engine, the_clock)
         self.listener = sock
@@ -193,7 +195,10 @@ class SelectorServer(Shell):
                         handle.on_writable()
                     if mask & _READABLE and handle.events & READ:
                         handle.on_readable()
-                engine.tick(clock.now())  # the real server's tick after each event
+                now = clock.now()  # the real server's tick after each event
+                timers = engine.timers
+                if timers and timers[0][0] <= now:
+                    engine.tick(now)
                 if engine.dirty:
                     self.flush()
         finally:

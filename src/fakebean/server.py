@@ -125,7 +125,6 @@ class Server(Shell):
             version=version,
             binlog_max_size=binlog_max_size,
             now=the_clock.now(),
-            clock=the_clock.now,
         )
         super().__init__(engine, the_clock)
         self.verbose = verbose
