@@ -12,7 +12,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -24,16 +24,16 @@ from tests.support import IO_TIMEOUT
 
 pytestmark = pytest.mark.fake
 
-T = TypeVar("T")
 HOUR = 3600
 
 
 @pytest.fixture
-def background() -> Iterator[Callable[[Callable[[], T]], Future[T]]]:
+def background(fakebean: Beanstalkd) -> Iterator[Callable[[Callable[[], Any]], Future[Any]]]:
     """Run a blocking call (a worker's ``reserve``) in another thread; its Future holds the outcome."""
     pool = ThreadPoolExecutor(4, thread_name_prefix="blocked-worker")
     yield pool.submit
-    pool.shutdown(wait=False)  # a call still blocked ends when the fixture's server closes
+    fakebean.close()  # a call still blocked fails with the closed connection...
+    pool.shutdown(wait=True)  # ...so that no thread outlives the test
 
 
 def wait_until_waiting(server: Beanstalkd, count: int = 1) -> None:
@@ -107,10 +107,24 @@ def test_deadline_soon_one_second_before(fakebean: Beanstalkd) -> None:
     worker = fakebean.client()
     worker.put("long job", ttr=30)
     worker.reserve(timeout=0)
-    fakebean.advance(28.999)
-    with pytest.raises(beanclient.TimedOutError):  # not yet in the last second
+    fakebean.advance(28)
+    with pytest.raises(beanclient.TimedOutError):  # two seconds left: no warning yet
         worker.reserve(timeout=0)
-    fakebean.advance(0.001)  # one second before the TTR ends
+    fakebean.advance(1)  # one second left: the safety margin
+    with pytest.raises(beanclient.DeadlineSoonError):
+        worker.reserve(timeout=0)
+
+
+def test_deadline_soon_exactly_one_second_before(fakebean_factory: Callable[..., Beanstalkd]) -> None:
+    """On a frozen clock the boundary is exact: DEADLINE_SOON once now >= deadline - 1 s (§5.6)."""
+    server = fakebean_factory(clock="frozen")
+    worker = server.client()
+    worker.put("long job", ttr=30)
+    worker.reserve(timeout=0)
+    server.advance(28.999)
+    with pytest.raises(beanclient.TimedOutError):
+        worker.reserve(timeout=0)
+    server.advance(0.001)
     with pytest.raises(beanclient.DeadlineSoonError):
         worker.reserve(timeout=0)
 
@@ -276,15 +290,19 @@ def test_real_clock_never_goes_back(monkeypatch: pytest.MonkeyPatch) -> None:
     start = clock.now()
     wall[0] += 5_000_000_000
     assert clock.now() == start + 5_000_000_000
+    assert clock.now() == start + 5_000_000_001  # a still wall clock: 1 ns per reading
     wall[0] -= 3_600_000_000_000  # the wall clock steps back an hour: time holds still...
-    assert clock.now() == start + 5_000_000_000
+    assert clock.now() == start + 5_000_000_002
     wall[0] += 1_000_000_000  # ...and flows on from there
-    assert clock.now() == start + 6_000_000_000
+    assert clock.now() == start + 6_000_000_002
     clock.advance(60)
-    assert clock.now() == start + 66_000_000_000
+    wall[0] += 1_000_000_000
+    assert clock.now() == start + 67_000_000_002
     wall[0] += 7_000_000_000
     clock.rebase()  # a jump that must not count (a freeze starting or ending)
-    assert clock.now() == start + 66_000_000_000
+    assert clock.now() == start + 67_000_000_003
+    wall[0] += 1_400  # read to the microsecond, beanstalkd's resolution
+    assert clock.now() == start + 67_000_001_003
 
 
 def test_clock_choice_is_checked() -> None:

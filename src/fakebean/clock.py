@@ -44,19 +44,36 @@ def _wall_us() -> int:
     return (time.time_ns() + 500) // 1000 * 1000
 
 
+# Wall-clock jumps that must not count: the freezegun hook calls ``begin_jump`` before a freeze starts
+# or stops and ``end_jump`` after, so the counter is odd while ``time.time_ns`` may be changing under
+# a server thread. A reading taken then, or the first one after, is not counted (see RealClock.now).
+_jumps = 0
+
+
+def begin_jump() -> None:
+    global _jumps
+    _jumps += 1
+
+
+def end_jump() -> None:
+    global _jumps
+    _jumps += 1
+
+
 class RealClock(Clock):
     """Wall-clock time that only goes forward, plus whatever ``advance`` added.
 
     Each reading adds how far the wall clock moved forward since the previous reading. A step back
     (NTP, freezegun's ``move_to`` to an earlier time) does not count: time holds still (1 ns per
-    reading) and flows on from there. A jump that comes with a new ``time.time_ns`` function
-    (freezegun patching it when a freeze starts, restoring it when the last one ends) does not count
-    either way, and ``rebase`` forgets the last jump on request (the freezegun hook calls it for
-    nested freezes). Used from the server's thread only.
+    reading) and flows on from there. A jump made while a freeze starts or stops (``begin_jump`` /
+    ``end_jump``), or that comes with a new ``time.time_ns`` function (freezegun patching it or
+    restoring it), does not count either way; ``rebase`` forgets the last jump on request. Used
+    from the server's thread only.
     """
 
     def __init__(self) -> None:
         self._source = time.time_ns
+        self._jumps = _jumps
         self._raw = _wall_us()
         self._t = self._raw
         self.offset = 0
@@ -64,7 +81,9 @@ class RealClock(Clock):
     def now(self) -> int:
         source = time.time_ns
         raw = (source() + 500) // 1000 * 1000  # _wall_us(), from the function just looked up
-        if source is not self._source:  # patched or unpatched since the last reading
+        jumps = _jumps  # read after the time: a reading of the jumped time always sees the jump
+        if jumps != self._jumps or jumps & 1 or source is not self._source:
+            self._jumps = jumps
             self._source = source
             self._raw = raw
         step = raw - self._raw

@@ -7,8 +7,10 @@ So ``install_freezegun_hook`` wraps freezegun's ``tick`` and ``move_to``: after 
 live server runs its due events, and the call returns once their replies are written.
 
 Starting or stopping a freeze (``freeze_time(...)`` entered or left) makes the wall clock jump to
-the frozen date and back; those jumps do not move the servers' clocks (they are rebased), so only
-``tick``, ``move_to`` and, with ``tick=True``, the time that flows inside the freeze count.
+the frozen date and back; those jumps do not move the servers' clocks (``clock.begin_jump`` /
+``end_jump`` around them, so a server thread reading the time meanwhile does not count them
+either), so only ``tick``, ``move_to`` and, with ``tick=True``, the time that flows inside the
+freeze count.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from . import clock
 
 
 class _Wakeable(Protocol):
@@ -66,9 +70,13 @@ def _wrap(method: Callable[..., Any], wake: bool, rebase: bool = False) -> Calla
     def hooked(*args: Any, **kwargs: Any) -> Any:
         depth = getattr(_local, "depth", 0)
         _local.depth = depth + 1
+        if rebase:
+            clock.begin_jump()
         try:
             result = method(*args, **kwargs)
         finally:
+            if rebase:
+                clock.end_jump()
             _local.depth = depth
         if wake and depth == 0:
             wake_all(rebase)
