@@ -184,6 +184,7 @@ def test_typed_stats_have_attributes_and_real_types(client: Client[str]) -> None
 
 
 def test_draining_shows_as_true_and_puts_fail(server: Backend, client: Client[str]) -> None:
+    client.using()  # a round trip: beanstalkd handles SIGUSR1 only once it serves (main.c)
     server.drain()
     assert client.server_stats().draining is True
     with pytest.raises(DrainingError):
@@ -343,6 +344,7 @@ def test_put_many_reports_each_failed_item(make_server: Callable[..., Backend]) 
 
 
 def test_put_many_on_a_draining_server_fails_every_item(server: Backend, client: Client[str]) -> None:
+    client.using()  # a round trip: beanstalkd handles SIGUSR1 only once it serves (main.c)
     server.drain()
     with pytest.raises(BatchError) as caught:
         client.put_many(["a", "b"])
