@@ -161,7 +161,7 @@ class AsyncClient(StreamTransport[TBody]):
             requests = [b"delete %d\r\n" % i for i in ids]
             await self._call(self._pipeline(requests, p.delete_result, results), self._timeout, results)
         if self._held is not None:
-            self._held.difference_update(i for i, r in zip(ids, results, strict=False) if r is None)
+            self._held.difference_update(i for i, r in zip(ids, results, strict=True) if r is None)
         p.check_batch("deletes", results)
 
     async def release(

@@ -123,7 +123,7 @@ class StreamTransport(Generic[TBody]):
                 lines = [await reader.readuntil(b"\r\n") for _ in steps]
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                 raise _transport_error(exc) from exc
-            for (_, check), line in zip(steps, lines, strict=False):
+            for (_, check), line in zip(steps, lines, strict=True):
                 check(line)
 
     def _drop(self) -> None:

@@ -145,10 +145,11 @@ class Client(SocketTransport[TBody]):
         :param timeout: Seconds to wait before ``TimedOutError``; ``None`` waits indefinitely.
         """
         request = p.reserve_request(timeout)
-        if self._timeout is None:
+        io_timeout = self._timeout
+        if io_timeout is None:
             job: Job[TBody] = self._job(request, b"RESERVED")
         else:
-            job = self._waiting(timeout, request)
+            job = self._waiting(io_timeout, timeout, request)
         if self._held is not None:
             self._held.add(job.id)
         return job
@@ -177,7 +178,7 @@ class Client(SocketTransport[TBody]):
         ids = [p.job_id(job) for job in jobs]
         results = self._pipeline([b"delete %d\r\n" % i for i in ids], p.delete_result)
         if self._held is not None:
-            self._held.difference_update(i for i, r in zip(ids, results, strict=False) if r is None)
+            self._held.difference_update(i for i, r in zip(ids, results, strict=True) if r is None)
         p.check_batch("deletes", results)
 
     def release(

@@ -121,7 +121,7 @@ class SocketTransport(Generic[TBody]):
         steps = self._session.setup_requests(first)
         if steps:
             lines = self._exchange([request for request, _ in steps])
-            for (_, check), line in zip(steps, lines, strict=False):
+            for (_, check), line in zip(steps, lines, strict=True):
                 check(line)
 
     def _exchange(self, requests: list[bytes]) -> list[bytes]:
@@ -183,19 +183,19 @@ class SocketTransport(Generic[TBody]):
                 self._failed(exc, sent=True, results=results)
         return results
 
-    def _waiting(self, timeout: float | None, request: bytes) -> Job[TBody]:
+    def _waiting(self, io_timeout: float, timeout: float | None, request: bytes) -> Job[TBody]:
         # The reply may legitimately take `timeout` seconds: widen the socket timeout by that much.
         if self._reconnect:
             self._ready()
         sock = self._sock
         if sock is None:
             _not_connected()
-        sock.settimeout(None if timeout is None or timeout < 0 else self._timeout + timeout)  # type: ignore[operator]
+        sock.settimeout(None if timeout is None or timeout < 0 else io_timeout + timeout)
         try:
             return self._job(request, b"RESERVED")
         finally:
             if self._sock is sock:
-                sock.settimeout(self._timeout)
+                sock.settimeout(io_timeout)
 
     # -- context -------------------------------------------------------------------------------------
 

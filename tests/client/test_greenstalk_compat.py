@@ -178,7 +178,7 @@ def test_the_same_errors_for_the_same_mistakes(pair: tuple[Any, Any]) -> None:
         lambda c: c.reserve_job(5),
     ]:
         names = []
-        for lib, client in zip((greenstalk, beanclient), pair, strict=False):
+        for lib, client in zip((greenstalk, beanclient), pair, strict=True):
             with pytest.raises(lib.BeanstalkdError) as caught:
                 call(client)
             names.append(type(caught.value).__name__)
