@@ -104,15 +104,23 @@ class Ratio:
         num, den = num_t.median(), den_t.median()
         return num / den if num is not None and den else None
 
-    def paired(self, benches: dict[str, Bench]) -> float | None:
+    def paired(self, benches: dict[str, Bench], quiet_only: bool = False) -> tuple[float | None, int]:
         """The median of the per-round ratios (A and B measured back to back), which cancels load
-        that drifts between rounds; far from ``value`` means the run was noisy."""
+        that drifts between rounds, and how many rounds it is of; far from ``value`` means the run
+        was noisy. ``quiet_only`` keeps the rounds where neither sample had other work beside it."""
         num_t, den_t = self._pair(benches)
         # Samples are kept in round order and a target stops for good at its first error, so
         # the two lists pair round r with round r up to the shorter one.
-        pairs = zip(num_t.rates(), den_t.rates(), strict=False)
-        ratios = [a / b for a, b in pairs if b]
-        return statistics.median(ratios) if ratios else None
+        ratios = [
+            a.rate / b.rate
+            for a, b in zip(num_t.samples, den_t.samples, strict=False)
+            if b.rate and (not quiet_only or (_quiet(a) and _quiet(b)))
+        ]
+        return (statistics.median(ratios) if ratios else None), len(ratios)
+
+
+def _quiet(sample: Sample) -> bool:
+    return sample.other_cpu is not None and sample.other_cpu <= NOISY_OTHER_CPU
 
 
 RATIOS = [
@@ -252,15 +260,25 @@ def render(benches: dict[str, Bench], meta: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"{'ratio (of medians)':<52}{'value':>8}{'goal':>9}  {'status':<12}{'per-round median':>16}",
+        (
+            f"{'ratio (of medians)':<52}{'value':>8}{'goal':>9}  {'status':<12}"
+            f"{'per round':>10}{'quiet rounds':>14}"
+        ),
     ]
     for ratio in RATIOS:
         value = ratio.value(benches)
         status = "n/a" if value is None else ("ok" if value >= ratio.goal else "BELOW GOAL")
+        paired, _ = ratio.paired(benches)
+        quiet, n_quiet = ratio.paired(benches, quiet_only=True)
         lines.append(
             f"{ratio.label:<52}{_num(value, '.2f'):>8}{'>= ' + str(ratio.goal):>9}  {status:<12}"
-            f"{_num(ratio.paired(benches), '.2f'):>16}"
+            f"{_num(paired, '.2f'):>10}{_num(quiet, '.2f') + f' ({n_quiet})':>14}"
         )
+    lines += [
+        "",
+        "per round: median of the ratios of back-to-back samples; quiet rounds: the same over the rounds",
+        f"(how many) where other processes used at most {NOISY_OTHER_CPU} cores during both samples.",
+    ]
     return "\n".join(lines)
 
 
@@ -283,7 +301,9 @@ def to_json(benches: dict[str, Bench], meta: dict[str, Any]) -> dict[str, Any]:
         value = ratio.value(benches)
         out["ratios"][ratio.label] = {
             "value": value,
-            "per_round_median": ratio.paired(benches),
+            "per_round_median": ratio.paired(benches)[0],
+            "quiet_rounds_median": ratio.paired(benches, quiet_only=True)[0],
+            "quiet_rounds": ratio.paired(benches, quiet_only=True)[1],
             "goal": ratio.goal,
             "met": None if value is None else value >= ratio.goal,
         }
