@@ -30,6 +30,13 @@ class Sample:
     def rate(self) -> float:
         return self.ops / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def server_us_per_op(self) -> float | None:
+        """Server CPU microseconds per operation: steadier than the rate on a busy machine."""
+        if self.server_cpu is None or not self.ops:
+            return None
+        return self.server_cpu * self.seconds / self.ops * 1e6
+
 
 class Watched(Protocol):
     """The server under load, as the meter sees it (``servers.ServerProcess``)."""

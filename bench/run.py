@@ -232,7 +232,7 @@ def render(benches: dict[str, Bench], meta: dict[str, Any]) -> str:
         "",
         (
             f"{'benchmark / target':<44}{'median':>12}{'min':>12}{'max':>12}{'n':>4}"
-            f"{'srv cpu':>9}{'cli cpu':>9}{'other':>7}"
+            f"{'srv cpu':>9}{'cli cpu':>9}{'other':>7}{'srv us/op':>11}"
         ),
     ]
     for bench in benches.values():
@@ -248,6 +248,7 @@ def render(benches: dict[str, Bench], meta: dict[str, Any]) -> str:
                 f"{label:<44}{_num(t.median()):>12}{_num(min(rates)):>12}{_num(max(rates)):>12}"
                 f"{len(rates):>4}{_num(t.median_of('server_cpu'), '.2f'):>9}"
                 f"{_num(t.median_of('client_cpu'), '.2f'):>9}{_num(t.median_of('other_cpu'), '.2f'):>7}"
+                f"{_num(t.median_of('server_us_per_op'), '.1f'):>11}"
             )
             if t.error:
                 lines.append(f"      (stopped after an error: {t.error})")
@@ -293,6 +294,7 @@ def to_json(benches: dict[str, Bench], meta: dict[str, Any]) -> dict[str, Any]:
                 "server_cpu": [s.server_cpu for s in t.samples],
                 "client_cpu": [s.client_cpu for s in t.samples],
                 "other_cpu": [s.other_cpu for s in t.samples],
+                "server_us_per_op": [s.server_us_per_op for s in t.samples],
                 "unavailable": t.unavailable or None,
                 "error": t.error or None,
             }
