@@ -33,13 +33,15 @@ def main(junit_path: str, ids_path: str) -> int:
         return 1
 
     # A test can appear more than once (an error in teardown after a pass): keep its worst outcome.
-    rank = {"passed": 0, "skipped": 1, "failure": 2, "error": 3}
+    rank = {"passed": 0, "xfailed": 1, "skipped": 2, "failure": 3, "error": 4}
     outcome: dict[tuple[str, str], tuple[str, str]] = {}
     for case in ET.parse(junit_path).getroot().iter("testcase"):
         key = (case.get("classname", ""), case.get("name", ""))
         for child in [*case, None]:
             if child is None:
                 status, message = "passed", ""
+            elif child.tag == "skipped" and child.get("type") == "pytest.xfail":
+                status, message = "xfailed", child.get("message", "")
             elif child.tag in rank:
                 status, message = child.tag, child.get("message", "")
             else:
@@ -47,7 +49,7 @@ def main(junit_path: str, ids_path: str) -> int:
             if key not in outcome or rank[status] > rank[outcome[key][0]]:
                 outcome[key] = (status, message)
 
-    counts = {"passed": 0, "failure": 0, "error": 0, "skipped": 0, "not run": 0}
+    counts = {"passed": 0, "xfailed": 0, "failure": 0, "error": 0, "skipped": 0, "not run": 0}
     problems: list[str] = []
     for key in sorted(real):
         status, message = outcome.get(key, ("not run", ""))
