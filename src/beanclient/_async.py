@@ -118,7 +118,7 @@ class AsyncClient(StreamTransport[TBody]):
         requests = p.put_batch(bodies, self.encoding, priority, delay, ttr, self._session.max_job_size)
         results: list[BatchResult] = []
         if requests:
-            await self._call(self._pipeline(requests, p.put_result, results), self._timeout, results)
+            await self._call(self._pipeline(requests, p.put_results, results), self._timeout, results)
         p.check_batch("puts", results)
         return cast(list[int], results)
 
@@ -159,7 +159,7 @@ class AsyncClient(StreamTransport[TBody]):
         results: list[BatchResult] = []
         if ids:
             requests = [b"delete %d\r\n" % i for i in ids]
-            await self._call(self._pipeline(requests, p.delete_result, results), self._timeout, results)
+            await self._call(self._pipeline(requests, p.delete_results, results), self._timeout, results)
         if self._held is not None:
             self._held.difference_update(i for i, r in zip(ids, results, strict=True) if r is None)
         p.check_batch("deletes", results)

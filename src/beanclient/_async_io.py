@@ -206,13 +206,26 @@ class StreamTransport(Generic[TBody]):
         return value, p.parse_chunk(data, size)
 
     async def _pipeline(self, requests: list[bytes], parse: Any, results: list[BatchResult]) -> None:
-        remaining = len(requests)
+        """Like the sync transport: slices, replies read in bulk, split and parsed by the core."""
         for data in p.batch_slices(requests):
+            count = min(p.BATCH_SLICE, len(requests) - len(results))
             cast(asyncio.StreamWriter, self._writer).write(data)
             reader = cast(asyncio.StreamReader, self._reader)
-            for _ in range(min(p.BATCH_SLICE, remaining)):
-                results.append(parse(await reader.readuntil(b"\r\n")))
-            remaining -= p.BATCH_SLICE
+            buf = bytearray()
+            found = 0
+            try:
+                while found < count:
+                    chunk = await reader.read(65536)
+                    if not chunk:
+                        raise ConnectionError("Unexpected EOF")
+                    start = len(buf) - 1 if buf else 0  # a CRLF may straddle two reads
+                    buf += chunk
+                    found += buf.count(b"\r\n", start)
+            except BaseException:
+                whole, lines = p.complete_replies(buf)
+                results += parse(p.split_replies(whole, lines))
+                raise
+            results += parse(p.split_replies(bytes(buf), count))
 
     async def _simple(self, request: bytes) -> bytes:
         return await self._call(self._line(request), self._timeout)

@@ -299,16 +299,32 @@ def batch_slices(requests: list[bytes]) -> list[bytes]:
     return [b"".join(requests[i : i + BATCH_SLICE]) for i in range(0, len(requests), BATCH_SLICE)]
 
 
-def put_result(line: bytes) -> BatchResult:
-    if line[:9] == b"INSERTED ":
-        return int(line[9:])
-    return reply_error(line)
+def split_replies(data: bytes, count: int) -> list[bytes]:
+    """The ``count`` reply lines (CRLF removed) that make up ``data`` exactly."""
+    lines = data.split(b"\r\n")
+    if len(lines) != count + 1 or lines[-1]:
+        raise ConnectionError(f"malformed reply: expected {count} reply lines, got {data[:80]!r}...")
+    del lines[-1]
+    return lines
 
 
-def delete_result(line: bytes) -> BatchResult:
-    if line == b"DELETED\r\n":
-        return None
-    return reply_error(line)
+def complete_replies(buf: bytes | bytearray) -> tuple[bytes, int]:
+    """The whole reply lines at the start of ``buf`` (e.g. when the connection died mid-batch),
+    and how many there are."""
+    end = buf.rfind(b"\r\n") + 2
+    if end < 2:
+        return b"", 0
+    return bytes(buf[:end]), buf.count(b"\r\n", 0, end)
+
+
+def put_results(lines: list[bytes]) -> list[BatchResult]:
+    """``INSERTED <id>`` -> the id; any other line -> the exception it names."""
+    return [int(line[9:]) if line[:9] == b"INSERTED " else reply_error(line) for line in lines]
+
+
+def delete_results(lines: list[bytes]) -> list[BatchResult]:
+    """``DELETED`` -> ``None``; any other line -> the exception it names."""
+    return [None if line == b"DELETED" else reply_error(line) for line in lines]
 
 
 def check_batch(what: str, results: list[BatchResult]) -> None:

@@ -128,7 +128,7 @@ class Client(SocketTransport[TBody]):
         so far.
         """
         requests = p.put_batch(bodies, self.encoding, priority, delay, ttr, self._session.max_job_size)
-        results = self._pipeline(requests, p.put_result)
+        results = self._pipeline(requests, p.put_results)
         p.check_batch("puts", results)
         return cast(list[int], results)
 
@@ -176,7 +176,7 @@ class Client(SocketTransport[TBody]):
         ``results`` hold ``None`` or an exception per job.
         """
         ids = [p.job_id(job) for job in jobs]
-        results = self._pipeline([b"delete %d\r\n" % i for i in ids], p.delete_result)
+        results = self._pipeline([b"delete %d\r\n" % i for i in ids], p.delete_results)
         if self._held is not None:
             self._held.difference_update(i for i, r in zip(ids, results, strict=True) if r is None)
         p.check_batch("deletes", results)

@@ -44,6 +44,7 @@ class SocketTransport(Generic[TBody]):
         self._send: Any = _not_connected
         self._readline: Any = _not_connected
         self._read: Any = _not_connected
+        self._read1: Any = _not_connected
         if isinstance(address, socket.socket):
             self._address = peer_address(address)
             if timeout is not None:
@@ -66,6 +67,7 @@ class SocketTransport(Generic[TBody]):
         self._file = reader
         self._readline = reader.readline
         self._read = reader.read
+        self._read1 = reader.read1
         if self._reconnect:
             self._idle_check = idle_check(sock)
             self._send = self._checked_send
@@ -76,7 +78,7 @@ class SocketTransport(Generic[TBody]):
         """Forget the connection; later calls fail (or, with reconnect, open a new one)."""
         sock, self._sock = self._sock, None
         self._send = self._checked_send if self._reconnect else _not_connected
-        self._readline = self._read = _not_connected
+        self._readline = self._read = self._read1 = _not_connected
         if sock is not None:
             self._file.close()
             sock.close()
@@ -166,19 +168,28 @@ class SocketTransport(Generic[TBody]):
         return self._chunk(p.ok_header(self._line(request)))
 
     def _pipeline(self, requests: list[bytes], parse: Any) -> list[BatchResult]:
+        """Send a batch in slices; read each slice's replies in bulk (one ``read1`` per arrival,
+        not one call per reply) and have the core split and parse them."""
         results: list[BatchResult] = []
-        if not requests:
-            return results
         for data in p.batch_slices(requests):
+            count = min(p.BATCH_SLICE, len(requests) - len(results))
+            buf = bytearray()
+            found = 0
             try:
                 self._send(data)
-                readline = self._readline
-                for _ in range(min(p.BATCH_SLICE, len(requests) - len(results))):
-                    line = readline(MAX_LINE)
-                    if line[-2:] != b"\r\n":
+                read1 = self._read1
+                while found < count:
+                    chunk = read1(65536)
+                    if not chunk:
                         raise ConnectionError("Unexpected EOF")
-                    results.append(parse(line))
+                    start = len(buf) - 1 if buf else 0  # a CRLF may straddle two reads
+                    buf += chunk
+                    found += buf.count(b"\r\n", start)
+                results += parse(p.split_replies(bytes(buf), count))
             except BaseException as exc:  # re-raised by _failed
+                if found < count:  # report the replies that did arrive
+                    data, whole = p.complete_replies(buf)
+                    results += parse(p.split_replies(data, whole))
                 # A part of a batch that failed to go out may still have run in part.
                 self._failed(exc, sent=True, results=results)
         return results

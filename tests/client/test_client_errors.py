@@ -367,3 +367,47 @@ def test_async_client_must_connect_first() -> None:
             await c.put("x")
 
     run(main())
+
+
+SPLIT_REPLIES = [
+    Expect(b"delete 1\r\ndelete 2\r\ndelete 3\r\n"),
+    Reply(b"DELETED\r"),
+    Pause(0.05),  # separate segments, so the CRLF straddles two reads (if coalesced, still correct)
+    Reply(b"\nNOT_FOUND\r\nDEL"),
+    Pause(0.05),
+    Reply(b"ETED\r\n"),
+    Expect(b"list-tube-used\r\n"),
+    Reply(b"USING default\r\n"),
+]
+
+
+def test_batch_replies_may_arrive_in_any_pieces() -> None:
+    with ScriptedServer(SPLIT_REPLIES) as server, Client(server.address) as c:
+        with pytest.raises(beanclient.BatchError) as caught:
+            c.delete_many([1, 2, 3])
+        assert caught.value.results[0] is None and caught.value.results[2] is None
+        assert isinstance(caught.value.results[1], beanclient.NotFoundError)
+        assert c.using() == "default"
+
+
+def test_batch_replies_may_arrive_in_any_pieces_async() -> None:
+    async def main(address: tuple[str, int]) -> None:
+        async with AsyncClient(address) as c:
+            with pytest.raises(beanclient.BatchError) as caught:
+                await c.delete_many([1, 2, 3])
+            assert [type(r).__name__ for r in caught.value.results] == [
+                "NoneType",
+                "NotFoundError",
+                "NoneType",
+            ]
+            assert await c.using() == "default"
+
+    with ScriptedServer(SPLIT_REPLIES) as server:
+        run(main(server.address))
+
+
+def test_extra_bytes_after_a_batch_mean_the_stream_is_out_of_step() -> None:
+    script = [Expect(b"delete 1\r\n"), Reply(b"DELETED\r\nDELETED\r\n")]
+    with ScriptedServer(script) as server, Client(server.address) as c:
+        with pytest.raises(beanclient.ConnectionLostError, match="malformed reply"):
+            c.delete_many([1])

@@ -70,9 +70,27 @@ def test_success_replies() -> None:
     assert p.job_header(b"RESERVED 4 10\r\n", b"RESERVED") == (4, 10)
     assert p.ok_header(b"OK 955\r\n") == 955
     p.expect(b"DELETED\r\n", b"DELETED\r\n")
-    assert p.put_result(b"INSERTED 1\r\n") == 1
-    assert p.delete_result(b"DELETED\r\n") is None
-    assert isinstance(p.delete_result(b"NOT_FOUND\r\n"), beanclient.NotFoundError)
+
+
+def test_batch_replies_are_split_once_and_parsed_per_line() -> None:
+    lines = p.split_replies(b"INSERTED 1\r\nDRAINING\r\nINSERTED 30\r\n", 3)
+    one, draining, thirty = p.put_results(lines)
+    assert (one, thirty) == (1, 30) and isinstance(draining, beanclient.DrainingError)
+    deleted, missing = p.delete_results(p.split_replies(b"DELETED\r\nNOT_FOUND\r\n", 2))
+    assert deleted is None and isinstance(missing, beanclient.NotFoundError)
+    assert p.split_replies(b"", 0) == []
+    for data, count in [(b"DELETED\r\n", 2), (b"DELETED\r\nDEL", 1), (b"A\r\nB\r\n", 1)]:
+        with pytest.raises(ConnectionError, match="malformed reply"):
+            p.split_replies(data, count)
+
+
+def test_complete_replies_keeps_whole_lines_only() -> None:
+    assert p.complete_replies(bytearray(b"INSERTED 1\r\nINSERTED 2\r\nINSE")) == (
+        b"INSERTED 1\r\nINSERTED 2\r\n",
+        2,
+    )
+    assert p.complete_replies(b"INSE") == (b"", 0)
+    assert p.complete_replies(b"") == (b"", 0)
 
 
 @pytest.mark.parametrize(
