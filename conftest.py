@@ -11,7 +11,6 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-
 from tests.support import Backend, start_backend
 
 BACKENDS = [
