@@ -102,10 +102,14 @@ class AsyncClient(StreamTransport[TBody]):
         ttr: int = DEFAULT_TTR,
     ) -> int:
         """Insert a job into the used tube and return its id (see ``Client.put``)."""
-        data = p.encode_body(body, self.encoding)
-        return p.inserted(
-            await self._simple(p.put_request(data, priority, delay, ttr, self._session.max_job_size))
-        )
+        if isinstance(body, str):  # encoded first, as greenstalk does, so a bytes client fails early
+            if self.encoding is None:
+                raise TypeError(p.NO_ENCODING)
+            data = body.encode(self.encoding)
+        else:
+            data = body
+        request = p.put_request(data, priority, delay, ttr, self._session.max_job_size)
+        return p.inserted(await self._simple(request))
 
     async def put_many(
         self,

@@ -111,16 +111,21 @@ def parse_chunk(data: bytes, size: int) -> bytes:
 # -- requests -----------------------------------------------------------------------------------
 
 
+NO_ENCODING = "Unable to encode string with no encoding set"
+
+
 def encode_body(body: str | bytes, encoding: str | None) -> bytes:
     if isinstance(body, str):
         if encoding is None:
-            raise TypeError("Unable to encode string with no encoding set")
+            raise TypeError(NO_ENCODING)
         return body.encode(encoding)
     return body
 
 
 def put_request(body: bytes, priority: int, delay: int, ttr: int, max_job_size: int) -> bytes:
-    check_put_args(priority, delay, ttr)
+    """The whole put: command line and body. Checks run before anything is built."""
+    if not (0 <= priority <= 0xFFFFFFFF and 0 <= delay <= 0xFFFFFFFF and 0 <= ttr <= 0xFFFFFFFF):
+        check_put_args(priority, delay, ttr)  # inlined test first: put is the hottest call
     size = len(body)
     if size > max_job_size:
         raise body_too_big(size, max_job_size)

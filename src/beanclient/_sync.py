@@ -110,8 +110,14 @@ class Client(SocketTransport[TBody]):
         :param delay: Seconds before the job becomes ready.
         :param ttr: Seconds a worker may hold the job before the server releases it.
         """
-        data = p.encode_body(body, self.encoding)
-        return p.inserted(self._line(p.put_request(data, priority, delay, ttr, self._session.max_job_size)))
+        if isinstance(body, str):  # encoded first, as greenstalk does, so a bytes client fails early
+            if self.encoding is None:
+                raise TypeError(p.NO_ENCODING)
+            data = body.encode(self.encoding)
+        else:
+            data = body
+        request = p.put_request(data, priority, delay, ttr, self._session.max_job_size)
+        return p.inserted(self._line(request))
 
     def put_many(
         self,
