@@ -217,8 +217,9 @@ class RealBackend(Backend):
         time.sleep(seconds)
 
     def drain(self) -> None:
-        self.proc.send_signal(signal.SIGUSR1)
         conn = self.connect()
+        conn.stats()  # beanstalkd installs its SIGUSR1 handler only after it starts listening
+        self.proc.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + 5.0
         while conn.stats()["draining"] != "true":  # the signal lands asynchronously
             assert time.monotonic() < deadline, "beanstalkd ignored SIGUSR1"

@@ -109,9 +109,9 @@ class RealBeanstalkd:
 
     def drain(self) -> None:
         """SIGUSR1, then wait until ``stats`` says ``draining: true`` (signals land asynchronously)."""
-        self.process.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + 5.0
         with socket.create_connection(self.address, timeout=5.0) as sock:
+            signalled = False
             while time.monotonic() < deadline:
                 sock.sendall(b"stats\r\n")
                 reply = b""
@@ -122,6 +122,11 @@ class RealBeanstalkd:
                     reply += chunk
                 if b"\ndraining: true\n" in reply:
                     return
+                if not signalled:
+                    # after a round trip: beanstalkd installs its SIGUSR1 handler after it listens
+                    self.process.send_signal(signal.SIGUSR1)
+                    signalled = True
+                    continue
                 time.sleep(0.001)
         raise TimeoutError("beanstalkd did not enter drain mode after SIGUSR1")
 
