@@ -139,3 +139,14 @@ def test_server_too_old(server: Backend) -> None:
     # --- end ---
     assert job.id == job_id
     client.close()
+
+
+def test_switching_from_greenstalk(server: Backend) -> None:
+    address = server.address
+    # --- example ---
+    with beanclient.Client(address, use="emails", watch="emails") as client:
+        job_id = client.put("hello", priority=10, delay=0, ttr=60)
+        job = client.reserve(timeout=5)
+        assert (job.id, job.body) == (job_id, "hello")
+        client.delete(job)
+    # --- end ---
