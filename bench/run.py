@@ -1,7 +1,7 @@
 """fakebean vs the real beanstalkd, and beanclient vs greenstalk, measured in one run.
 
-    python bench/run.py                 # full run (about 80 s): 6 rounds x 1.2 s per sample
-    python bench/run.py --quick         # smoke run (under 15 s): 2 rounds x 0.2 s per sample
+    python bench/run.py                 # full run (about 90 s, at most 115): 6 rounds x 1.2 s per sample
+    python bench/run.py --quick         # smoke run (about 6 s, at most 14): 2 rounds x 0.2 s per sample
     python bench/run.py --json out.json # also write every sample and the ratios as JSON
     python bench/run.py --wait-quiet 60 # first wait (up to 60 s) for other work to leave the cores idle
 
@@ -20,6 +20,8 @@ is one server core against one client core. The benchmarks:
 The targets of each benchmark are measured alternately (A, B, A, B, ...) over the rounds and the median
 sample is reported. The CPU columns are CPU seconds per wall second of the server process and of
 this (client) process during the timed part: a column near 1.00 marks the side that was the limit.
+``other`` is what other processes used meanwhile, and ``srv us/op`` the server's CPU per operation
+(see bench/README.md).
 beanclient is being written alongside; while ``beanclient.Client`` (or its ``put_many``) is missing,
 its rows say "n/a" and the run still succeeds. Exit status: 0, or 1 when a measurement failed, or 2
 when the time limit ran out (the table shows what was measured by then). The servers are stopped on
