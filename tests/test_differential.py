@@ -348,6 +348,6 @@ def test_a_job_whose_body_is_still_coming_is_visible_to_stats_job() -> None:
 
 
 DifferentialMachine.TestCase.settings = profile_settings(
-    ci=dict(max_examples=150, stateful_step_count=40), long=dict(max_examples=1500, stateful_step_count=60)
+    ci=dict(max_examples=250, stateful_step_count=40), long=dict(max_examples=1500, stateful_step_count=60)
 )
 TestFakebeanMatchesRealBeanstalkd = DifferentialMachine.TestCase

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -34,6 +35,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from fakebean.engine import Engine
 from tests.diff_helpers import check_engine, profile_settings
 from tests.timing_reference import NS, PRODUCERS, SETUP, T0, TUBES, WORKERS, MConn, Model
+
+pytestmark = pytest.mark.fake  # the engine alone: no server, no sockets
 
 workers = st.sampled_from(sorted(WORKERS))
 producers = st.sampled_from(sorted(PRODUCERS))
@@ -204,6 +207,6 @@ class TimingMachine(RuleBasedStateMachine):
 
 
 TimingMachine.TestCase.settings = profile_settings(
-    ci=dict(max_examples=300, stateful_step_count=50), long=dict(max_examples=10000, stateful_step_count=100)
+    ci=dict(max_examples=500, stateful_step_count=50), long=dict(max_examples=10000, stateful_step_count=100)
 )
 TestEngineMatchesTimingModel = TimingMachine.TestCase
