@@ -1,4 +1,4 @@
-"""Fuzzing: random and mutated bytes never crash or hang fakebean, get beanstalkd's replies, cost little memory.
+"""Fuzzing: random and mutated bytes never crash or hang fakebean, get beanstalkd's replies, stay small.
 
 * In-process: the engine takes fuzzed streams in random chunkings; it never raises, its invariants hold
   after every chunk, its input buffer stays under one command line, and the replies do not depend on
