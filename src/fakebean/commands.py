@@ -74,7 +74,14 @@ def dispatch_line(engine: Engine, conn: Conn, line: bytes) -> None:
 
 
 # ------------------------------------------------------------------ producing
-def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
+_PUT_HEADERS: dict[bytes, tuple[int, int, int, int, bool]] = {}  # clients repeat one header
+
+
+def _put_header(rest: bytes) -> tuple[int, int, int, int, bool] | None:
+    """``(pri, delay, ttr, bytes, trailing_garbage)``, or None for BAD_FORMAT (§4.1)."""
+    header = _PUT_HEADERS.get(rest)
+    if header is not None:
+        return header
     fields = rest.split(b" ")
     if (
         len(fields) == 4
@@ -84,16 +91,25 @@ def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
         and fields[3].isdigit()
     ):  # the common, well-formed case
         pri, delay, ttr, size = int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3])
-        garbage = False
         if pri > U32_MAX or delay > U32_MAX or ttr > U32_MAX or size > U32_MAX:
-            engine.reply(conn, BAD_FORMAT)
-            return
-    else:
-        parsed = parse_put(rest)
-        if parsed is None:
-            engine.reply(conn, BAD_FORMAT)
-            return
-        (pri, delay, ttr, size), garbage = parsed
+            return None
+        if len(_PUT_HEADERS) >= 4096:
+            _PUT_HEADERS.clear()
+        header = _PUT_HEADERS[rest] = (pri, delay, ttr, size, False)
+        return header
+    parsed = parse_put(rest)
+    if parsed is None:
+        return None
+    (pri, delay, ttr, size), garbage = parsed
+    return pri, delay, ttr, size, garbage
+
+
+def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
+    header = _put_header(rest)
+    if header is None:
+        engine.reply(conn, BAD_FORMAT)
+        return
+    pri, delay, ttr, size, garbage = header
     engine.counts["put"] += 1
     if size > engine.max_job_size:
         conn.skip_left = size + 2
@@ -135,7 +151,10 @@ def cmd_reserve(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_reserve_with_timeout(engine: Engine, conn: Conn, rest: bytes) -> None:
-    timeout = parse_rwt_112(rest) if engine.version == "1.12" else parse_rwt_113(rest)
+    if rest.isdigit() and len(rest) < 10:  # plain digits mean the same in 1.12 and 1.13
+        timeout: int | None = int(rest)
+    else:
+        timeout = parse_rwt_112(rest) if engine.version == "1.12" else parse_rwt_113(rest)
     if timeout is None:
         engine.reply(conn, BAD_FORMAT)
         return

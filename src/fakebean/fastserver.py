@@ -77,9 +77,20 @@ class _Handle:
             return
         conn = self.conn
         if data:
-            server.engine.feed(conn, data, server.clock.now())
+            engine = server.engine
+            engine.feed(conn, data, server.clock.now())
+            out = conn.out
+            if out and not self.pending and not conn.buf and not conn.want_close:
+                # The common request/response case: answer straight away, skipping the flush pass.
+                reply = out[0] if len(out) == 1 else b"".join(out)
+                out.clear()
+                conn.out_size = 0
+                dirty = engine.dirty
+                if len(dirty) == 1 and dirty[0] is conn:
+                    dirty.clear()
+                self.write(reply)
             if self.events == READ and len(conn.buf) < IN_LIMIT and not conn.want_close:
-                return  # still reading, nothing to write yet: the common case stays cheap
+                return  # still reading: nothing else to decide
         else:
             self.eof = True
             server.engine.feed_eof(conn, server.clock.now())
@@ -181,10 +192,9 @@ class SelectorServer(Shell):
         handles = self.handles
         try:
             while not self._stopping:
-                deadline = engine.next_deadline()
-                timeout = -1.0
-                if deadline is not None:
-                    timeout = max((deadline - clock.now()) / NS, 0.0)
+                # The earliest timer, live or stale: a stale one only costs an early tick.
+                timers = engine.timers
+                timeout = max((timers[0][0] - clock.now()) / NS, 0.0) if timers else -1.0
                 for fd, mask in epoll.poll(timeout):
                     handle = handles.get(fd)
                     if handle is None:
@@ -196,7 +206,6 @@ class SelectorServer(Shell):
                     if mask & _READABLE and handle.events & READ:
                         handle.on_readable()
                 now = clock.now()  # the real server's tick after each event
-                timers = engine.timers
                 if timers and timers[0][0] <= now:
                     engine.tick(now)
                 if engine.dirty:
