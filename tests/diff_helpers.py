@@ -23,7 +23,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-from tests.support import Backend, FakeBackend, RawConn, RealBackend
+from tests.support import FakeBackend, RawConn, RealBackend
 
 GUARD = 3.0  # seconds: a reply that has not come by then is a failure, never a hang
 HUGE = 100_000  # seconds: delays, TTRs and timeouts at least this long never fall due during a test
@@ -330,9 +330,9 @@ class Twins:
     """A fresh fakebean and a fresh real beanstalkd, plus an observer connection to each."""
 
     def __init__(self, **options: Any) -> None:
-        self.fake: Backend = FakeBackend(**options)
+        self.fake = FakeBackend(**options)
         try:
-            self.real: Backend = RealBackend(**options)
+            self.real = RealBackend(**options)
         except BaseException:
             self.fake.close()
             raise
@@ -376,7 +376,6 @@ class Twins:
 
     def drain(self) -> None:
         """Drain mode on both: SIGUSR1 to beanstalkd, seen through the observer's ``stats``."""
-        assert isinstance(self.real, RealBackend)
         self.fake.drain()
         self.real.proc.send_signal(signal.SIGUSR1)
         self.stats_until(lambda stats: stats["draining"] == "true")
@@ -407,12 +406,6 @@ if PROFILE in ("ci", "long"):
 def profile_settings(ci: dict[str, Any], long: dict[str, Any]) -> settings:
     """This test's settings under the selected profile (``HYPOTHESIS_PROFILE``, default ``ci``)."""
     return settings(settings.get_profile(PROFILE), **(long if PROFILE == "long" else ci))
-
-
-def fake_engine(backend: Backend) -> Any:
-    """The engine inside a FakeBackend (for white-box checks of memory and structure)."""
-    assert isinstance(backend, FakeBackend)
-    return backend.server.server.engine
 
 
 def check_engine(engine: Any, conns: list[Any]) -> None:
@@ -451,7 +444,3 @@ def check_engine(engine: Any, conns: list[Any]) -> None:
     assert places == dict.fromkeys(engine.jobs, 1), places
     assert (engine.ready_ct, engine.urgent_ct, engine.reserved_ct, engine.buried_ct) == tuple(tally.values())
     assert engine.waiting_ct == len(waiting)
-
-
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))

@@ -21,6 +21,9 @@ Commands that schedule events run at instants with distinct sub-second parts, so
 schedule events for the same nanosecond (the real server's order for such ties is its heap's).
 After every step: replies equal the model's, every job is in exactly one place, the engine's counters
 equal what its queues hold, and ``next_deadline()`` is the model's next event.
+
+The model lives in ``tests/timing_reference.py``. ``HYPOTHESIS_PROFILE=long`` runs 20 times more and
+twice longer examples (see ``tests/diff_helpers.py``).
 """
 
 from __future__ import annotations
