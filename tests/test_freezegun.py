@@ -166,6 +166,23 @@ def test_tick_wakes_a_reserve_on_an_asyncio_server() -> None:
     assert asyncio.run(main()) == 1
 
 
+@pytest.mark.parametrize("real_asyncio", [False, True])
+def test_freezegun_real_asyncio_either_way(real_asyncio: bool) -> None:
+    async def main() -> int:
+        async with fakebean.Server() as server:
+            async with beanclient.AsyncClient(server.address) as producer:
+                async with beanclient.AsyncClient(server.address) as worker:
+                    with freeze_time("2020-01-01", real_asyncio=real_asyncio) as frozen:
+                        await producer.put("report", delay=HOUR)
+                        reserved = asyncio.create_task(worker.reserve())
+                        while (await producer.stats())["current-waiting"] == 0:
+                            await asyncio.sleep(0)
+                        frozen.tick(HOUR)
+                        return (await reserved).id
+
+    assert asyncio.run(main()) == 1
+
+
 def test_decorator_form(fakebean: Beanstalkd) -> None:
     client = fakebean.client()
 
@@ -313,6 +330,26 @@ def test_time_machine_future_destination_counts(fakebean: Beanstalkd, time_machi
     client = fakebean.client()
     client.put("report", delay=HOUR)
     with time_machine_module.travel(dt.datetime.now(UTC) + dt.timedelta(hours=2), tick=False):
+        assert client.reserve(timeout=0).body == "report"
+
+
+def test_time_machine_leaving_a_past_destination_counts(
+    fakebean: Beanstalkd, time_machine_module: Any
+) -> None:
+    """Coming back from 2020 is a jump forward of years, and the server counts it."""
+    client = fakebean.client()
+    with time_machine_module.travel(dt.datetime(2020, 1, 1, tzinfo=UTC), tick=False):
+        client.put("report", delay=HOUR)
+        assert nothing_ready(client)
+    assert client.reserve(timeout=0).body == "report"
+
+
+def test_time_machine_move_to(fakebean: Beanstalkd, time_machine_module: Any) -> None:
+    client = fakebean.client()
+    start = dt.datetime.now(UTC)
+    with time_machine_module.travel(start, tick=False) as traveller:
+        client.put("report", delay=HOUR)
+        traveller.move_to(start + dt.timedelta(hours=1))
         assert client.reserve(timeout=0).body == "report"
 
 

@@ -338,6 +338,37 @@ def test_advance_is_skipped(fakebean):
 def test_frozen_clock_is_skipped(fakebean_factory):
     fakebean_factory(clock="frozen")
     raise AssertionError("not reached on a real beanstalkd")
+
+
+def test_version_of_the_binary_is_accepted(fakebean_factory):
+    assert fakebean_factory(version="1.12").client().stats()["version"] == "1.12"
+
+
+def test_other_version_is_skipped(fakebean_factory):
+    fakebean_factory(version="1.13")
+    raise AssertionError("not reached on a real beanstalkd 1.12")
+
+
+def test_freezegun_tick_is_skipped(fakebean):
+    from freezegun import freeze_time
+
+    client = fakebean.client()
+    with freeze_time("2020-01-01") as frozen:  # freezing alone is fine against a real server
+        client.put("x", delay=60)
+        frozen.tick(60)
+    raise AssertionError("not reached on a real beanstalkd")
+
+
+def test_skip_does_not_wait_for_a_blocked_worker(fakebean):
+    from concurrent.futures import ThreadPoolExecutor
+
+    producer, worker = fakebean.client(), fakebean.client()
+    producer.put("x", delay=3600)
+    with ThreadPoolExecutor() as pool:  # its exit waits for the reserve: the skip must end that
+        pool.submit(worker.reserve)
+        while producer.stats()["current-waiting"] == 0:
+            pass
+        fakebean.advance(3600)
 """
 
 
@@ -352,12 +383,14 @@ def test_real_beanstalkd_switch(
     pytester.makepyfile(test_real=REAL_SUITE)
     option = "--real-beanstalkd" if form == "bare" else f"--real-beanstalkd={binary}"
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs", option)
-    result.assert_outcomes(passed=4, skipped=2)
+    result.assert_outcomes(passed=5, skipped=5)
     result.stdout.fnmatch_lines(
         [
             f"fakebean fixtures: a real beanstalkd per test ({binary})",
-            "SKIPPED*advance() moves fakebean's clock; this test runs against a real beanstalkd",
+            "SKIPPED [[]2[]]*advance() moves fakebean's clock; this test runs against a real beanstalkd",
             "SKIPPED*clock='frozen' needs fakebean; this test runs against a real beanstalkd",
+            "SKIPPED*needs beanstalkd 1.13; the real beanstalkd under test is 1.12",
+            "SKIPPED*freezegun's tick()/move_to() moves fakebean's clock; this test runs against a real*",
         ]
     )
     pids = [int(line) for line in pids_file.read_text().split()]

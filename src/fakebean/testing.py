@@ -9,14 +9,18 @@ import socket
 import subprocess
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from . import timehooks
 from .threaded import ThreadedServer
 
 if TYPE_CHECKING:
     import beanclient
 
 REAL_SKIP_REASON = "advance() moves fakebean's clock; this test runs against a real beanstalkd"
+REAL_FREEZEGUN_SKIP_REASON = (
+    "freezegun's tick()/move_to() moves fakebean's clock; this test runs against a real beanstalkd"
+)
 
 
 def find_beanstalkd(path: str | None = None) -> str:
@@ -178,6 +182,7 @@ class Beanstalkd:
                 beanstalkd_path, options.get("max_job_size"), options.get("binlog_max_size")
             )
             self.address: tuple[str, int] = self.process.address
+            timehooks.register(self)
         else:
             self.server = ThreadedServer(**options).start()
             address = self.server.address
@@ -193,12 +198,27 @@ class Beanstalkd:
         return self.address[1]
 
     def advance(self, seconds: float) -> None:
-        """Jump the server's clock; every delay, TTR, pause and reserve timeout due runs now."""
-        if self.server is None:
-            import pytest
+        """Jump the server's clock; every delay, TTR, pause and reserve timeout due runs now.
 
-            pytest.skip(REAL_SKIP_REASON)
-        self.server.advance(seconds)
+        Against a real beanstalkd the test is skipped. The server is stopped first, so that a
+        worker the test left blocked in ``reserve`` (say, in a thread pool whose ``with`` block
+        waits for it) gets a closed connection instead of holding the test up forever.
+        """
+        if self.server is None:
+            self._skip(REAL_SKIP_REASON)
+        else:
+            self.server.advance(seconds)
+
+    def wake(self, rebase: bool = False) -> None:
+        """Called by the freezegun hook when a real server is registered: tick()/move_to() skip."""
+        if not rebase:  # entering or leaving a freeze is fine; moving the frozen clock is not
+            self._skip(REAL_FREEZEGUN_SKIP_REASON)
+
+    def _skip(self, reason: str) -> NoReturn:
+        import pytest
+
+        self.close()
+        pytest.skip(reason)
 
     def drain(self) -> None:
         if self.server is not None:
@@ -218,6 +238,7 @@ class Beanstalkd:
     def close(self) -> None:
         """Stop the server first, so that a client still blocked in ``reserve`` in another thread
         gets a closed connection instead of holding its client's lock forever; then the clients."""
+        timehooks.unregister(self)
         try:
             if self.server is not None:
                 self.server.close()

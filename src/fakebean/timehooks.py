@@ -50,12 +50,20 @@ def unregister(server: _Wakeable) -> None:
 def wake_all(rebase: bool = False) -> None:
     """Run every live server's due events now (after the clock they read has moved).
 
-    ``rebase``: the wall clock's last jump (a freeze starting or ending) does not count.
+    ``rebase``: the wall clock's last jump (a freeze starting or ending) does not count. Every
+    server is woken even if one raises (a real beanstalkd under the pytest plugin skips the test);
+    the first exception is raised afterwards.
     """
     with _lock:
         servers = list(_servers)
+    error: BaseException | None = None
     for server in servers:
-        server.wake(rebase)
+        try:
+            server.wake(rebase)
+        except BaseException as exc:  # re-raised below, once the others are awake
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 def _wrap(method: Callable[..., Any], wake: bool, rebase: bool = False) -> Callable[..., Any]:
