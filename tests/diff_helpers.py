@@ -441,6 +441,10 @@ def check_engine(engine: Any, conns: list[Any]) -> None:
         for job in conn.reserved.values():
             assert job.reserver is conn
             seen(job, "reserved", job.tube)
+        if conn.put_job is not None:  # a job whose body is still being read: findable, "invalid"
+            assert engine.incoming[conn.put_job.id] is conn
+            seen(conn.put_job, "invalid", conn.put_job.tube)
+    assert len(engine.incoming) == sum(c.put_job is not None for c in conns)
     assert places == dict.fromkeys(engine.jobs, 1), places
     assert (engine.ready_ct, engine.urgent_ct, engine.reserved_ct, engine.buried_ct) == tuple(tally.values())
     assert engine.waiting_ct == len(waiting)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from . import stats
 from .model import BURIED as S_BURIED
-from .model import DELAYED, RESERVED, Conn, Job, Tube
+from .model import DELAYED, INVALID, RESERVED, Conn, Job, Tube
 from .wire import (
     BAD_FORMAT,
     BURIED,
@@ -125,6 +125,10 @@ def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
     engine.next_job_id += 1
     conn.use.refs += 1
     conn.put_job = job  # the body comes next (§2.5)
+    # As in beanstalkd, the job is findable by id while its body is read: stats-job shows it as
+    # "invalid" and peek shows the bytes received so far; nothing else can touch it.
+    engine.jobs[job.id] = job
+    engine.incoming[job.id] = conn
     conn.put_need = size + 2
     conn.mode = 2  # BODY
 
@@ -169,7 +173,7 @@ def cmd_reserve_job(engine: Engine, conn: Conn, rest: bytes) -> None:
         return
     engine.counts["reserve-job"] += 1
     job = engine.jobs.get(job_id)
-    if job is None or job.state == RESERVED:
+    if job is None or job.state == RESERVED or job.state == INVALID:
         engine.reply(conn, NOT_FOUND)
         return
     engine.take_out(job)
@@ -191,7 +195,7 @@ def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
         return
     engine.counts["delete"] += 1
     job = engine.jobs.get(job_id)
-    if job is None or (job.state == RESERVED and job.reserver is not conn):
+    if job is None or job.state == INVALID or (job.state == RESERVED and job.reserver is not conn):
         engine.reply(conn, NOT_FOUND)
         return
     if job.state == RESERVED:
@@ -316,6 +320,12 @@ def cmd_peek(engine: Engine, conn: Conn, rest: bytes) -> None:
         engine.reply(conn, BAD_FORMAT)
         return
     engine.counts["peek"] += 1
+    putter = engine.incoming.get(job_id)
+    if putter is not None:  # the body buffer as it stands (beanstalkd's holds garbage, not zeros)
+        size = putter.put_need + sum(map(len, putter.put_parts))
+        window = b"".join(putter.put_parts).ljust(size, b"\x00")
+        engine.reply(conn, b"FOUND %d %d\r\n%s" % (job_id, size - 2, window))
+        return
     _found(engine, conn, engine.jobs.get(job_id))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from . import commands
-from .model import Conn
+from .model import Conn, Job
 from .queues import Queues
 from .wire import (
     BAD_FORMAT,
@@ -59,6 +59,7 @@ class Engine(Queues):
 
         self.next_job_id = 1
         self.next_conn_id = 1
+        self.incoming: dict[int, Conn] = {}  # jobs whose body is still being read, by id
         self.counts = dict.fromkeys(COUNTED + ("reserve-job", "kick-job"), 0)
         self.total_jobs = 0
         self.cur_conns = self.total_conns = self.cur_producers = 0
@@ -128,7 +129,7 @@ class Engine(Queues):
         conn.buf = b""
         conn.out.clear()
         if conn.put_job is not None:
-            self.unref_tube(conn.put_job.tube)  # the half-read job is dropped; its id stays used
+            self.drop_incoming(conn.put_job)  # the half-read job is dropped; its id stays used
             conn.put_job = None
         self.cur_conns -= 1
         if conn.producer:
@@ -243,11 +244,11 @@ class Engine(Queues):
         assert job is not None
         conn.put_job = None
         if not crlf_ok or self.draining:
-            self.unref_tube(job.tube)
+            self.drop_incoming(job)
             self.reply(conn, EXPECTED_CRLF if not crlf_ok else DRAINING)
             return
+        del self.incoming[job.id]
         job.body = body
-        self.jobs[job.id] = job
         if job.delay:
             self.make_delayed(job, job.delay)
         else:
@@ -255,6 +256,11 @@ class Engine(Queues):
         self.total_jobs += 1
         job.tube.total_jobs += 1
         self.reply(conn, b"INSERTED %d\r\n" % job.id)
+
+    def drop_incoming(self, job: Job) -> None:
+        del self.incoming[job.id]
+        del self.jobs[job.id]
+        self.unref_tube(job.tube)
 
     def drain(self) -> None:
         """SIGUSR1: every later put gets DRAINING (§5.11). Cannot be turned off."""
