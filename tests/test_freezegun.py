@@ -158,7 +158,7 @@ def test_tick_wakes_a_reserve_on_an_asyncio_server() -> None:
                     with freeze_time("2020-01-01") as frozen:
                         await producer.put("report", delay=HOUR)
                         reserved = asyncio.create_task(worker.reserve())
-                        while (await producer.stats())["current-waiting"] == 0:
+                        while not reserved.done() and (await producer.stats())["current-waiting"] == 0:
                             await asyncio.sleep(0)
                         frozen.tick(HOUR)
                         return (await reserved).id
@@ -175,7 +175,7 @@ def test_freezegun_real_asyncio_either_way(real_asyncio: bool) -> None:
                     with freeze_time("2020-01-01", real_asyncio=real_asyncio) as frozen:
                         await producer.put("report", delay=HOUR)
                         reserved = asyncio.create_task(worker.reserve())
-                        while (await producer.stats())["current-waiting"] == 0:
+                        while not reserved.done() and (await producer.stats())["current-waiting"] == 0:
                             await asyncio.sleep(0)
                         frozen.tick(HOUR)
                         return (await reserved).id

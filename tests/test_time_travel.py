@@ -347,7 +347,7 @@ def test_threaded_server_wakes_a_blocked_worker() -> None:
             worker = beanclient.Client(server.address, timeout=IO_TIMEOUT)
             job_id = producer.put("x", delay=HOUR)
             reserved = pool.submit(worker.reserve)
-            while producer.stats()["current-waiting"] == 0:
+            while not reserved.done() and producer.stats()["current-waiting"] == 0:
                 pass
             server.advance(HOUR)
             assert reserved.result(IO_TIMEOUT).id == job_id
@@ -363,7 +363,7 @@ def test_asyncio_server_on_the_running_loop() -> None:
                 async with beanclient.AsyncClient(server.address) as worker:
                     job_id = await producer.put("x", delay=HOUR, ttr=60)
                     reserved = asyncio.create_task(worker.reserve())
-                    while (await producer.stats())["current-waiting"] == 0:
+                    while not reserved.done() and (await producer.stats())["current-waiting"] == 0:
                         await asyncio.sleep(0)
                     await server.advance(HOUR)
                     assert (await asyncio.wait_for(reserved, IO_TIMEOUT)).id == job_id

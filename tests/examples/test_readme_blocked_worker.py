@@ -8,7 +8,7 @@ def test_blocked_worker_wakes_when_the_delay_ends(fakebean):
     producer.put("send report", delay=3600)
     with ThreadPoolExecutor() as pool:
         reserved = pool.submit(worker.reserve)  # blocks: nothing is ready
-        while producer.stats()["current-waiting"] == 0:
+        while not reserved.done() and producer.stats()["current-waiting"] == 0:
             pass  # until the server has the worker waiting
         fakebean.advance(3600)
         assert reserved.result(timeout=10).body == "send report"

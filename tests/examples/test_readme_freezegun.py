@@ -18,7 +18,7 @@ def test_freezegun_wakes_a_blocked_worker(fakebean):
     with freeze_time("2024-01-01 09:00") as frozen, ThreadPoolExecutor() as pool:
         producer.put("send report", delay=3600)
         reserved = pool.submit(worker.reserve)
-        while producer.stats()["current-waiting"] == 0:
+        while not reserved.done() and producer.stats()["current-waiting"] == 0:
             pass
         frozen.move_to("2024-01-01 10:00")
         assert reserved.result(timeout=10).body == "send report"

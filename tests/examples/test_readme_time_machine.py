@@ -17,7 +17,7 @@ def test_time_machine_shift(fakebean):
         producer.put("send report", delay=3600)
         with ThreadPoolExecutor() as pool:
             reserved = pool.submit(worker.reserve)
-            while producer.stats()["current-waiting"] == 0:
+            while not reserved.done() and producer.stats()["current-waiting"] == 0:
                 pass
             traveller.shift(3600)  # seen by the server's next command, but the worker is blocked...
             fakebean.advance(0)  # ...so make the server look at the clock now
