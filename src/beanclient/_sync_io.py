@@ -80,6 +80,12 @@ class SocketTransport(Generic[TBody]):
         self._send = self._checked_send if self._reconnect else _not_connected
         self._readline = self._read = self._read1 = _not_connected
         if sock is not None:
+            try:
+                # Wakes a thread blocked reading this socket (a reserve); closing the buffered
+                # reader first would wait for that thread's lock forever.
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # not connected any more
             self._file.close()
             sock.close()
 

@@ -425,3 +425,28 @@ def test_known_max_job_size_stops_big_bodies_before_sending(make_server: Callabl
         with pytest.raises(BodyTooBigError):
             c.put("é" * 6)
     assert server.connect().stats()["cmd-put"] == "2"
+
+
+def test_close_from_another_thread_ends_a_blocked_reserve(server: Backend) -> None:
+    import threading
+
+    client = beanclient.Client(server.address)
+    watcher = beanclient.Client(server.address)
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            client.reserve()
+        except BaseException as exc:  # the reserve must end with an error, not hang
+            failures.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    for _ in range(10000):  # until the server has the worker waiting (asked, not slept)
+        if watcher.stats()["current-waiting"] == 1:
+            break
+    client.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert len(failures) == 1 and isinstance(failures[0], (ConnectionError, OSError))
+    watcher.close()
