@@ -6,15 +6,13 @@ Every behaviour test talks bytes to a ``Backend``; the same test body runs again
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from fakebean.testing import RealBeanstalkd, find_beanstalkd
 
 IO_TIMEOUT = 10.0  # a reply that has not come after this long is a failure, never a hang
 
@@ -165,12 +163,7 @@ class FakeBackend(Backend):
 
 
 def beanstalkd_path() -> str:
-    path = os.environ.get("BEANSTALKD") or shutil.which("beanstalkd") or "/usr/bin/beanstalkd"
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            "real beanstalkd not found: install it (apt-get install beanstalkd) or set BEANSTALKD=/path"
-        )
-    return path
+    return find_beanstalkd()
 
 
 def free_port() -> int:
@@ -180,62 +173,26 @@ def free_port() -> int:
 
 
 class RealBackend(Backend):
+    """A fresh real beanstalkd process (``fakebean.testing.RealBeanstalkd``) for one test."""
+
     kind = "real"
 
     def __init__(self, max_job_size: int | None = None, version: str = "1.12") -> None:
         super().__init__()
         assert version == "1.12", "the real backend is Debian's beanstalkd 1.12"
-        binary = beanstalkd_path()
-        for _attempt in range(5):
-            port = free_port()
-            args = [binary, "-l", "127.0.0.1", "-p", str(port)]
-            if max_job_size is not None:
-                args += ["-z", str(max_job_size)]
-            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            self.address = ("127.0.0.1", port)
-            if self._wait_listening():
-                return
-            self.proc.kill()
-            self.proc.wait()
-        raise RuntimeError("could not start beanstalkd on a free port")
-
-    def _wait_listening(self) -> bool:
-        deadline = time.monotonic() + 5.0
-        delay = 0.001
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False  # exited: most likely the port was taken meanwhile
-            try:
-                socket.create_connection(self.address, timeout=1.0).close()
-                return True
-            except OSError:
-                time.sleep(delay)  # process start-up: nothing to wait on but the port
-                delay = min(delay * 2, 0.05)
-        return False
+        self.daemon = RealBeanstalkd(max_job_size=max_job_size)
+        self.proc = self.daemon.process
+        self.address = self.daemon.address
 
     def wait(self, seconds: float) -> None:
         time.sleep(seconds)
 
     def drain(self) -> None:
-        conn = self.connect()
-        conn.stats()  # beanstalkd installs its SIGUSR1 handler only after it starts listening
-        self.proc.send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + 5.0
-        while conn.stats()["draining"] != "true":  # the signal lands asynchronously
-            assert time.monotonic() < deadline, "beanstalkd ignored SIGUSR1"
-            time.sleep(0.001)
-        conn.close()
+        self.daemon.drain()
 
     def close(self) -> None:
         super().close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        self.daemon.close()
 
 
 @contextmanager

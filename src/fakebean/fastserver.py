@@ -13,7 +13,7 @@ import select
 import socket
 
 from .clock import Clock, SystemClock, make_clock
-from .engine import IN_LIMIT, Engine
+from .engine import IN_LIMIT
 from .model import Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
@@ -163,13 +163,7 @@ class SelectorServer(Shell):
         clock: Clock | str | None = "real",
     ) -> None:
         the_clock = SystemClock() if clock == "real" else make_clock(clock)
-        engine = Engine(
-            max_job_size=max_job_size,
-            version=version,
-            binlog_max_size=binlog_max_size,
-            now=the_clock.now(),
-        )
-        super().__init__(engine, the_clock)
+        super().__init__(the_clock, max_job_size, version, binlog_max_size)
         self.listener = sock
         self.epoll = select.epoll()
         self.handles: dict[int, _Handle] = {}  # by file descriptor

@@ -123,24 +123,12 @@ class Queues:
         job.state = INVALID
 
     def ready_top(self, tube: Tube) -> Job | None:
-        heap = tube.ready
-        while heap:
-            entry = heap[0]
-            job: Job = entry[2]
-            if job.entry is entry:
-                return job
-            heappop(heap)
-        return None
+        """The best ready job by (pri, id), pause ignored (peek-ready, dispatch)."""
+        return _live_top(tube.ready)
 
     def delayed_top(self, tube: Tube) -> Job | None:
-        heap = tube.delayed
-        while heap:
-            entry = heap[0]
-            job: Job = entry[2]
-            if job.entry is entry:
-                return job
-            heappop(heap)
-        return None
+        """The delayed job due first (peek-delayed, kick)."""
+        return _live_top(tube.delayed)
 
     def reserve_for(self, conn: Conn, job: Job) -> None:
         job.state = RESERVED
@@ -346,3 +334,14 @@ class Queues:
             else:
                 self.wait_timer_fired(obj)
         self._set_now(now)
+
+
+def _live_top(heap: list[Any]) -> Job | None:
+    """The job of the heap's first live entry, dropping stale entries on the way (lazy deletion)."""
+    while heap:
+        entry = heap[0]
+        job: Job = entry[2]
+        if job.entry is entry:
+            return job
+        heappop(heap)
+    return None

@@ -18,7 +18,6 @@ from types import TracebackType
 
 from . import timehooks
 from .clock import Clock, make_clock
-from .engine import Engine
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
@@ -119,14 +118,7 @@ class Server(Shell):
         self.port = port
         self.unix_path = unix_path
         self.sock = sock
-        the_clock = make_clock(clock)
-        engine = Engine(
-            max_job_size=max_job_size,
-            version=version,
-            binlog_max_size=binlog_max_size,
-            now=the_clock.now(),
-        )
-        super().__init__(engine, the_clock)
+        super().__init__(make_clock(clock), max_job_size, version, binlog_max_size)
         self.verbose = verbose
         self.protocols: set[_Protocol] = set()
         self.all_closed: asyncio.Event | None = None

@@ -31,9 +31,14 @@ class Handle(Protocol):
 
 
 class Shell:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
-        self.engine = engine
+    def __init__(self, clock: Clock, max_job_size: int, version: str, binlog_max_size: int) -> None:
         self.clock = clock
+        self.engine = Engine(
+            max_job_size=max_job_size,
+            version=version,
+            binlog_max_size=binlog_max_size,
+            now=clock.now(),
+        )
 
     def settle(self) -> None:
         """After any event: run due events, write replies, arm the timer."""

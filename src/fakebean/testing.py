@@ -45,20 +45,33 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _stats_pid(address: tuple[str, int]) -> int | None:
-    """The ``pid`` that the server at ``address`` reports in ``stats``."""
-    with socket.create_connection(address, timeout=5.0) as sock:
-        sock.sendall(b"stats\r\n")
-        reply = b""
-        while not reply.endswith(b"\n\r\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionResetError("the server closed the connection")
-            reply += chunk
-    for line in reply.split(b"\n"):
-        if line.startswith(b"pid: "):
-            return int(line[5:])
-    return None
+def _listening_sockets(port: int) -> set[str]:
+    """Inodes of the sockets listening on TCP ``port`` (from /proc/net/tcp and tcp6)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows)
+                for row in rows:
+                    fields = row.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        except OSError:
+            continue
+    return inodes
+
+
+def _owns_listener(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on ``port``. Sends the server nothing, so
+    its counters stay as a fresh server's."""
+    wanted = {f"socket:[{inode}]" for inode in _listening_sockets(port)}
+    if not wanted:
+        return False
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        return any(os.readlink(os.path.join(fd_dir, fd)) in wanted for fd in os.listdir(fd_dir))
+    except OSError:
+        return False
 
 
 def beanstalkd_version(path: str) -> str:
@@ -92,23 +105,21 @@ class RealBeanstalkd:
         raise RuntimeError(f"could not start {binary} on a free port: {last_error}")
 
     def _wait_listening(self) -> bool:
-        """Wait until our process answers on the port: ``stats`` must report its pid.
+        """Wait until our process listens on the port.
 
         The port was free when chosen but is not reserved for us: another process (a parallel
         pytest-xdist worker) may bind it first, in which case ours exits and we try another port.
+        The check reads /proc instead of talking to the server, so its counters start at zero.
         """
         deadline = time.monotonic() + 5.0
         pause = 0.001
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False  # exited: most likely the port was taken meanwhile
-            try:
-                pid = _stats_pid(self.address)
-            except OSError:
-                time.sleep(pause)  # nothing to wait on but the port itself
-                pause = min(pause * 2, 0.05)
-                continue
-            return pid == self.process.pid
+            if _owns_listener(self.process.pid, self.address[1]):
+                return True
+            time.sleep(pause)  # nothing to wait on but the port itself
+            pause = min(pause * 2, 0.05)
         return False
 
     def drain(self) -> None:
