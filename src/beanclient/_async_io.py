@@ -249,7 +249,7 @@ class StreamTransport(Generic[TBody]):
                 pass  # the peer may be gone already; closing is all that was asked
 
     def __repr__(self) -> str:
-        return describe("AsyncClient", self._address)
+        return describe("beanclient.AsyncClient", self._address)
 
 
 def _ok_header(line: bytes) -> tuple[int, int]:

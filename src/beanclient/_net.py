@@ -63,11 +63,11 @@ def peer_address(sock: socket.socket) -> Address:
     return (str(peer[0]), int(peer[1]))
 
 
-def describe(cls_name: str, address: Address | Any) -> str:
+def describe(qualified_name: str, address: Address | Any) -> str:
     if isinstance(address, str):
-        return f"beanclient.{cls_name}(socket={address!r})"
+        return f"{qualified_name}(socket={address!r})"
     host, port = address[0], address[1]
-    return f"beanclient.{cls_name}(host={host!r}, port={port!r})"
+    return f"{qualified_name}(host={host!r}, port={port!r})"
 
 
 def idle_check(sock: Any) -> Callable[[], bool]:

@@ -55,7 +55,7 @@ class Job(Generic[TBody]):
         self.body: TBody = body
 
     def __repr__(self) -> str:
-        return f"beanclient.Job(id={self.id!r}, body={self.body!r})"
+        return f"greenstalk.Job(id={self.id!r}, body={self.body!r})"  # greenstalk's, to the letter
 
 
 JobOrID = Job[TBody] | int

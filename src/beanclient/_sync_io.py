@@ -222,4 +222,5 @@ class SocketTransport(Generic[TBody]):
         self._drop()
 
     def __repr__(self) -> str:
-        return describe("Client", self._address)
+        # greenstalk's repr, to the letter: code and tests that compare reprs keep working
+        return describe("greenstalk.Client", self._address)

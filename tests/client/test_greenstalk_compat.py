@@ -102,7 +102,7 @@ def test_job_is_a_plain_generic_record() -> None:
     job: beanclient.Job[str] = beanclient.Job(id=456, body="x")
     assert (job.id, job.body) == (456, "x")
     job.body = "y"
-    assert repr(beanclient.Job(1, b"{}")) == "beanclient.Job(id=1, body=b'{}')"
+    assert repr(beanclient.Job(1, b"{}")) == "greenstalk.Job(id=1, body=b'{}')"  # greenstalk's repr
 
 
 def test_private_helpers_behave_like_greenstalks() -> None:
@@ -219,7 +219,7 @@ def test_unix_path_and_connected_unix_socket(backend_kind: str, tmp_path: os.Pat
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(path)
         with beanclient.Client(sock, watch="u") as c:
-            assert repr(c) == f"beanclient.Client(socket={path!r})"
+            assert repr(c) == f"greenstalk.Client(socket={path!r})"
             assert c.reserve(timeout=0).body == "x"
 
 
