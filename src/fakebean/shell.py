@@ -76,5 +76,7 @@ class Shell:
                 if not handle.write_paused and not conn.waiting and not conn.want_close:
                     self.engine.resume(conn, self.clock.now())
                 handle.adjust_reading()
-        if conn.want_close and not handle.closing:
-            handle.close()  # after the queued replies
+        if conn.want_close and not conn.out and not handle.closing:
+            # After the queued replies; replies made by the resume above (commands that were queued
+            # behind a reserve, then quit) are still to be written: the connection is dirty again.
+            handle.close()
