@@ -170,6 +170,7 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.twins = Twins(max_job_size=MAX_JOB)
         self.slots: list[Slot] = []
         self.broken = False
+        self.own_tubes = 0
 
     @initialize()
     def connect_slots(self) -> None:
@@ -295,6 +296,33 @@ class DifferentialMachine(RuleBasedStateMachine):
         if self.slots[pick].pair is None:
             self.slots[pick] = self._connect()
         self._step(pick, b"".join(chunk) + (tail + CRLF if tail else b""), halfclose=True)
+
+    @rule(
+        queued=st.lists(
+            valid_lines.filter(lambda line: not line.startswith((b"reserve", b"pause"))), max_size=3
+        )
+    )
+    def queued_commands_run_once_the_reserve_is_served(self, queued: list[bytes]) -> None:
+        """A reserve with commands pipelined behind it, on a tube of its own: a put serves it, they run."""
+        if self.twins.draining:
+            return
+        self.broken = True
+        self.own_tubes += 1
+        tube = b"q%d" % self.own_tubes
+        waiter, producer = self.twins.connect(), self.twins.connect()
+        waiter.send(
+            b"watch %s\r\nignore default\r\nreserve\r\n%squit\r\n"
+            % (tube, b"".join(q + CRLF for q in queued))
+        )
+        producer.send(b"use %s\r\nput 0 0 %d 2\r\nqq\r\n" % (tube, HUGE))
+        context = ("queued behind reserve", tube, queued)
+        producer.replies(2, context)
+        waiter.replies(3 + len(queued), context)
+        waiter.expect_closed(context)
+        producer.send(b"quit\r\n")  # only now: its close must not race the waiter's queued commands
+        producer.expect_closed(context)
+        self._settle(context)
+        self.broken = False
 
     @rule(chance=st.integers(0, 7))
     def drain(self, chance: int) -> None:
