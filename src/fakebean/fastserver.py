@@ -188,7 +188,8 @@ class SelectorServer(Shell):
             while not self._stopping:
                 # The earliest timer, live or stale: a stale one only costs an early tick.
                 timers = engine.timers
-                timeout = max((timers[0][0] - clock.now()) / NS, 0.0) if timers else -1.0
+                # Capped: epoll takes at most 2**31-1 ms, and a delay or TTR may be 136 years.
+                timeout = min(max((timers[0][0] - clock.now()) / NS, 0.0), 3600.0) if timers else -1.0
                 for fd, mask in epoll.poll(timeout):
                     handle = handles.get(fd)
                     if handle is None:
