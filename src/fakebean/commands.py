@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING
 
-from . import stats
+from .inspection import (
+    cmd_list_tube_used,
+    cmd_list_tubes,
+    cmd_list_tubes_watched,
+    cmd_peek,
+    cmd_peek_buried,
+    cmd_peek_delayed,
+    cmd_peek_ready,
+    cmd_stats,
+    cmd_stats_job,
+    cmd_stats_tube,
+)
 from .model import BURIED as S_BURIED
 from .model import DELAYED, INVALID, RESERVED, Conn, Job, Tube
 from .wire import (
@@ -184,10 +196,6 @@ def cmd_reserve_job(engine: Engine, conn: Conn, rest: bytes) -> None:
     engine.reply(conn, b"RESERVED %d %d\r\n%s\r\n" % (job.id, len(job.body), job.body))
 
 
-def _own_job(engine: Engine, conn: Conn, job_id: int) -> Job | None:
-    return conn.reserved.get(job_id)
-
-
 def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
     job_id = int(rest) if rest.isdigit() and len(rest) < 20 else parse_id(rest)
     if job_id is None:
@@ -256,8 +264,6 @@ def cmd_touch(engine: Engine, conn: Conn, rest: bytes) -> None:
         engine.reply(conn, NOT_FOUND)
         return
     job.deadline = engine.now + job.ttr
-    from heapq import heappush
-
     heappush(conn.deadlines, (job.deadline, job.id, job))
     engine.push_timer(job.deadline + 1, 2, job, job.deadline)
     engine.reply(conn, TOUCHED)
@@ -304,45 +310,6 @@ def cmd_kick_job(engine: Engine, conn: Conn, rest: bytes) -> None:
         return
     _kick(engine, job)
     engine.reply(conn, KICKED)
-
-
-# ------------------------------------------------------------------ peeking
-def _found(engine: Engine, conn: Conn, job: Job | None) -> None:
-    if job is None:
-        engine.reply(conn, NOT_FOUND)
-    else:
-        engine.reply(conn, b"FOUND %d %d\r\n%s\r\n" % (job.id, len(job.body), job.body))
-
-
-def cmd_peek(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = parse_id(rest)
-    if job_id is None:
-        engine.reply(conn, BAD_FORMAT)
-        return
-    engine.counts["peek"] += 1
-    putter = engine.incoming.get(job_id)
-    if putter is not None:  # the body buffer as it stands (beanstalkd's holds garbage, not zeros)
-        size = putter.put_need + sum(map(len, putter.put_parts))
-        window = b"".join(putter.put_parts).ljust(size, b"\x00")
-        engine.reply(conn, b"FOUND %d %d\r\n%s" % (job_id, size - 2, window))
-        return
-    _found(engine, conn, engine.jobs.get(job_id))
-
-
-def cmd_peek_ready(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["peek-ready"] += 1
-    _found(engine, conn, engine.ready_top(conn.use))
-
-
-def cmd_peek_delayed(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["peek-delayed"] += 1
-    _found(engine, conn, engine.delayed_top(conn.use))
-
-
-def cmd_peek_buried(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["peek-buried"] += 1
-    buried = conn.use.buried
-    _found(engine, conn, next(iter(buried.values())) if buried else None)
 
 
 # ------------------------------------------------------------------ watching
@@ -396,46 +363,6 @@ def cmd_pause_tube(engine: Engine, conn: Conn, rest: bytes) -> None:
     tube.pauses += 1
     engine.push_timer(tube.unpause_at, 1, tube, tube.unpause_at)
     engine.reply(conn, PAUSED)
-
-
-# ------------------------------------------------------------------ stats and lists
-def cmd_stats(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["stats"] += 1
-    engine.reply(conn, stats.server_stats(engine))
-
-
-def cmd_stats_job(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = parse_id(rest)
-    if job_id is None:
-        engine.reply(conn, BAD_FORMAT)
-        return
-    engine.counts["stats-job"] += 1
-    job = engine.jobs.get(job_id)
-    engine.reply(conn, NOT_FOUND if job is None else stats.job_stats(engine, job))
-
-
-def cmd_stats_tube(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not is_valid_tube_name(rest):
-        engine.reply(conn, BAD_FORMAT)
-        return
-    engine.counts["stats-tube"] += 1
-    tube = engine.tube_by_name.get(rest)
-    engine.reply(conn, NOT_FOUND if tube is None else stats.tube_stats(engine, tube))
-
-
-def cmd_list_tubes(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["list-tubes"] += 1
-    engine.reply(conn, stats.tube_list(engine.tubes))
-
-
-def cmd_list_tube_used(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["list-tube-used"] += 1
-    engine.reply(conn, b"USING %s\r\n" % conn.use.name)
-
-
-def cmd_list_tubes_watched(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["list-tubes-watched"] += 1
-    engine.reply(conn, stats.tube_list(conn.watch.items))
 
 
 def cmd_quit(engine: Engine, conn: Conn, rest: bytes) -> None:
