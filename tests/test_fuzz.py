@@ -29,7 +29,16 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fakebean.engine import IN_LIMIT, OUT_LIMIT, Engine
-from tests.diff_helpers import GUARD, Framer, Reject, Twins, check_engine, mask, profile_settings
+from tests.diff_helpers import (
+    GUARD,
+    ExecutableBackend,
+    Twins,
+    check_engine,
+    executable,
+    mask,
+    profile_settings,
+)
+from tests.framing_reference import Framer, Reject
 from tests.support import Backend, RawConn
 
 MAX_JOB = 64
@@ -140,24 +149,50 @@ def transcript(conn: RawConn) -> list[bytes]:
         replies.append(conn.recv_reply())
 
 
-@pytest.mark.real
-@profile_settings(ci=dict(max_examples=500), long=dict(max_examples=20000))
-@given(stream=fuzzed())
-def test_fuzzed_stream_gets_beanstalkds_transcript(stream: bytes) -> None:
+def compare_transcripts(twins: Twins, stream: bytes, short: bool) -> None:
+    """``stream`` then a half-close on a new connection to each server: the same replies, then EOF."""
     try:
-        outcome = Framer(MAX_JOB).feed(stream, halfclose=True, short=True)
+        outcome = Framer(MAX_JOB).feed(stream, halfclose=True, short=short)
     except Reject:
-        assume(False)  # a pause-tube 0 and a reserve in the same microsecond: a race on beanstalkd
-    twins = Twins(max_job_size=MAX_JOB)
+        assume(False)  # e.g. a pause-tube 0 and a reserve in the same microsecond: a race on beanstalkd
+    pair = twins.connect()
     try:
-        pair = twins.connect()
         pair.send(outcome.send)
         pair.shutdown_write()
         fake, real = transcript(pair.fake), transcript(pair.real)
         assert [mask(r) for r in fake] == [mask(r, twins.offset) for r in real], (stream, fake, real)
         assert len(fake) == outcome.replies, (stream, fake)
     finally:
+        pair.close()
+
+
+@pytest.mark.real
+@profile_settings(ci=dict(max_examples=250), long=dict(max_examples=20000))
+@given(stream=fuzzed())
+def test_fuzzed_stream_gets_beanstalkds_transcript(stream: bytes) -> None:
+    twins = Twins(max_job_size=MAX_JOB)
+    try:
+        compare_transcripts(twins, stream, short=True)
+    finally:
         twins.close()
+
+
+@pytest.fixture(scope="module")
+def executable_twins() -> Iterator[Twins]:
+    """fakebean's executable (the epoll shell) and beanstalkd, one of each for the whole module."""
+    twins = Twins(fake_path=executable(), max_job_size=MAX_JOB)
+    yield twins
+    twins.close()
+
+
+@pytest.mark.real
+@profile_settings(ci=dict(max_examples=400), long=dict(max_examples=10000))
+@given(stream=fuzzed())
+def test_fuzzed_stream_gets_beanstalkds_transcript_from_the_executable(
+    executable_twins: Twins, stream: bytes
+) -> None:
+    # The servers live on across examples (and real time flows in both), so nothing may fall due.
+    compare_transcripts(executable_twins, stream, short=False)
 
 
 # ---------------------------------------------------------------------------------- abuse, both backends
@@ -265,3 +300,18 @@ def test_a_client_that_never_reads_is_held_back_in_bounded_memory(
     for i in range(n):
         assert hog.recv_exact(len(expected)) == expected, i
     assert hog.cmd("list-tube-used") == b"USING default\r\n"
+
+
+@pytest.mark.fake
+def test_the_executable_outlives_timers_centuries_away() -> None:
+    """epoll takes at most 24.8 days; delays, TTRs and pauses go up to 136 years (found by fuzzing)."""
+    server = ExecutableBackend(executable())
+    try:
+        conn = server.connect()
+        conn.sock.settimeout(GUARD)
+        assert conn.cmd("put 0 4294967295 4294967295 1", b"x") == b"INSERTED 1\r\n"
+        assert conn.cmd("pause-tube default 4294967295") == b"PAUSED\r\n"
+        assert conn.cmd("reserve-job 1") == b"RESERVED 1 1\r\nx\r\n"
+        assert server.connect().cmd("list-tube-used") == b"USING default\r\n"
+    finally:
+        server.close()

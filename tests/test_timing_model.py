@@ -210,6 +210,6 @@ class TimingMachine(RuleBasedStateMachine):
 
 
 TimingMachine.TestCase.settings = profile_settings(
-    ci=dict(max_examples=500, stateful_step_count=50), long=dict(max_examples=10000, stateful_step_count=100)
+    ci=dict(max_examples=400, stateful_step_count=50), long=dict(max_examples=10000, stateful_step_count=100)
 )
 TestEngineMatchesTimingModel = TimingMachine.TestCase
