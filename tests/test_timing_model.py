@@ -73,6 +73,9 @@ class TimingMachine(RuleBasedStateMachine):
             conn.out_size = 0
             at = self.model.now - T0
             assert got == expected, f"{name} after {context!r} at T0+{at}ns: {got!r} != {expected!r}"
+            for word in (b"DEADLINE_SOON", b"TIMED_OUT", b"RESERVED", b"KICKED"):
+                if word in got:
+                    event(f"reply {word.decode()}")
             assert not conn.want_close, name
         self.engine.dirty.clear()
 
@@ -111,6 +114,12 @@ class TimingMachine(RuleBasedStateMachine):
     @rule(p=producers, pri=st.sampled_from([0, 1, 2, 1024]), delay=st.integers(0, 3), ttr=st.integers(0, 3))
     def put(self, p: str, pri: int, delay: int, ttr: int) -> None:
         self._command(p, b"put %d %d %d 1\r\nx\r\n" % (pri, delay, ttr), self.model.put, pri, delay, ttr)
+
+    @rule(p=producers, ttr=st.integers(0, 3), w=workers, timeout=st.sampled_from([None, 0, 1, 2, 3]))
+    def put_then_reserve(self, p: str, ttr: int, w: str, timeout: int | None) -> None:
+        """The common case, made common: a job goes in and a worker asks for one."""
+        self.put(p, 0, 0, ttr)
+        self.reserve(w, timeout)
 
     @rule(w=workers, timeout=st.sampled_from([None, 0, 1, 2, 3]))
     def reserve(self, w: str, timeout: int | None) -> None:
