@@ -118,8 +118,8 @@ class RealBeanstalkd:
                 return False  # exited: most likely the port was taken meanwhile
             if _owns_listener(self.process.pid, self.address[1]):
                 return True
-            time.sleep(pause)  # nothing to wait on but the port itself
-            pause = min(pause * 2, 0.05)
+            time.sleep(pause)  # nothing to wait on but the port itself (beanstalkd takes ~5 ms)
+            pause = min(pause * 1.5, 0.005)
         return False
 
     def drain(self) -> None:
