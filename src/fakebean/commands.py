@@ -33,8 +33,6 @@ from .wire import (
     TOUCHED,
     U32_MAX,
     UNKNOWN_COMMAND,
-    is_valid_tube_name,
-    parse_id,
     parse_kick_bound,
     parse_pause,
     parse_put,
@@ -146,10 +144,8 @@ def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_use(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not is_valid_tube_name(rest):
-        engine.reply(conn, BAD_FORMAT)
+    if not engine.counted_name(conn, rest, "use"):
         return
-    engine.counts["use"] += 1
     tube = engine.find_or_make_tube(rest)
     old = conn.use
     tube.refs += 1
@@ -179,11 +175,9 @@ def cmd_reserve_with_timeout(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_reserve_job(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = parse_id(rest)
+    job_id = engine.counted_id(conn, rest, "reserve-job")
     if job_id is None:
-        engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["reserve-job"] += 1
     job = engine.jobs.get(job_id)
     if job is None or job.state == RESERVED or job.state == INVALID:
         engine.reply(conn, NOT_FOUND)
@@ -197,11 +191,9 @@ def cmd_reserve_job(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = int(rest) if rest.isdigit() and len(rest) < 20 else parse_id(rest)
+    job_id = engine.counted_id(conn, rest, "delete")
     if job_id is None:
-        engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["delete"] += 1
     job = engine.jobs.get(job_id)
     if job is None or job.state == INVALID or (job.state == RESERVED and job.reserver is not conn):
         engine.reply(conn, NOT_FOUND)
@@ -254,11 +246,9 @@ def cmd_bury(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_touch(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = parse_id(rest)
+    job_id = engine.counted_id(conn, rest, "touch")
     if job_id is None:
-        engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["touch"] += 1
     job = conn.reserved.get(job_id)
     if job is None:
         engine.reply(conn, NOT_FOUND)
@@ -299,11 +289,9 @@ def _kick(engine: Engine, job: Job) -> None:
 
 
 def cmd_kick_job(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = parse_id(rest)
+    job_id = engine.counted_id(conn, rest, "kick-job")
     if job_id is None:
-        engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["kick-job"] += 1
     job = engine.jobs.get(job_id)
     if job is None or job.state not in (S_BURIED, DELAYED):
         engine.reply(conn, NOT_FOUND)
@@ -314,10 +302,8 @@ def cmd_kick_job(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 # ------------------------------------------------------------------ watching
 def cmd_watch(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not is_valid_tube_name(rest):
-        engine.reply(conn, BAD_FORMAT)
+    if not engine.counted_name(conn, rest, "watch"):
         return
-    engine.counts["watch"] += 1
     tube = engine.find_or_make_tube(rest)
     if tube not in conn.watch.items:
         conn.watch.append(tube)
@@ -327,10 +313,8 @@ def cmd_watch(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_ignore(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not is_valid_tube_name(rest):
-        engine.reply(conn, BAD_FORMAT)
+    if not engine.counted_name(conn, rest, "ignore"):
         return
-    engine.counts["ignore"] += 1
     watch = conn.watch
     tube = engine.tube_by_name.get(rest)
     if tube is not None and tube in watch.items:

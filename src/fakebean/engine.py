@@ -26,6 +26,8 @@ from .wire import (
     JOB_TOO_BIG,
     LINE_MAX,
     TIMED_OUT,
+    is_valid_tube_name,
+    parse_id,
 )
 
 # connection input modes
@@ -256,6 +258,24 @@ class Engine(Queues):
         self.total_jobs += 1
         job.tube.total_jobs += 1
         self.reply(conn, b"INSERTED %d\r\n" % job.id)
+
+    # ------------------------------------------------------------------ arguments (§2.3, §6.5)
+    def counted_id(self, conn: Conn, rest: bytes, command: str) -> int | None:
+        """A job-id argument: BAD_FORMAT (not counted) and None, or the id with ``command`` counted."""
+        job_id = int(rest) if rest.isdigit() and len(rest) < 20 else parse_id(rest)
+        if job_id is None:
+            self.reply(conn, BAD_FORMAT)
+            return None
+        self.counts[command] += 1
+        return job_id
+
+    def counted_name(self, conn: Conn, rest: bytes, command: str) -> bool:
+        """A tube-name argument (the whole rest of the line): BAD_FORMAT, or ``command`` counted."""
+        if not is_valid_tube_name(rest):
+            self.reply(conn, BAD_FORMAT)
+            return False
+        self.counts[command] += 1
+        return True
 
     def drop_incoming(self, job: Job) -> None:
         del self.incoming[job.id]

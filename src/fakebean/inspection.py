@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from . import stats
 from .model import Conn, Job
-from .wire import BAD_FORMAT, NOT_FOUND, is_valid_tube_name, parse_id
+from .wire import NOT_FOUND
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -22,11 +22,9 @@ def _found(engine: Engine, conn: Conn, job: Job | None) -> None:
 
 
 def cmd_peek(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = parse_id(rest)
+    job_id = engine.counted_id(conn, rest, "peek")
     if job_id is None:
-        engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["peek"] += 1
     putter = engine.incoming.get(job_id)
     if putter is not None:  # the body buffer as it stands (beanstalkd's holds garbage, not zeros)
         size = putter.put_need + sum(map(len, putter.put_parts))
@@ -59,20 +57,16 @@ def cmd_stats(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_stats_job(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = parse_id(rest)
+    job_id = engine.counted_id(conn, rest, "stats-job")
     if job_id is None:
-        engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["stats-job"] += 1
     job = engine.jobs.get(job_id)
     engine.reply(conn, NOT_FOUND if job is None else stats.job_stats(engine, job))
 
 
 def cmd_stats_tube(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not is_valid_tube_name(rest):
-        engine.reply(conn, BAD_FORMAT)
+    if not engine.counted_name(conn, rest, "stats-tube"):
         return
-    engine.counts["stats-tube"] += 1
     tube = engine.tube_by_name.get(rest)
     engine.reply(conn, NOT_FOUND if tube is None else stats.tube_stats(engine, tube))
 
