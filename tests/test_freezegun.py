@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -26,30 +26,13 @@ import beanclient
 import fakebean
 from fakebean.testing import Beanstalkd
 from tests.support import IO_TIMEOUT
+from tests.time_helpers import HOUR, wait_until_waiting
 
 pytestmark = pytest.mark.fake
 
-HOUR = 3600
 UTC = dt.timezone.utc
 # the current time, a date in the past and one in the future: what the freeze starts at must not matter
 DATES = [None, "2020-01-01 12:00:00", "2040-06-30 08:15:00.123456"]
-
-
-@pytest.fixture
-def background(fakebean: Beanstalkd) -> Iterator[Callable[[Callable[[], Any]], Future[Any]]]:
-    """Run a blocking call (a worker's ``reserve``) in another thread; its Future holds the outcome."""
-    pool = ThreadPoolExecutor(4, thread_name_prefix="blocked-worker")
-    yield pool.submit
-    fakebean.close()  # a call still blocked fails with the closed connection...
-    pool.shutdown(wait=True)  # ...so that no thread outlives the test
-
-
-def wait_until_waiting(server: Beanstalkd, count: int = 1) -> None:
-    with beanclient.Client(server.address, timeout=IO_TIMEOUT) as probe:
-        for _ in range(100_000):
-            if probe.stats()["current-waiting"] >= count:
-                return
-    raise AssertionError(f"{count} reserve(s) never started waiting")
 
 
 def nothing_ready(client: beanclient.Client[Any]) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -21,28 +21,10 @@ import fakebean
 from fakebean.clock import Clock, ManualClock, RealClock
 from fakebean.testing import Beanstalkd
 from tests.support import IO_TIMEOUT
+from tests.time_helpers import HOUR, wait_until_waiting
 
 pytestmark = pytest.mark.fake
 
-HOUR = 3600
-
-
-@pytest.fixture
-def background(fakebean: Beanstalkd) -> Iterator[Callable[[Callable[[], Any]], Future[Any]]]:
-    """Run a blocking call (a worker's ``reserve``) in another thread; its Future holds the outcome."""
-    pool = ThreadPoolExecutor(4, thread_name_prefix="blocked-worker")
-    yield pool.submit
-    fakebean.close()  # a call still blocked fails with the closed connection...
-    pool.shutdown(wait=True)  # ...so that no thread outlives the test
-
-
-def wait_until_waiting(server: Beanstalkd, count: int = 1) -> None:
-    """Return once ``count`` connections are blocked in a reserve (stats ``current-waiting``)."""
-    with beanclient.Client(server.address, timeout=IO_TIMEOUT) as probe:
-        for _ in range(100_000):
-            if probe.stats()["current-waiting"] >= count:
-                return
-    raise AssertionError(f"{count} reserve(s) never started waiting")
 
 
 def stats_job(client: beanclient.Client[Any], job_id: int) -> dict[str, Any]:
