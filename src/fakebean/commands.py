@@ -59,7 +59,7 @@ _NO_ARGS = (
 
 
 def dispatch_line(engine: Engine, conn: Conn, line: bytes) -> None:
-    if b"\x00" in line:
+    if 0 in line:
         engine.reply(conn, BAD_FORMAT)
         return
     sp = line.find(b" ")

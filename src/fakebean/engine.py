@@ -39,6 +39,24 @@ IN_LIMIT = 1 << 16  # the shell stops reading a connection holding this much unp
 class Engine(Queues):
     """One beanstalkd server's whole state. ``version`` is ``"1.12"`` (default) or ``"1.13"``."""
 
+    __slots__ = (
+        "binlog_max_size",
+        "counts",
+        "cur_conns",
+        "cur_producers",
+        "draining",
+        "host_info",
+        "incoming",
+        "instance_id",
+        "max_job_size",
+        "next_conn_id",
+        "next_job_id",
+        "started_at",
+        "total_conns",
+        "total_jobs",
+        "version",
+    )
+
     def __init__(
         self,
         *,
@@ -163,28 +181,33 @@ class Engine(Queues):
         while not conn.waiting and not conn.want_close and conn.out_size < OUT_LIMIT:
             mode = conn.mode
             if mode == COMMAND:
-                wend = pos + LINE_MAX if n - pos > LINE_MAX else n
-                cr = buf.find(b"\r", pos, wend - 1)
-                if cr >= 0 and buf[cr + 1] == 10:
+                # A line is the bytes before the first CR, if an LF follows it within 224 bytes
+                # (scan_line_end). Searching for CRLF and then checking for an earlier CR is the
+                # same rule, and cheaper: the common case is one short line in the buffer.
+                if n - pos > LINE_MAX:
+                    cr = buf.find(b"\r\n", pos, pos + LINE_MAX)
+                else:
+                    cr = buf.find(b"\r\n", pos) if pos else buf.find(b"\r\n")
+                if cr >= 0:
                     line = buf[pos:cr]
-                    pos = cr + 2
-                    # the two fast paths of commands.dispatch_line, inlined: this is the hot loop
-                    sp = line.find(b" ")
-                    if sp < 0:
-                        handler = bare.get(line)
-                        if handler is not None:
-                            handler(self, conn, b"")
-                            continue
-                    elif sp > 0 and b"\x00" not in line:
-                        handler = with_args.get(line[:sp])
-                        if handler is not None:
-                            handler(self, conn, line[sp + 1 :])
-                            continue
-                    dispatch(self, conn, line)
-                    continue
-                if wend - pos < LINE_MAX:
+                    if 13 not in line:  # (ints: `bytes in bytes` would first try int())
+                        pos = cr + 2
+                        # the two fast paths of commands.dispatch_line, inlined: this is the hot loop
+                        name, sep, rest = line.partition(b" ")
+                        if sep:
+                            handler = with_args.get(name) if name and 0 not in rest else None
+                        else:
+                            handler = bare.get(line)
+                        if handler is None:
+                            dispatch(self, conn, line)
+                        else:
+                            handler(self, conn, rest)
+                        if pos == n:
+                            break
+                        continue
+                if n - pos < LINE_MAX:
                     break  # wait for more bytes
-                pos = wend  # 224 bytes and no line end: discard, skip to the next CRLF
+                pos += LINE_MAX  # 224 bytes and no line end: discard, skip to the next CRLF
                 conn.mode = SKIP_LINE
             elif mode == BODY:
                 need = conn.put_need
@@ -204,6 +227,8 @@ class Engine(Queues):
                     pos = end
                     conn.mode = COMMAND
                     self.finish_put(conn, body, ok)
+                    if pos == n:
+                        break
                     continue
                 if avail:
                     conn.put_parts.append(buf[pos:])
@@ -229,7 +254,7 @@ class Engine(Queues):
                     break
                 conn.mode = COMMAND
                 self.reply(conn, JOB_TOO_BIG)
-        conn.buf = buf[pos:] if pos else buf
+        conn.buf = b"" if pos == n else buf[pos:] if pos else buf
         if (
             conn.halfclosed
             and not conn.waiting

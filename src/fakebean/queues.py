@@ -19,6 +19,26 @@ _K_DELAY, _K_PAUSE, _K_TTR, _K_WAIT = 0, 1, 2, 3
 
 
 class Queues:
+    # Slots, not a __dict__: attribute access on the engine is the hot path's most common operation.
+    __slots__ = (
+        "buried_ct",
+        "cur_workers",
+        "default",
+        "dirty",
+        "jobs",
+        "now",
+        "ready_ct",
+        "reserved_ct",
+        "seq",
+        "timeouts_ct",
+        "timers",
+        "tube_by_name",
+        "tubes",
+        "urgent_ct",
+        "waited_tubes",
+        "waiting_ct",
+    )
+
     def __init__(self, now: int) -> None:
         self.now = now
         self.jobs: dict[int, Job] = {}
