@@ -227,6 +227,7 @@ def become_user(user: str) -> int:
 
 
 def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
+    import gc
     import select
 
     if not hasattr(select, "epoll"):
@@ -252,6 +253,8 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
         if status:
             return status
         signals.attach(server, wake_w)
+        # Everything allocated so far lives as long as the process: keep the collector off it.
+        gc.freeze()
         if not signals.stop:
             server.serve_forever()
     finally:

@@ -191,15 +191,26 @@ def cmd_reserve_job(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = engine.counted_id(conn, rest, "delete")
-    if job_id is None:
-        return
+    if rest.isdigit() and len(rest) < 20:  # the common case of counted_id, inlined
+        job_id: int | None = int(rest)
+        engine.counts["delete"] += 1
+    else:
+        job_id = engine.counted_id(conn, rest, "delete")
+        if job_id is None:
+            return
     job = engine.jobs.get(job_id)
-    if job is None or job.state == INVALID or (job.state == RESERVED and job.reserver is not conn):
+    if job is None:
         engine.reply(conn, NOT_FOUND)
         return
-    if job.state == RESERVED:
+    state = job.state
+    if state == RESERVED:
+        if job.reserver is not conn:
+            engine.reply(conn, NOT_FOUND)
+            return
         engine.unreserve(conn, job)
+    elif state == INVALID:
+        engine.reply(conn, NOT_FOUND)
+        return
     else:
         engine.take_out(job)
     job.tube.deletes += 1

@@ -107,14 +107,17 @@ class Engine(Queues):
             self.now = now
         if conn.closed:
             return
-        if conn.mode == BITBUCKET and not conn.buf:
+        if conn.buf:
+            conn.buf += data
+        elif conn.mode == BITBUCKET:
             take = min(len(data), conn.skip_left)  # JOB_TOO_BIG: throw away without buffering
             conn.skip_left -= take
-            data = data[take:]
+            conn.buf = data[take:]
             if conn.skip_left == 0:
                 conn.mode = COMMAND
                 self.reply(conn, JOB_TOO_BIG)
-        conn.buf = conn.buf + data if conn.buf else data
+        else:
+            conn.buf = data
         self.run(conn)
 
     def feed_eof(self, conn: Conn, now: int) -> None:

@@ -26,10 +26,11 @@ RECV_SIZE = 1 << 16
 
 
 class _Handle:
-    __slots__ = ("closing", "conn", "eof", "events", "pending", "server", "sock", "write_paused")
+    __slots__ = ("closing", "conn", "engine", "eof", "events", "pending", "server", "sock", "write_paused")
 
     def __init__(self, server: SelectorServer, sock: socket.socket, conn: Conn) -> None:
         self.server = server
+        self.engine = server.engine
         self.sock = sock
         self.conn = conn
         self.pending = bytearray()
@@ -66,8 +67,8 @@ class _Handle:
         self._update()
 
     # events
-    def on_readable(self) -> None:
-        server = self.server
+    def on_readable(self, now: int) -> None:
+        """Bytes (or EOF) at ``now``. The request/response case answers before anything else."""
         try:
             data = self.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
@@ -77,23 +78,31 @@ class _Handle:
             return
         conn = self.conn
         if data:
-            engine = server.engine
-            engine.feed(conn, data, server.clock.now())
+            engine = self.engine
+            engine.feed(conn, data, now)
             out = conn.out
             if out and not self.pending and not conn.buf and not conn.want_close:
-                # The common request/response case: answer straight away, skipping the flush pass.
+                # One request answered in full: send it now, before any bookkeeping.
                 reply = out[0] if len(out) == 1 else b"".join(out)
+                try:
+                    sent = self.sock.send(reply)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError:
+                    self.lost()
+                    return
                 out.clear()
                 conn.out_size = 0
                 dirty = engine.dirty
                 if len(dirty) == 1 and dirty[0] is conn:
                     dirty.clear()
-                self.write(reply)
+                if sent != len(reply):
+                    self.write(reply[sent:])  # queues the rest and waits for EPOLLOUT
             if self.events == READ and len(conn.buf) < IN_LIMIT and not conn.want_close:
                 return  # still reading: nothing else to decide
         else:
             self.eof = True
-            server.engine.feed_eof(conn, server.clock.now())
+            self.engine.feed_eof(conn, now)
         self._update()
 
     def on_writable(self) -> None:
@@ -184,13 +193,24 @@ class SelectorServer(Shell):
         engine = self.engine
         clock = self.clock
         handles = self.handles
+        now_ns = clock.now
+        poll = epoll.poll
         try:
             while not self._stopping:
                 # The earliest timer, live or stale: a stale one only costs an early tick.
                 timers = engine.timers
-                # Capped: epoll takes at most 2**31-1 ms, and a delay or TTR may be 136 years.
-                timeout = min(max((timers[0][0] - clock.now()) / NS, 0.0), 3600.0) if timers else -1.0
-                for fd, mask in epoll.poll(timeout):
+                if timers:
+                    # Capped: epoll takes at most 2**31-1 ms, and a delay or TTR may be 136 years.
+                    timeout = (timers[0][0] - now_ns()) / NS
+                    if timeout < 0.0:
+                        timeout = 0.0
+                    elif timeout > 3600.0:
+                        timeout = 3600.0
+                else:
+                    timeout = -1.0
+                events = poll(timeout)
+                now = now_ns()  # one clock reading per wake-up
+                for fd, mask in events:
                     handle = handles.get(fd)
                     if handle is None:
                         if fd == listen_fd:
@@ -199,8 +219,8 @@ class SelectorServer(Shell):
                     if mask & WRITE:
                         handle.on_writable()
                     if mask & _READABLE and handle.events & READ:
-                        handle.on_readable()
-                now = clock.now()  # the real server's tick after each event
+                        handle.on_readable(now)
+                timers = engine.timers
                 if timers and timers[0][0] <= now:
                     engine.tick(now)
                 if engine.dirty:

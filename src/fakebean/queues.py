@@ -56,9 +56,10 @@ class Queues:
         self.dirty: list[Conn] = []  # connections with new output or a close request
 
     def reply(self, conn: Conn, data: bytes) -> None:
-        if not conn.out:
+        out = conn.out
+        if not out:
             self.dirty.append(conn)
-        conn.out.append(data)
+        out.append(data)
         conn.out_size += len(data)
 
     # ------------------------------------------------------------------ tubes (§5.10)
