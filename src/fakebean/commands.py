@@ -192,12 +192,13 @@ def cmd_reserve_job(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
     if rest.isdigit() and len(rest) < 20:  # the common case of counted_id, inlined
-        job_id: int | None = int(rest)
+        job_id = int(rest)
         engine.counts["delete"] += 1
     else:
-        job_id = engine.counted_id(conn, rest, "delete")
-        if job_id is None:
+        parsed = engine.counted_id(conn, rest, "delete")
+        if parsed is None:
             return
+        job_id = parsed
     job = engine.jobs.get(job_id)
     if job is None:
         engine.reply(conn, NOT_FOUND)
