@@ -204,19 +204,16 @@ def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
         engine.reply(conn, NOT_FOUND)
         return
     state = job.state
-    if state == RESERVED:
-        if job.reserver is not conn:
-            engine.reply(conn, NOT_FOUND)
-            return
-        engine.unreserve(conn, job)
-    elif state == INVALID:
+    if state == INVALID or (state == RESERVED and job.reserver is not conn):
         engine.reply(conn, NOT_FOUND)
         return
+    engine.reply(conn, DELETED)  # first: see Queues.reply
+    if state == RESERVED:
+        engine.unreserve(conn, job)
     else:
         engine.take_out(job)
     job.tube.deletes += 1
     engine.free_job(job)
-    engine.reply(conn, DELETED)
 
 
 def cmd_release(engine: Engine, conn: Conn, rest: bytes) -> None:

@@ -181,6 +181,7 @@ class Engine(Queues):
         dispatch = commands.dispatch_line
         bare = commands.BARE
         with_args = commands.WITH_ARGS
+        direct = conn.send_now is not None
         while not conn.waiting and not conn.want_close and conn.out_size < OUT_LIMIT:
             mode = conn.mode
             if mode == COMMAND:
@@ -203,6 +204,13 @@ class Engine(Queues):
                             handler = bare.get(line)
                         if handler is None:
                             dispatch(self, conn, line)
+                        elif pos == n and direct and not conn.out:
+                            # The last command of this input with nothing queued before it: its
+                            # reply may go straight to the shell (see ``reply``).
+                            conn.eager = True
+                            handler(self, conn, rest)
+                            conn.eager = False
+                            break
                         else:
                             handler(self, conn, rest)
                         if pos == n:
@@ -229,6 +237,11 @@ class Engine(Queues):
                         body = buf[pos : end - 2]
                     pos = end
                     conn.mode = COMMAND
+                    if pos == n and direct and not conn.out:
+                        conn.eager = True  # as above
+                        self.finish_put(conn, body, ok)
+                        conn.eager = False
+                        break
                     self.finish_put(conn, body, ok)
                     if pos == n:
                         break
@@ -277,6 +290,8 @@ class Engine(Queues):
             self.drop_incoming(job)
             self.reply(conn, EXPECTED_CRLF if not crlf_ok else DRAINING)
             return
+        # The reply first: with a direct shell it is on its way while the job is filed.
+        self.reply(conn, b"INSERTED %d\r\n" % job.id)
         del self.incoming[job.id]
         job.body = body
         if job.delay:
@@ -285,7 +300,6 @@ class Engine(Queues):
             self.make_ready(job)
         self.total_jobs += 1
         job.tube.total_jobs += 1
-        self.reply(conn, b"INSERTED %d\r\n" % job.id)
 
     # ------------------------------------------------------------------ arguments (§2.3, §6.5)
     def counted_id(self, conn: Conn, rest: bytes, command: str) -> int | None:

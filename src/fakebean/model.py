@@ -6,6 +6,7 @@ Plain ``__slots__`` classes: the engine owns all invariants; these only hold sta
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 READY = "ready"
@@ -143,6 +144,7 @@ class Conn:
         "buf",
         "closed",
         "deadlines",
+        "eager",
         "halfclosed",
         "id",
         "mode",
@@ -153,6 +155,7 @@ class Conn:
         "put_need",
         "put_parts",
         "reserved",
+        "send_now",
         "skip_left",
         "timeout_at",
         "transport",
@@ -187,3 +190,7 @@ class Conn:
         self.closed = False
         self.want_close = False  # quit, or half-closed input fully used: flush, then close
         self.transport: Any = None  # the shell's handle
+        # A shell that can write a reply at once sets send_now; the engine uses it for the reply
+        # to the last command of an input when nothing is queued ahead of it (Queues.reply).
+        self.send_now: Callable[[bytes], None] | None = None
+        self.eager = False

@@ -56,6 +56,12 @@ class Queues:
         self.dirty: list[Conn] = []  # connections with new output or a close request
 
     def reply(self, conn: Conn, data: bytes) -> None:
+        """Queue ``data`` on ``conn.out`` for the shell, or, while ``conn.eager`` is set (the last
+        command of an input, nothing queued), hand it to the shell's ``send_now`` at once."""
+        if conn.eager:
+            conn.eager = False
+            conn.send_now(data)  # type: ignore[misc]  # eager is only ever set when send_now is
+            return
         out = conn.out
         if not out:
             self.dirty.append(conn)
@@ -220,13 +226,13 @@ class Queues:
                     if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
                         best = top
         if best is not None:
+            self.reply(conn, b"RESERVED %d %d\r\n%s\r\n" % (best.id, len(best.body), best.body))
             tube = best.tube
             tube.pause = 0
             heappop(tube.ready)
             self.take_out(best)
             tube.waiting.cursor = 1
             self.reserve_for(conn, best)
-            self.reply(conn, b"RESERVED %d %d\r\n%s\r\n" % (best.id, len(best.body), best.body))
             return
         conn.waiting = True
         self.waiting_ct += 1
