@@ -198,11 +198,11 @@ class Engine(Queues):
                         pos = cr + 2
                         # the two fast paths of commands.dispatch_line, inlined: this is the hot loop
                         name, sep, rest = line.partition(b" ")
-                        if sep:
-                            handler = with_args.get(name) if name and 0 not in rest else None
-                        else:
-                            handler = bare.get(line)
-                        if handler is None:
+                        try:
+                            handler = (with_args if sep else bare)[name]
+                        except KeyError:
+                            handler = None
+                        if handler is None or 0 in line:  # (NUL: BAD_FORMAT, from dispatch_line)
                             dispatch(self, conn, line)
                         elif pos == n and direct and not conn.out:
                             # The last command of this input with nothing queued before it: its

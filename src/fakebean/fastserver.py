@@ -76,9 +76,9 @@ class _Handle:
     def send_now(self, data: bytes) -> None:
         """The engine's direct reply. A failed write only queues the bytes: the next event on the
         socket (EPOLLOUT/ERR) finds the error and closes it, outside the engine."""
-        if not self.pending and self.fd >= 0:
+        if not self.pending:
             try:
-                sent = _write(self.fd, data)
+                sent = _write(self.fd, data)  # (after lost(), fd -1: EBADF, an OSError)
             except OSError:
                 sent = 0
             if sent == len(data):
