@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
 from typing import TYPE_CHECKING
 
 from .inspection import (
@@ -263,8 +262,7 @@ def cmd_touch(engine: Engine, conn: Conn, rest: bytes) -> None:
         engine.reply(conn, NOT_FOUND)
         return
     job.deadline = engine.now + job.ttr
-    heappush(conn.deadlines, (job.deadline, job.id, job))
-    engine.push_timer(job.deadline + 1, 2, job, job.deadline)
+    engine.arm_ttr(conn, job, job.deadline)
     engine.reply(conn, TOUCHED)
 
 

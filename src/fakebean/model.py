@@ -178,7 +178,7 @@ class Conn:
         self.use = default
         self.watch = Multiset()
         self.reserved: dict[int, Job] = {}  # in reservation order
-        self.deadlines: list[Any] = []  # heap of (deadline, id, job) over reserved jobs, lazy
+        self.deadlines: list[Any] = []  # heap of (deadline, job id) over reserved jobs, lazy
         self.producer = False
         self.worker = False
         self.waiting = False

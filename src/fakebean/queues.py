@@ -165,9 +165,14 @@ class Queues:
         job.tube.reserved_count += 1
         self.reserved_ct += 1
         conn.reserved[job.id] = job
-        heappush(conn.deadlines, (deadline, job.id, job))
         conn.timeout_at = -1
-        self.push_timer(deadline + 1, _K_TTR, job, deadline)  # times out once now > deadline
+        self.arm_ttr(conn, job, deadline)
+
+    def arm_ttr(self, conn: Conn, job: Job, deadline: int) -> None:
+        """Time ``job`` out once now > ``deadline`` (reserve, touch). The entries hold the job's id,
+        not the job: a stale one keeps no job alive, and holding only ints the collector skips it."""
+        heappush(conn.deadlines, (deadline, job.id))
+        self.push_timer(deadline + 1, _K_TTR, job.id, deadline)
 
     def unreserve(self, conn: Conn, job: Job) -> None:
         del conn.reserved[job.id]
@@ -186,9 +191,9 @@ class Queues:
 
     # ------------------------------------------------------------------ reservation (§5.4, §5.6)
     @staticmethod
-    def _deadline_live(conn: Conn, entry: tuple[int, int, Job]) -> bool:
-        job = entry[2]
-        return job.reserver is conn and job.state == RESERVED and job.deadline == entry[0]
+    def _deadline_live(conn: Conn, entry: tuple[int, int]) -> bool:
+        job = conn.reserved.get(entry[1])
+        return job is not None and job.deadline == entry[0]
 
     def soonest_deadline(self, conn: Conn) -> int | None:
         heap = conn.deadlines
@@ -313,13 +318,13 @@ class Queues:
             self.timers = [t for t in self.timers if self._timer_live(t)]
             heapify(self.timers)
 
-    @staticmethod
-    def _timer_live(timer: tuple[int, int, int, int, Any, Any]) -> bool:
+    def _timer_live(self, timer: tuple[int, int, int, int, Any, Any]) -> bool:
         _when, _rank, _seq, kind, obj, token = timer
         if kind == _K_DELAY:
             return bool(obj.entry is token)
-        if kind == _K_TTR:
-            return bool(obj.state == RESERVED and obj.deadline == token)
+        if kind == _K_TTR:  # obj is the job's id
+            job = self.jobs.get(obj)
+            return job is not None and job.state == RESERVED and job.deadline == token
         if kind == _K_PAUSE:
             return bool(obj.alive and obj.pause and obj.unpause_at == token)
         return bool(obj.waiting and obj.wait_token == token)
@@ -350,11 +355,13 @@ class Queues:
                 self.take_out(obj)
                 self.make_ready(obj)
             elif kind == _K_TTR:
-                conn = obj.reserver
+                job = self.jobs[obj]
+                conn = job.reserver
+                assert conn is not None  # live: reserved
                 self.timeouts_ct += 1
-                obj.timeouts += 1
-                self.unreserve(conn, obj)
-                self.make_ready(obj)
+                job.timeouts += 1
+                self.unreserve(conn, job)
+                self.make_ready(job)
             elif kind == _K_PAUSE:
                 obj.pause = 0
                 self.dispatch_waiters()
