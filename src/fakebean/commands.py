@@ -30,7 +30,6 @@ from .wire import (
     PAUSED,
     RELEASED,
     TOUCHED,
-    U32_MAX,
     UNKNOWN_COMMAND,
     parse_kick_bound,
     parse_pause,
@@ -83,45 +82,26 @@ def dispatch_line(engine: Engine, conn: Conn, line: bytes) -> None:
 
 
 # ------------------------------------------------------------------ producing
-_PUT_HEADERS: dict[bytes, tuple[int, int, int, int, bool]] = {}  # clients repeat one header
-
-
-def _put_header(rest: bytes) -> tuple[int, int, int, int, bool] | None:
-    """``(pri, delay, ttr, bytes, trailing_garbage)``, or None for BAD_FORMAT (§4.1)."""
-    header = _PUT_HEADERS.get(rest)
-    if header is not None:
-        return header
-    fields = rest.split(b" ")
-    if (
-        len(fields) == 4
-        and fields[0].isdigit()
-        and fields[1].isdigit()
-        and fields[2].isdigit()
-        and fields[3].isdigit()
-    ):  # the common, well-formed case
-        pri, delay, ttr, size = int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3])
-        if pri > U32_MAX or delay > U32_MAX or ttr > U32_MAX or size > U32_MAX:
-            return None
-        if len(_PUT_HEADERS) >= 4096:
-            _PUT_HEADERS.clear()
-        header = _PUT_HEADERS[rest] = (pri, delay, ttr, size, False)
-        return header
-    parsed = parse_put(rest)
-    if parsed is None:
-        return None
-    (pri, delay, ttr, size), garbage = parsed
-    return pri, delay, ttr, size, garbage
+# Parsed put headers by their text, shared by every engine in the process (clients repeat one
+# header): (pri, delay ns, ttr ns, bytes to read with the CRLF, trailing garbage).
+_PUT_HEADERS: dict[bytes, tuple[int, int, int, int, bool]] = {}
 
 
 def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
-    header = _put_header(rest)
+    header = _PUT_HEADERS.get(rest)
     if header is None:
-        engine.reply(conn, BAD_FORMAT)
-        return
-    pri, delay, ttr, size, garbage = header
+        parsed = parse_put(rest)  # (§4.1)
+        if parsed is None:
+            engine.reply(conn, BAD_FORMAT)
+            return
+        (pri, delay, ttr, size), garbage = parsed
+        if len(_PUT_HEADERS) >= 4096:
+            _PUT_HEADERS.clear()
+        header = _PUT_HEADERS[rest] = (pri, delay * NS, (ttr or 1) * NS, size + 2, garbage)
+    pri, delay, ttr, need, garbage = header
     engine.counts["put"] += 1
-    if size > engine.max_job_size:
-        conn.skip_left = size + 2
+    if need - 2 > engine.max_job_size:  # JOB_TOO_BIG comes before the garbage check
+        conn.skip_left = need
         conn.mode = 3  # BITBUCKET, then JOB_TOO_BIG
         return
     if garbage:
@@ -130,7 +110,7 @@ def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
     if not conn.producer:
         conn.producer = True
         engine.cur_producers += 1
-    job = Job(engine.next_job_id, pri, delay * NS, (ttr or 1) * NS, conn.use, engine.now)
+    job = Job(engine.next_job_id, pri, delay, ttr, conn.use, engine.now)
     engine.next_job_id += 1
     conn.use.refs += 1
     conn.put_job = job  # the body comes next (§2.5)
@@ -138,7 +118,7 @@ def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
     # "invalid" and peek shows the bytes received so far; nothing else can touch it.
     engine.jobs[job.id] = job
     engine.incoming[job.id] = conn
-    conn.put_need = size + 2
+    conn.put_need = need
     conn.mode = 2  # BODY
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from . import commands
+from .commands import BARE, WITH_ARGS, dispatch_line
 from .model import Conn, Job
 from .queues import Queues
 from .wire import (
@@ -178,10 +178,6 @@ class Engine(Queues):
         buf = conn.buf
         pos = 0
         n = len(buf)
-        dispatch = commands.dispatch_line
-        bare = commands.BARE
-        with_args = commands.WITH_ARGS
-        direct = conn.send_now is not None
         while not conn.waiting and not conn.want_close and conn.out_size < OUT_LIMIT:
             mode = conn.mode
             if mode == COMMAND:
@@ -196,15 +192,15 @@ class Engine(Queues):
                     line = buf[pos:cr]
                     if 13 not in line:  # (ints: `bytes in bytes` would first try int())
                         pos = cr + 2
-                        # the two fast paths of commands.dispatch_line, inlined: this is the hot loop
+                        # the two fast paths of dispatch_line, inlined: this is the hot loop
                         name, sep, rest = line.partition(b" ")
                         try:
-                            handler = (with_args if sep else bare)[name]
+                            handler = (WITH_ARGS if sep else BARE)[name]
                         except KeyError:
                             handler = None
                         if handler is None or 0 in line:  # (NUL: BAD_FORMAT, from dispatch_line)
-                            dispatch(self, conn, line)
-                        elif pos == n and direct and not conn.out:
+                            dispatch_line(self, conn, line)
+                        elif pos == n and conn.send_now is not None and not conn.out:
                             # The last command of this input with nothing queued before it: its
                             # reply may go straight to the shell (see ``reply``).
                             conn.eager = True
@@ -237,7 +233,7 @@ class Engine(Queues):
                         body = buf[pos : end - 2]
                     pos = end
                     conn.mode = COMMAND
-                    if pos == n and direct and not conn.out:
+                    if pos == n and conn.send_now is not None and not conn.out:
                         conn.eager = True  # as above
                         self.finish_put(conn, body, ok)
                         conn.eager = False

@@ -227,7 +227,7 @@ class Queues:
             now = self.now
             for tube in conn.watch.items:
                 if tube.ready_count and not (tube.pause and tube.unpause_at > now):
-                    top = self.ready_top(tube)
+                    top = _live_top(tube.ready)
                     if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
                         best = top
         if best is not None:
