@@ -99,7 +99,8 @@ class Engine(Queues):
         return conn
 
     def feed(self, conn: Conn, data: bytes, now: int) -> None:
-        """Bytes arrived from the client. Due events run first, as in the real server's loop."""
+        """Bytes arrived from the client: run every complete command, as far as the connection
+        may go. Due events run first, as in the real server's loop."""
         timers = self.timers
         if timers and timers[0][0] <= now:
             self.tick(now)
@@ -107,75 +108,18 @@ class Engine(Queues):
             self.now = now
         if conn.closed:
             return
-        if conn.buf:
-            conn.buf += data
+        buf = conn.buf
+        if buf:
+            buf += data
         elif conn.mode == BITBUCKET:
             take = min(len(data), conn.skip_left)  # JOB_TOO_BIG: throw away without buffering
             conn.skip_left -= take
-            conn.buf = data[take:]
+            buf = data[take:]
             if conn.skip_left == 0:
                 conn.mode = COMMAND
                 self.reply(conn, JOB_TOO_BIG)
         else:
-            conn.buf = data
-        self.run(conn)
-
-    def feed_eof(self, conn: Conn, now: int) -> None:
-        """The client shut down its write side (or the socket hit EOF)."""
-        self.tick(now)
-        if conn.closed:
-            return
-        conn.halfclosed = True
-        if conn.waiting:
-            self.stop_waiting(conn)
-            self.reply(conn, TIMED_OUT)
-        self.run(conn)
-
-    def resume(self, conn: Conn, now: int) -> None:
-        """The shell wrote this connection's output: carry on with its buffered commands."""
-        self.tick(now)
-        if not conn.closed:
-            self.run(conn)
-
-    def wants_input(self, conn: Conn) -> bool:
-        """Whether the shell should keep reading this connection (bounded memory, §1)."""
-        if conn.want_close or conn.closed or conn.out_size >= OUT_LIMIT:
-            return False
-        return conn.mode in (BODY, BITBUCKET) or len(conn.buf) < IN_LIMIT
-
-    def disconnect(self, conn: Conn, now: int) -> None:
-        """The connection is gone (EOF after half-close, error, quit): §5.8, in order."""
-        self.tick(now)  # a TTR or delay that fell due before the close is handled first
-        if conn.closed:
-            return
-        conn.closed = True
-        conn.buf = b""
-        conn.out.clear()
-        if conn.put_job is not None:
-            self.drop_incoming(conn.put_job)  # the half-read job is dropped; its id stays used
-            conn.put_job = None
-        self.cur_conns -= 1
-        if conn.producer:
-            self.cur_producers -= 1
-        if conn.worker:
-            self.cur_workers -= 1
-        self.stop_waiting(conn)
-        for job in list(conn.reserved.values()):
-            self.unreserve(conn, job)
-            self.make_ready(job)
-        conn.deadlines.clear()
-        watch = conn.watch
-        while watch.items:
-            tube = watch.delete_at(0)
-            tube.watching -= 1
-            self.unref_tube(tube)
-        conn.use.using -= 1
-        self.unref_tube(conn.use)
-
-    # ------------------------------------------------------------------ input framing (§2.1, §2.5)
-    def run(self, conn: Conn) -> None:
-        """Run every complete command in ``conn``'s buffer, as far as the connection may go."""
-        buf = conn.buf
+            buf = data
         pos = 0
         n = len(buf)
         while not conn.waiting and not conn.want_close and conn.out_size < OUT_LIMIT:
@@ -277,6 +221,64 @@ class Engine(Queues):
             conn.want_close = True  # input used up after a half-close: close once flushed (§5.7)
             if not conn.out:
                 self.dirty.append(conn)
+
+    def feed_eof(self, conn: Conn, now: int) -> None:
+        """The client shut down its write side (or the socket hit EOF)."""
+        self.tick(now)
+        if conn.closed:
+            return
+        conn.halfclosed = True
+        if conn.waiting:
+            self.stop_waiting(conn)
+            self.reply(conn, TIMED_OUT)
+        self.run(conn)
+
+    def resume(self, conn: Conn, now: int) -> None:
+        """The shell wrote this connection's output: carry on with its buffered commands."""
+        self.tick(now)
+        if not conn.closed:
+            self.run(conn)
+
+    def wants_input(self, conn: Conn) -> bool:
+        """Whether the shell should keep reading this connection (bounded memory, §1)."""
+        if conn.want_close or conn.closed or conn.out_size >= OUT_LIMIT:
+            return False
+        return conn.mode in (BODY, BITBUCKET) or len(conn.buf) < IN_LIMIT
+
+    def disconnect(self, conn: Conn, now: int) -> None:
+        """The connection is gone (EOF after half-close, error, quit): §5.8, in order."""
+        self.tick(now)  # a TTR or delay that fell due before the close is handled first
+        if conn.closed:
+            return
+        conn.closed = True
+        conn.buf = b""
+        conn.out.clear()
+        if conn.put_job is not None:
+            self.drop_incoming(conn.put_job)  # the half-read job is dropped; its id stays used
+            conn.put_job = None
+        self.cur_conns -= 1
+        if conn.producer:
+            self.cur_producers -= 1
+        if conn.worker:
+            self.cur_workers -= 1
+        self.stop_waiting(conn)
+        for job in list(conn.reserved.values()):
+            self.unreserve(conn, job)
+            self.make_ready(job)
+        conn.deadlines.clear()
+        watch = conn.watch
+        while watch.items:
+            tube = watch.delete_at(0)
+            tube.watching -= 1
+            self.unref_tube(tube)
+        conn.use.using -= 1
+        self.unref_tube(conn.use)
+
+    # ------------------------------------------------------------------ input framing (§2.1, §2.5)
+    def run(self, conn: Conn) -> None:
+        """Run the commands already buffered (after a write, a wait, a half-close). The same as
+        feeding no bytes: every event due by ``self.now`` has run already."""
+        self.feed(conn, b"", self.now)
 
     def finish_put(self, conn: Conn, body: bytes, crlf_ok: bool) -> None:
         job = conn.put_job
