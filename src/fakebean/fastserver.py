@@ -20,6 +20,7 @@ from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
 READ = select.EPOLLIN | select.EPOLLRDHUP
+IN_ONLY = select.EPOLLIN  # the usual event: bytes to read, nothing else
 WRITE = select.EPOLLOUT
 _READABLE = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 HIGH_WATER = 1 << 16  # unsent bytes above which a connection's commands wait (beanstalkd: one reply)
@@ -38,6 +39,7 @@ class _Handle:
         "eof",
         "events",
         "fd",
+        "feed",
         "pending",
         "server",
         "sock",
@@ -47,6 +49,7 @@ class _Handle:
     def __init__(self, server: SelectorServer, sock: socket.socket, conn: Conn) -> None:
         self.server = server
         self.engine = server.engine
+        self.feed = server.engine.feed
         self.sock = sock
         self.fd = sock.fileno()
         self.conn = conn
@@ -109,8 +112,7 @@ class _Handle:
             return
         conn = self.conn
         if data:
-            engine = self.engine
-            engine.feed(conn, data, now)
+            self.feed(conn, data, now)
             out = conn.out
             if out and not self.pending and not conn.buf and not conn.want_close:
                 # One request answered in full: send it now, before any bookkeeping.
@@ -124,7 +126,7 @@ class _Handle:
                     return
                 out.clear()
                 conn.out_size = 0
-                dirty = engine.dirty
+                dirty = self.engine.dirty
                 if len(dirty) == 1 and dirty[0] is conn:
                     dirty.clear()
                 if sent != len(reply):
@@ -247,11 +249,13 @@ class SelectorServer(Shell):
                     if handle is None:
                         if fd == listen_fd:
                             self._accept()
-                        continue
-                    if mask & WRITE:
-                        handle.on_writable()
-                    if mask & _READABLE and handle.events & READ:
-                        handle.on_readable(now)
+                    elif mask == IN_ONLY and handle.events == READ:
+                        handle.on_readable(now)  # the common case, first
+                    else:
+                        if mask & WRITE:
+                            handle.on_writable()
+                        if mask & _READABLE and handle.events & READ:
+                            handle.on_readable(now)
                 timers = engine.timers
                 if timers and timers[0][0] <= now:
                     engine.tick(now)
