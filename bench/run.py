@@ -1,6 +1,6 @@
 """fakebean vs the real beanstalkd, and beanclient vs greenstalk, measured in one run.
 
-    python bench/run.py                 # full run (about 90 s, at most 115): 6 rounds x 1.2 s per sample
+    python bench/run.py                 # full run (about 85 s, at most 115): 10 rounds x 0.7 s per sample
     python bench/run.py --quick         # smoke run (about 6 s, at most 14): 2 rounds x 0.2 s per sample
     python bench/run.py --json out.json # also write every sample and the ratios as JSON
     python bench/run.py --wait-quiet 60 # first wait (up to 60 s) for other work to leave the cores idle
@@ -17,8 +17,8 @@ is one server core against one client core. The benchmarks:
 (c) on the same beanstalkd: beanclient vs greenstalk request/response (as in b), and
     ``beanclient.put_many`` vs greenstalk's ``put`` loop, in jobs per second.
 
-The targets of each benchmark are measured alternately (A, B, A, B, ...) over the rounds and the median
-sample is reported. The CPU columns are CPU seconds per wall second of the server process and of
+The targets of each benchmark are measured back to back, A then B in even rounds and B then A in odd
+ones, and the median sample is reported. The CPU columns are CPU seconds per wall second of the server process and of
 this (client) process during the timed part: a column near 1.00 marks the side that was the limit.
 ``other`` is what other processes used meanwhile, and ``srv us/op`` the server's CPU per operation
 (see bench/README.md).
@@ -52,7 +52,7 @@ import servers
 from measure import Sample
 
 # A full run takes about 85 s and a quick one about 6 s; the limits keep them under 2 min and 15 s.
-FULL = {"rounds": 6, "duration": 1.2, "time_limit": 115.0}
+FULL = {"rounds": 10, "duration": 0.7, "time_limit": 115.0}
 QUICK = {"rounds": 2, "duration": 0.2, "time_limit": 14.0}
 NOISY_OTHER_CPU = 0.25  # cores busy outside the benchmark above which the table carries a warning
 
@@ -203,7 +203,10 @@ def run_rounds(
 ) -> None:
     for rnd in range(rounds):
         for bench in benches.values():
-            for target in bench.targets:  # A, B, A, B, ... across the rounds
+            # A, B in even rounds and B, A in odd ones: neither target always goes first (a sample
+            # right after a change of load can run warmer or colder than the next one).
+            order = bench.targets if rnd % 2 == 0 else bench.targets[::-1]
+            for target in order:
                 if target.run is None or target.unavailable or target.error:
                     continue
                 tube = f"bench-{bench.key}-{rnd}"
@@ -380,7 +383,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, help=f"rounds (default {FULL['rounds']}, quick {QUICK['rounds']})"
     )
-    parser.add_argument("--duration", type=float, help="seconds per sample (default 1.2, quick 0.2)")
+    parser.add_argument("--duration", type=float, help=f"seconds per sample (default {FULL['duration']}, quick {QUICK['duration']})")
     parser.add_argument("--batch", type=int, default=200, help="commands per pipelined write (default 200)")
     parser.add_argument("--put-batch", type=int, default=100, help="bodies per put_many call (default 100)")
     parser.add_argument(
