@@ -18,8 +18,9 @@ is one server core against one client core. The benchmarks:
     ``beanclient.put_many`` vs greenstalk's ``put`` loop, in jobs per second.
 
 The targets of each benchmark are measured back to back, A then B in even rounds and B then A in odd
-ones, and the median sample is reported. The CPU columns are CPU seconds per wall second of the server process and of
-this (client) process during the timed part: a column near 1.00 marks the side that was the limit.
+ones, and the median sample is reported. The CPU columns are CPU seconds per wall second of the server
+process and of this (client) process during the timed part: a column near 1.00 marks the side that was
+the limit.
 ``other`` is what other processes used meanwhile, and ``srv us/op`` the server's CPU per operation
 (see bench/README.md).
 beanclient is being written alongside; while ``beanclient.Client`` (or its ``put_many``) is missing,
@@ -383,7 +384,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, help=f"rounds (default {FULL['rounds']}, quick {QUICK['rounds']})"
     )
-    parser.add_argument("--duration", type=float, help=f"seconds per sample (default {FULL['duration']}, quick {QUICK['duration']})")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        help=f"seconds per sample (default {FULL['duration']}, quick {QUICK['duration']})",
+    )
     parser.add_argument("--batch", type=int, default=200, help="commands per pipelined write (default 200)")
     parser.add_argument("--put-batch", type=int, default=100, help="bodies per put_many call (default 100)")
     parser.add_argument(
