@@ -132,35 +132,38 @@ class Engine(Queues):
                     cr = buf.find(b"\r\n", pos, pos + LINE_MAX)
                 else:
                     cr = buf.find(b"\r\n", pos) if pos else buf.find(b"\r\n")
-                if cr >= 0:
-                    line = buf[pos:cr]
-                    if 13 not in line:  # (ints: `bytes in bytes` would first try int())
-                        pos = cr + 2
-                        # the two fast paths of dispatch_line, inlined: this is the hot loop
-                        name, sep, rest = line.partition(b" ")
-                        try:
-                            handler = (WITH_ARGS if sep else BARE)[name]
-                        except KeyError:
-                            handler = None
-                        if handler is None or 0 in line:  # (NUL: BAD_FORMAT, from dispatch_line)
-                            dispatch_line(self, conn, line)
-                        elif pos == n and conn.send_now is not None and not conn.out:
-                            # The last command of this input with nothing queued before it: its
-                            # reply may go straight to the shell (see ``reply``).
-                            conn.eager = True
-                            handler(self, conn, rest)
-                            conn.eager = False
-                            break
-                        else:
-                            handler(self, conn, rest)
-                        if pos == n:
-                            break
-                        continue
-                if n - pos < LINE_MAX:
-                    break  # wait for more bytes
-                pos += LINE_MAX  # 224 bytes and no line end: discard, skip to the next CRLF
-                conn.mode = SKIP_LINE
-            elif mode == BODY:
+                if cr < 0 or 13 in (line := buf[pos:cr]):  # (ints: `bytes in bytes` tries int())
+                    if n - pos < LINE_MAX:
+                        break  # wait for more bytes
+                    pos += LINE_MAX  # 224 bytes and no line end: discard, skip to the next CRLF
+                    conn.mode = SKIP_LINE
+                    continue
+                pos = cr + 2
+                # the two fast paths of dispatch_line, inlined: this is the hot loop
+                name, sep, rest = line.partition(b" ")
+                try:
+                    handler = (WITH_ARGS if sep else BARE)[name]
+                except KeyError:
+                    handler = None
+                if handler is None or 0 in line:  # (NUL: BAD_FORMAT, from dispatch_line)
+                    dispatch_line(self, conn, line)
+                elif pos == n and conn.send_now is not None and not conn.out:
+                    # The last command of this input with nothing queued before it: its reply may
+                    # go straight to the shell (see ``reply``).
+                    conn.eager = True
+                    handler(self, conn, rest)
+                    conn.eager = False
+                    break
+                else:
+                    handler(self, conn, rest)
+                if pos == n:
+                    break
+                mode = conn.mode
+                if mode != BODY:
+                    continue
+                # A put whose body follows: read it now (a put that waits for its body has not
+                # replied, waited or closed, so the loop's condition still holds).
+            if mode == BODY:
                 need = conn.put_need
                 avail = n - pos
                 if avail >= need:

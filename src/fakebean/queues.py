@@ -227,7 +227,8 @@ class Queues:
             now = self.now
             for tube in conn.watch.items:
                 if tube.ready_count and not (tube.pause and tube.unpause_at > now):
-                    top = _live_top(tube.ready)
+                    entry = tube.ready[0]  # usually live: then no call
+                    top = entry[2] if entry[2].entry is entry else _live_top(tube.ready)
                     if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
                         best = top
         if best is not None:
