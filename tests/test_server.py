@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import fakebean
+from fakebean.wire import CMD
 
 pytestmark = pytest.mark.fake
 
@@ -99,7 +100,7 @@ def test_close_leaves_no_task_socket_or_timer_behind() -> None:
             other = socket.create_connection((host, port))
             other.sendall(b"put 0 0 1 5\r\nab")
             await writer.drain()
-            while server.engine.waiting_ct == 0 or server.engine.counts["put"] == 0:
+            while server.engine.waiting_ct == 0 or server.engine.counts[CMD["put"]] == 0:
                 await asyncio.sleep(0)  # let the server read both (no timer, just the loop)
         assert await asyncio.wait_for(reader.read(), 10) == b""  # the server closed it
         writer.close()

@@ -26,7 +26,6 @@ from tests.time_helpers import HOUR, wait_until_waiting
 pytestmark = pytest.mark.fake
 
 
-
 def stats_job(client: beanclient.Client[Any], job_id: int) -> dict[str, Any]:
     return dict(client.stats_job(job_id))
 

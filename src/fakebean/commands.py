@@ -22,6 +22,7 @@ from .model import DELAYED, INVALID, RESERVED, Conn, Job, Tube
 from .wire import (
     BAD_FORMAT,
     BURIED,
+    CMD,
     DELETED,
     KICKED,
     NOT_FOUND,
@@ -82,6 +83,8 @@ def dispatch_line(engine: Engine, conn: Conn, line: bytes) -> None:
 
 
 # ------------------------------------------------------------------ producing
+_PUT, _RWT, _DELETE = CMD["put"], CMD["reserve-with-timeout"], CMD["delete"]  # the hot counters
+
 # Parsed put headers by their text, shared by every engine in the process (clients repeat one
 # header): (pri, delay ns, ttr ns, bytes to read with the CRLF, trailing garbage).
 _PUT_HEADERS: dict[bytes, tuple[int, int, int, int, bool]] = {}
@@ -99,7 +102,7 @@ def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
             _PUT_HEADERS.clear()
         header = _PUT_HEADERS[rest] = (pri, delay * NS, (ttr or 1) * NS, size + 2, garbage)
     pri, delay, ttr, need, garbage = header
-    engine.counts["put"] += 1
+    engine.counts[_PUT] += 1
     if need - 2 > engine.max_job_size:  # JOB_TOO_BIG comes before the garbage check
         conn.skip_left = need
         conn.mode = 3  # BITBUCKET, then JOB_TOO_BIG
@@ -123,7 +126,7 @@ def cmd_put(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_use(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not engine.counted_name(conn, rest, "use"):
+    if not engine.counted_name(conn, rest, CMD["use"]):
         return
     tube = engine.find_or_make_tube(rest)
     old = conn.use
@@ -137,7 +140,7 @@ def cmd_use(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 # ------------------------------------------------------------------ consuming
 def cmd_reserve(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["reserve"] += 1
+    engine.counts[CMD["reserve"]] += 1
     engine.start_reserve(conn, -1)
 
 
@@ -149,12 +152,12 @@ def cmd_reserve_with_timeout(engine: Engine, conn: Conn, rest: bytes) -> None:
     if timeout is None:
         engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["reserve-with-timeout"] += 1
+    engine.counts[_RWT] += 1
     engine.start_reserve(conn, timeout)
 
 
 def cmd_reserve_job(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = engine.counted_id(conn, rest, "reserve-job")
+    job_id = engine.counted_id(conn, rest, CMD["reserve-job"])
     if job_id is None:
         return
     job = engine.jobs.get(job_id)
@@ -172,9 +175,9 @@ def cmd_reserve_job(engine: Engine, conn: Conn, rest: bytes) -> None:
 def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
     if rest.isdigit() and len(rest) < 20:  # the common case of counted_id, inlined
         job_id = int(rest)
-        engine.counts["delete"] += 1
+        engine.counts[_DELETE] += 1
     else:
-        parsed = engine.counted_id(conn, rest, "delete")
+        parsed = engine.counted_id(conn, rest, CMD["delete"])
         if parsed is None:
             return
         job_id = parsed
@@ -200,7 +203,7 @@ def cmd_release(engine: Engine, conn: Conn, rest: bytes) -> None:
     if fields is None:
         engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["release"] += 1
+    engine.counts[CMD["release"]] += 1
     job = conn.reserved.get(fields[0])
     if job is None:
         engine.reply(conn, NOT_FOUND)
@@ -222,7 +225,7 @@ def cmd_bury(engine: Engine, conn: Conn, rest: bytes) -> None:
     if fields is None:
         engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["bury"] += 1
+    engine.counts[CMD["bury"]] += 1
     job = conn.reserved.get(fields[0])
     if job is None:
         engine.reply(conn, NOT_FOUND)
@@ -234,7 +237,7 @@ def cmd_bury(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_touch(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = engine.counted_id(conn, rest, "touch")
+    job_id = engine.counted_id(conn, rest, CMD["touch"])
     if job_id is None:
         return
     job = conn.reserved.get(job_id)
@@ -251,7 +254,7 @@ def cmd_kick(engine: Engine, conn: Conn, rest: bytes) -> None:
     if bound is None:
         engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["kick"] += 1
+    engine.counts[CMD["kick"]] += 1
     tube = conn.use
     kicked = 0
     if tube.buried:
@@ -276,7 +279,7 @@ def _kick(engine: Engine, job: Job) -> None:
 
 
 def cmd_kick_job(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = engine.counted_id(conn, rest, "kick-job")
+    job_id = engine.counted_id(conn, rest, CMD["kick-job"])
     if job_id is None:
         return
     job = engine.jobs.get(job_id)
@@ -289,7 +292,7 @@ def cmd_kick_job(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 # ------------------------------------------------------------------ watching
 def cmd_watch(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not engine.counted_name(conn, rest, "watch"):
+    if not engine.counted_name(conn, rest, CMD["watch"]):
         return
     tube = engine.find_or_make_tube(rest)
     if tube not in conn.watch.items:
@@ -300,7 +303,7 @@ def cmd_watch(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_ignore(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not engine.counted_name(conn, rest, "ignore"):
+    if not engine.counted_name(conn, rest, CMD["ignore"]):
         return
     watch = conn.watch
     tube = engine.tube_by_name.get(rest)
@@ -319,7 +322,7 @@ def cmd_pause_tube(engine: Engine, conn: Conn, rest: bytes) -> None:
     if parsed is None:
         engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts["pause-tube"] += 1  # counted before the name is checked (§4.22)
+    engine.counts[CMD["pause-tube"]] += 1  # counted before the name is checked (§4.22)
     name, seconds = parsed
     if len(name) > 200 or name[0] == 0x2D:
         engine.reply(conn, BAD_FORMAT)

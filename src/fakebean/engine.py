@@ -17,7 +17,7 @@ from .model import Conn, Job
 from .queues import Queues
 from .wire import (
     BAD_FORMAT,
-    COUNTED,
+    CMD,
     DEFAULT_BINLOG_SIZE,
     DEFAULT_MAX_JOB_SIZE,
     DRAINING,
@@ -80,7 +80,7 @@ class Engine(Queues):
         self.next_job_id = 1
         self.next_conn_id = 1
         self.incoming: dict[int, Conn] = {}  # jobs whose body is still being read, by id
-        self.counts = dict.fromkeys(COUNTED + ("reserve-job", "kick-job"), 0)
+        self.counts = [0] * len(CMD)  # by CMD index
         self.total_jobs = 0
         self.cur_conns = self.total_conns = self.cur_producers = 0
 
@@ -303,8 +303,9 @@ class Engine(Queues):
         job.tube.total_jobs += 1
 
     # ------------------------------------------------------------------ arguments (§2.3, §6.5)
-    def counted_id(self, conn: Conn, rest: bytes, command: str) -> int | None:
-        """A job-id argument: BAD_FORMAT (not counted) and None, or the id with ``command`` counted."""
+    def counted_id(self, conn: Conn, rest: bytes, command: int) -> int | None:
+        """A job-id argument: BAD_FORMAT (not counted) and None, or the id with ``command`` (a CMD
+        index) counted."""
         job_id = int(rest) if rest.isdigit() and len(rest) < 20 else parse_id(rest)
         if job_id is None:
             self.reply(conn, BAD_FORMAT)
@@ -312,7 +313,7 @@ class Engine(Queues):
         self.counts[command] += 1
         return job_id
 
-    def counted_name(self, conn: Conn, rest: bytes, command: str) -> bool:
+    def counted_name(self, conn: Conn, rest: bytes, command: int) -> bool:
         """A tube-name argument (the whole rest of the line): BAD_FORMAT, or ``command`` counted."""
         if not is_valid_tube_name(rest):
             self.reply(conn, BAD_FORMAT)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from . import stats
 from .model import Conn, Job
-from .wire import NOT_FOUND
+from .wire import CMD, NOT_FOUND
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -22,7 +22,7 @@ def _found(engine: Engine, conn: Conn, job: Job | None) -> None:
 
 
 def cmd_peek(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = engine.counted_id(conn, rest, "peek")
+    job_id = engine.counted_id(conn, rest, CMD["peek"])
     if job_id is None:
         return
     putter = engine.incoming.get(job_id)
@@ -35,29 +35,29 @@ def cmd_peek(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_peek_ready(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["peek-ready"] += 1
+    engine.counts[CMD["peek-ready"]] += 1
     _found(engine, conn, engine.ready_top(conn.use))
 
 
 def cmd_peek_delayed(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["peek-delayed"] += 1
+    engine.counts[CMD["peek-delayed"]] += 1
     _found(engine, conn, engine.delayed_top(conn.use))
 
 
 def cmd_peek_buried(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["peek-buried"] += 1
+    engine.counts[CMD["peek-buried"]] += 1
     buried = conn.use.buried
     _found(engine, conn, next(iter(buried.values())) if buried else None)
 
 
 # ------------------------------------------------------------------ stats and lists
 def cmd_stats(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["stats"] += 1
+    engine.counts[CMD["stats"]] += 1
     engine.reply(conn, stats.server_stats(engine))
 
 
 def cmd_stats_job(engine: Engine, conn: Conn, rest: bytes) -> None:
-    job_id = engine.counted_id(conn, rest, "stats-job")
+    job_id = engine.counted_id(conn, rest, CMD["stats-job"])
     if job_id is None:
         return
     job = engine.jobs.get(job_id)
@@ -65,22 +65,22 @@ def cmd_stats_job(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_stats_tube(engine: Engine, conn: Conn, rest: bytes) -> None:
-    if not engine.counted_name(conn, rest, "stats-tube"):
+    if not engine.counted_name(conn, rest, CMD["stats-tube"]):
         return
     tube = engine.tube_by_name.get(rest)
     engine.reply(conn, NOT_FOUND if tube is None else stats.tube_stats(engine, tube))
 
 
 def cmd_list_tubes(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["list-tubes"] += 1
+    engine.counts[CMD["list-tubes"]] += 1
     engine.reply(conn, stats.tube_list(engine.tubes))
 
 
 def cmd_list_tube_used(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["list-tube-used"] += 1
+    engine.counts[CMD["list-tube-used"]] += 1
     engine.reply(conn, b"USING %s\r\n" % conn.use.name)
 
 
 def cmd_list_tubes_watched(engine: Engine, conn: Conn, rest: bytes) -> None:
-    engine.counts["list-tubes-watched"] += 1
+    engine.counts[CMD["list-tubes-watched"]] += 1
     engine.reply(conn, stats.tube_list(conn.watch.items))

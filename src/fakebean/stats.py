@@ -38,7 +38,7 @@ def server_stats(engine: Engine) -> bytes:
         b"current-jobs-delayed: %d\n" % sum(t.delayed_count for t in engine.tubes),
         b"current-jobs-buried: %d\n" % engine.buried_ct,
     ]
-    rows += [b"cmd-%s: %d\n" % (name.encode(), c[name]) for name in COUNTED]
+    rows += [b"cmd-%s: %d\n" % (name.encode(), c[i]) for i, name in enumerate(COUNTED)]
     rows += [
         b"job-timeouts: %d\n" % engine.timeouts_ct,
         b"total-jobs: %d\n" % engine.total_jobs,
