@@ -25,6 +25,10 @@ WRITE = select.EPOLLOUT
 _READABLE = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 HIGH_WATER = 1 << 16  # unsent bytes above which a connection's commands wait (beanstalkd: one reply)
 RECV_SIZE = 1 << 16
+# Reading RECV_SIZE makes Python allocate a 64 KiB bytes object for every request, from malloc, and
+# shrink it; a read that fits in a small object comes from Python's own allocator. A handle reads
+# small until a read fills the small buffer, then large until a large read comes back as small.
+SMALL_RECV = 512 - 33 - 8  # a bytes object of this many bytes still fits pymalloc's 512-byte blocks
 # os.read/os.write on the socket's descriptor: the same system calls as recv/send with fewer steps
 # in the interpreter (no argument-tuple parsing, no socket-timeout logic; the sockets never block).
 _read = os.read
@@ -41,6 +45,7 @@ class _Handle:
         "fd",
         "feed",
         "pending",
+        "recv_size",
         "server",
         "sock",
         "write_paused",
@@ -52,6 +57,7 @@ class _Handle:
         self.feed = server.engine.feed
         self.sock = sock
         self.fd = sock.fileno()
+        self.recv_size = SMALL_RECV
         self.conn = conn
         self.pending = bytearray()
         self.write_paused = False
@@ -103,8 +109,9 @@ class _Handle:
     # events
     def on_readable(self, now: int) -> None:
         """Bytes (or EOF) at ``now``. The request/response case answers before anything else."""
+        size = self.recv_size
         try:
-            data = _read(self.fd, RECV_SIZE)
+            data = _read(self.fd, size)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -112,6 +119,10 @@ class _Handle:
             return
         conn = self.conn
         if data:
+            if len(data) == size:
+                self.recv_size = RECV_SIZE  # maybe more waiting: epoll (level-triggered) says so
+            elif size == RECV_SIZE and len(data) < SMALL_RECV:
+                self.recv_size = SMALL_RECV
             self.feed(conn, data, now)
             out = conn.out
             if out and not self.pending and not conn.buf and not conn.want_close:
