@@ -119,10 +119,6 @@ class _Handle:
             return
         conn = self.conn
         if data:
-            if len(data) == size:
-                self.recv_size = RECV_SIZE  # maybe more waiting: epoll (level-triggered) says so
-            elif size == RECV_SIZE and len(data) < SMALL_RECV:
-                self.recv_size = SMALL_RECV
             self.feed(conn, data, now)
             out = conn.out
             if out and not self.pending and not conn.buf and not conn.want_close:
@@ -142,6 +138,10 @@ class _Handle:
                     dirty.clear()
                 if sent != len(reply):
                     self.write(reply[sent:])  # queues the rest and waits for EPOLLOUT
+            if len(data) == size:  # (after the replies: nothing here is urgent)
+                self.recv_size = RECV_SIZE  # maybe more waiting: epoll (level-triggered) says so
+            elif size == RECV_SIZE and len(data) < SMALL_RECV:
+                self.recv_size = SMALL_RECV
             if self.events == READ and not self.pending and len(conn.buf) < IN_LIMIT and not conn.want_close:
                 return  # still reading, nothing to write: nothing else to decide
         else:
