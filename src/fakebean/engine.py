@@ -101,8 +101,7 @@ class Engine(Queues):
     def feed(self, conn: Conn, data: bytes, now: int) -> None:
         """Bytes arrived from the client: run every complete command, as far as the connection
         may go. Due events run first, as in the real server's loop."""
-        timers = self.timers
-        if timers and timers[0][0] <= now:
+        if self.next_due <= now:
             self.tick(now)
         elif now > self.now:
             self.now = now

@@ -16,6 +16,7 @@ import socket
 from .clock import Clock, SystemClock, make_clock
 from .engine import IN_LIMIT
 from .model import Conn
+from .queues import NEVER
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
@@ -243,10 +244,10 @@ class SelectorServer(Shell):
         try:
             while not self._stopping:
                 # The earliest timer, live or stale: a stale one only costs an early tick.
-                timers = engine.timers
-                if timers:
+                due = engine.next_due
+                if due != NEVER:
                     # Capped: epoll takes at most 2**31-1 ms, and a delay or TTR may be 136 years.
-                    timeout = (timers[0][0] - now_ns()) / NS
+                    timeout = (due - now_ns()) / NS
                     if timeout < 0.0:
                         timeout = 0.0
                     elif timeout > 3600.0:
@@ -267,8 +268,7 @@ class SelectorServer(Shell):
                             handle.on_writable()
                         if mask & _READABLE and handle.events & READ:
                             handle.on_readable(now)
-                timers = engine.timers
-                if timers and timers[0][0] <= now:
+                if engine.next_due <= now:
                     engine.tick(now)
                 if engine.dirty:
                     self.flush()

@@ -14,6 +14,8 @@ from typing import Any
 from .model import BURIED, DELAYED, INVALID, READY, RESERVED, Conn, Job, Tube
 from .wire import DEADLINE_SOON, SAFETY_MARGIN, TIMED_OUT, URGENT_THRESHOLD
 
+NEVER = 1 << 63  # ns: later than any time (the epoch plus 292 years)
+
 # timer kinds; simultaneous events run in the real server's tick order: delays, pauses, connections
 _K_DELAY, _K_PAUSE, _K_TTR, _K_WAIT = 0, 1, 2, 3
 
@@ -26,6 +28,7 @@ class Queues:
         "default",
         "dirty",
         "jobs",
+        "next_due",
         "now",
         "ready_ct",
         "reserved_ct",
@@ -52,6 +55,9 @@ class Queues:
         self.waiting_ct = 0
         self.cur_workers = 0  # connections that ever reserved (the worker flag)
         self.timers: list[tuple[int, int, int, int, Any, Any]] = []
+        # At or before the earliest timer, live or stale (NEVER when there is none): one comparison
+        # tells the hot path that no tick is due.
+        self.next_due = NEVER
         self.seq = 0
         self.dirty: list[Conn] = []  # connections with new output or a close request
 
@@ -315,6 +321,8 @@ class Queues:
         self.seq += 1
         rank = kind if kind < _K_TTR else 2
         heappush(self.timers, (when, rank, self.seq, kind, obj, token))
+        if when < self.next_due:
+            self.next_due = when
         if len(self.timers) > 4096 and len(self.timers) > 4 * (len(self.jobs) + len(self.tubes)):
             self.timers = [t for t in self.timers if self._timer_live(t)]
             heapify(self.timers)
@@ -341,12 +349,12 @@ class Queues:
 
     def tick(self, now: int) -> None:
         """Run every event due at or before ``now``, each at its own time, in deadline order."""
-        timers = self.timers
-        if not timers or timers[0][0] > now:
+        if self.next_due > now:
             self._set_now(now)
             return
         start = self.now
-        while timers and timers[0][0] <= now:
+        # (re-read: an event's push_timer may rebuild the list)
+        while (timers := self.timers) and timers[0][0] <= now:
             timer = heappop(timers)
             if not self._timer_live(timer):
                 continue
@@ -368,6 +376,7 @@ class Queues:
                 self.dispatch_waiters()
             else:
                 self.wait_timer_fired(obj)
+        self.next_due = timers[0][0] if timers else NEVER
         self._set_now(now)
 
 
