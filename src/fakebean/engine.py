@@ -98,6 +98,59 @@ class Engine(Queues):
         conn.watch.append(default)
         return conn
 
+    def feed_eof(self, conn: Conn, now: int) -> None:
+        """The client shut down its write side (or the socket hit EOF)."""
+        self.tick(now)
+        if conn.closed:
+            return
+        conn.halfclosed = True
+        if conn.waiting:
+            self.stop_waiting(conn)
+            self.reply(conn, TIMED_OUT)
+        self.run(conn)
+
+    def resume(self, conn: Conn, now: int) -> None:
+        """The shell wrote this connection's output: carry on with its buffered commands."""
+        self.tick(now)
+        if not conn.closed:
+            self.run(conn)
+
+    def wants_input(self, conn: Conn) -> bool:
+        """Whether the shell should keep reading this connection (bounded memory, §1)."""
+        if conn.want_close or conn.closed or conn.out_size >= OUT_LIMIT:
+            return False
+        return conn.mode in (BODY, BITBUCKET) or len(conn.buf) < IN_LIMIT
+
+    def disconnect(self, conn: Conn, now: int) -> None:
+        """The connection is gone (EOF after half-close, error, quit): §5.8, in order."""
+        self.tick(now)  # a TTR or delay that fell due before the close is handled first
+        if conn.closed:
+            return
+        conn.closed = True
+        conn.buf = b""
+        conn.out.clear()
+        if conn.put_job is not None:
+            self.drop_incoming(conn.put_job)  # the half-read job is dropped; its id stays used
+            conn.put_job = None
+        self.cur_conns -= 1
+        if conn.producer:
+            self.cur_producers -= 1
+        if conn.worker:
+            self.cur_workers -= 1
+        self.stop_waiting(conn)
+        for job in list(conn.reserved.values()):
+            self.unreserve(conn, job)
+            self.make_ready(job)
+        conn.deadlines.clear()
+        watch = conn.watch
+        while watch.items:
+            tube = watch.delete_at(0)
+            tube.watching -= 1
+            self.unref_tube(tube)
+        conn.use.using -= 1
+        self.unref_tube(conn.use)
+
+    # ------------------------------------------------------------------ input framing (§2.1, §2.5)
     def feed(self, conn: Conn, data: bytes, now: int) -> None:
         """Bytes arrived from the client: run every complete command, as far as the connection
         may go. Due events run first, as in the real server's loop."""
@@ -224,59 +277,6 @@ class Engine(Queues):
             if not conn.out:
                 self.dirty.append(conn)
 
-    def feed_eof(self, conn: Conn, now: int) -> None:
-        """The client shut down its write side (or the socket hit EOF)."""
-        self.tick(now)
-        if conn.closed:
-            return
-        conn.halfclosed = True
-        if conn.waiting:
-            self.stop_waiting(conn)
-            self.reply(conn, TIMED_OUT)
-        self.run(conn)
-
-    def resume(self, conn: Conn, now: int) -> None:
-        """The shell wrote this connection's output: carry on with its buffered commands."""
-        self.tick(now)
-        if not conn.closed:
-            self.run(conn)
-
-    def wants_input(self, conn: Conn) -> bool:
-        """Whether the shell should keep reading this connection (bounded memory, §1)."""
-        if conn.want_close or conn.closed or conn.out_size >= OUT_LIMIT:
-            return False
-        return conn.mode in (BODY, BITBUCKET) or len(conn.buf) < IN_LIMIT
-
-    def disconnect(self, conn: Conn, now: int) -> None:
-        """The connection is gone (EOF after half-close, error, quit): §5.8, in order."""
-        self.tick(now)  # a TTR or delay that fell due before the close is handled first
-        if conn.closed:
-            return
-        conn.closed = True
-        conn.buf = b""
-        conn.out.clear()
-        if conn.put_job is not None:
-            self.drop_incoming(conn.put_job)  # the half-read job is dropped; its id stays used
-            conn.put_job = None
-        self.cur_conns -= 1
-        if conn.producer:
-            self.cur_producers -= 1
-        if conn.worker:
-            self.cur_workers -= 1
-        self.stop_waiting(conn)
-        for job in list(conn.reserved.values()):
-            self.unreserve(conn, job)
-            self.make_ready(job)
-        conn.deadlines.clear()
-        watch = conn.watch
-        while watch.items:
-            tube = watch.delete_at(0)
-            tube.watching -= 1
-            self.unref_tube(tube)
-        conn.use.using -= 1
-        self.unref_tube(conn.use)
-
-    # ------------------------------------------------------------------ input framing (§2.1, §2.5)
     def run(self, conn: Conn) -> None:
         """Run the commands already buffered (after a write, a wait, a half-close). The same as
         feeding no bytes: every event due by ``self.now`` has run already."""
