@@ -123,22 +123,15 @@ class _Handle:
             self.feed(conn, data, now)
             out = conn.out
             if out and not self.pending and not conn.buf and not conn.want_close:
-                # One request answered in full: send it now, before any bookkeeping.
+                # Every command of the read answered (those not sent directly): one write, now,
+                # skipping the flush pass.
                 reply = out[0] if len(out) == 1 else b"".join(out)
-                try:
-                    sent = _write(self.fd, reply)
-                except (BlockingIOError, InterruptedError):
-                    sent = 0
-                except OSError:
-                    self.lost()
-                    return
                 out.clear()
                 conn.out_size = 0
                 dirty = self.engine.dirty
                 if len(dirty) == 1 and dirty[0] is conn:
                     dirty.clear()
-                if sent != len(reply):
-                    self.write(reply[sent:])  # queues the rest and waits for EPOLLOUT
+                self.write(reply)
             if len(data) == size:  # (after the replies: nothing here is urgent)
                 self.recv_size = RECV_SIZE  # maybe more waiting: epoll (level-triggered) says so
             elif size == RECV_SIZE and len(data) < SMALL_RECV:
