@@ -5,6 +5,12 @@ control; what it needs is speed per request. A plain epoll loop costs about half
 transports do per round trip, which is what keeps request/response close to real beanstalkd.
 The in-process servers (``fakebean.Server``, ``ThreadedServer``) use asyncio; both shells share
 ``fakebean.shell.Shell`` and the engine.
+
+One request at a time, the round trip is the whole cost, so this shell also gives each connection a
+``send_now``: the engine hands it the reply to the last command of a read as soon as the reply is
+decided, and files the job afterwards, while the reply is on its way (``Queues.reply``). A failed
+direct write only queues the bytes; the socket's next event closes the connection, never the engine's
+own call stack.
 """
 
 from __future__ import annotations
