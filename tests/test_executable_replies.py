@@ -42,8 +42,9 @@ def connect(server: Backend) -> RawConn:
 
 def test_one_command_per_write_keeps_every_reply_in_order(daemon: Backend) -> None:
     """Each command arrives on its own, so its reply goes out at once, until the socket is full and
-    the rest queue behind it. Meanwhile the client sends more and reads slowly: however the replies
-    are split between direct writes and the queue, every byte arrives, in order."""
+    the rest queue behind it. Meanwhile the client sends more and reads as it goes, through a small
+    receive buffer: however the replies are split between direct writes and the queue, every byte
+    arrives, in order."""
     body = bytes(random.Random(7).getrandbits(8) for _ in range(50000)).replace(b"\r", b"R")
     producer, hog, other = connect(daemon), connect(daemon), connect(daemon)
     hog.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 14)
