@@ -198,19 +198,30 @@ def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
     engine.free_job(job)
 
 
-def cmd_release(engine: Engine, conn: Conn, rest: bytes) -> None:
-    fields = parse_u32_fields(rest, 3, first_u64=True)
+def _take_reserved(
+    engine: Engine, conn: Conn, rest: bytes, count: int, command: int
+) -> tuple[Job, list[int]] | None:
+    """release/bury: parse ``id`` and ``count - 1`` more fields (BAD_FORMAT, not counted), count
+    ``command``, find the job among this connection's reservations (NOT_FOUND), unreserve it."""
+    fields = parse_u32_fields(rest, count, first_u64=True)
     if fields is None:
         engine.reply(conn, BAD_FORMAT)
-        return
-    engine.counts[CMD["release"]] += 1
+        return None
+    engine.counts[command] += 1
     job = conn.reserved.get(fields[0])
     if job is None:
         engine.reply(conn, NOT_FOUND)
-        return
+        return None
     engine.unreserve(conn, job)
-    if job.pri != fields[1]:
-        job.pri = fields[1]
+    return job, fields
+
+
+def cmd_release(engine: Engine, conn: Conn, rest: bytes) -> None:
+    found = _take_reserved(engine, conn, rest, 3, CMD["release"])
+    if found is None:
+        return
+    job, fields = found
+    job.pri = fields[1]
     job.delay = fields[2] * NS
     job.releases += 1
     if job.delay:
@@ -221,16 +232,10 @@ def cmd_release(engine: Engine, conn: Conn, rest: bytes) -> None:
 
 
 def cmd_bury(engine: Engine, conn: Conn, rest: bytes) -> None:
-    fields = parse_u32_fields(rest, 2, first_u64=True)
-    if fields is None:
-        engine.reply(conn, BAD_FORMAT)
+    found = _take_reserved(engine, conn, rest, 2, CMD["bury"])
+    if found is None:
         return
-    engine.counts[CMD["bury"]] += 1
-    job = conn.reserved.get(fields[0])
-    if job is None:
-        engine.reply(conn, NOT_FOUND)
-        return
-    engine.unreserve(conn, job)
+    job, fields = found
     job.pri = fields[1]
     engine.make_buried(job)
     engine.reply(conn, BURIED)
