@@ -325,25 +325,17 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=servers.ROOT, capture_output=True, text=True, timeout=5, check=False
+    ).stdout.strip()
+
+
 def _git_state() -> str:
     """This checkout's commit, and whether src/ has uncommitted changes (what the numbers are of)."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=servers.ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"],
-            cwd=servers.ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--", "src")
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return f"{head or 'unknown'}{' + uncommitted changes in src/' if dirty else ''}"
