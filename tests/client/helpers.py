@@ -195,6 +195,15 @@ class ScriptedServer:
 # -- cuttable proxy ---------------------------------------------------------------------------------
 
 
+def _close_pair(pair: tuple[socket.socket, socket.socket]) -> None:
+    for s in pair:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+
 class Proxy:
     """A TCP proxy on 127.0.0.1 in front of a server, to make connections drop on cue.
 
@@ -286,24 +295,14 @@ class Proxy:
             for pair in list(self.pairs):
                 if sock in pair:
                     self.pairs.remove(pair)
-                    for s in pair:
-                        try:
-                            s.shutdown(socket.SHUT_RDWR)
-                        except OSError:
-                            pass
-                        s.close()
+                    _close_pair(pair)
 
     def cut(self) -> None:
         """Close every connection through the proxy."""
         with self.lock:
             pairs, self.pairs = self.pairs, []
         for pair in pairs:
-            for s in pair:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
+            _close_pair(pair)
 
     def lose_next_reply(self) -> None:
         self.losing.set()

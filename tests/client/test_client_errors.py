@@ -173,18 +173,21 @@ def test_a_silent_server_raises_timeout_instead_of_hanging_async() -> None:
         run(main(server.address))
 
 
+# Each reply takes longer than the 0.2 s I/O timeout but comes within the reserve's own wait.
+SLOW_RESERVES = [
+    Expect(b"reserve-with-timeout 1\r\n"),
+    Pause(0.5),
+    Reply(b"TIMED_OUT\r\n"),
+    Expect(b"reserve\r\n"),
+    Pause(0.5),
+    Reply(b"RESERVED 4 2\r\nhi\r\n"),
+    Expect(b"list-tubes\r\n"),
+    Hang(),
+]
+
+
 def test_a_reply_within_the_reserve_timeout_is_not_an_io_timeout() -> None:
-    script = [
-        Expect(b"reserve-with-timeout 1\r\n"),
-        Pause(0.5),
-        Reply(b"TIMED_OUT\r\n"),
-        Expect(b"reserve\r\n"),
-        Pause(0.5),
-        Reply(b"RESERVED 4 2\r\nhi\r\n"),
-        Expect(b"list-tubes\r\n"),
-        Hang(),
-    ]
-    with ScriptedServer(script) as server, Client(server.address, timeout=0.2) as c:
+    with ScriptedServer(SLOW_RESERVES) as server, Client(server.address, timeout=0.2) as c:
         with pytest.raises(beanclient.TimedOutError):
             c.reserve(timeout=1)
         assert c.reserve().body == "hi"
@@ -193,17 +196,6 @@ def test_a_reply_within_the_reserve_timeout_is_not_an_io_timeout() -> None:
 
 
 def test_a_reply_within_the_reserve_timeout_is_not_an_io_timeout_async() -> None:
-    script = [
-        Expect(b"reserve-with-timeout 1\r\n"),
-        Pause(0.5),
-        Reply(b"TIMED_OUT\r\n"),
-        Expect(b"reserve\r\n"),
-        Pause(0.5),
-        Reply(b"RESERVED 4 2\r\nhi\r\n"),
-        Expect(b"list-tubes\r\n"),
-        Hang(),
-    ]
-
     async def main(address: tuple[str, int]) -> None:
         async with AsyncClient(address, timeout=0.2) as c:
             with pytest.raises(beanclient.TimedOutError):
@@ -212,7 +204,7 @@ def test_a_reply_within_the_reserve_timeout_is_not_an_io_timeout_async() -> None
             with pytest.raises(TimeoutError):
                 await c.tubes()
 
-    with ScriptedServer(script) as server:
+    with ScriptedServer(SLOW_RESERVES) as server:
         run(main(server.address))
 
 
