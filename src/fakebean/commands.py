@@ -201,8 +201,9 @@ def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
 def _take_reserved(
     engine: Engine, conn: Conn, rest: bytes, count: int, command: int
 ) -> tuple[Job, list[int]] | None:
-    """release/bury: parse ``id`` and ``count - 1`` more fields (BAD_FORMAT, not counted), count
-    ``command``, find the job among this connection's reservations (NOT_FOUND), unreserve it."""
+    """release/bury: parse ``id pri ...`` (``count`` fields; BAD_FORMAT, not counted), count
+    ``command``, find the job among this connection's reservations (NOT_FOUND), unreserve it and
+    give it the new priority."""
     fields = parse_u32_fields(rest, count, first_u64=True)
     if fields is None:
         engine.reply(conn, BAD_FORMAT)
@@ -213,6 +214,7 @@ def _take_reserved(
         engine.reply(conn, NOT_FOUND)
         return None
     engine.unreserve(conn, job)
+    job.pri = fields[1]
     return job, fields
 
 
@@ -221,7 +223,6 @@ def cmd_release(engine: Engine, conn: Conn, rest: bytes) -> None:
     if found is None:
         return
     job, fields = found
-    job.pri = fields[1]
     job.delay = fields[2] * NS
     job.releases += 1
     if job.delay:
@@ -235,8 +236,7 @@ def cmd_bury(engine: Engine, conn: Conn, rest: bytes) -> None:
     found = _take_reserved(engine, conn, rest, 2, CMD["bury"])
     if found is None:
         return
-    job, fields = found
-    job.pri = fields[1]
+    job = found[0]
     engine.make_buried(job)
     engine.reply(conn, BURIED)
 
