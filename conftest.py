@@ -91,7 +91,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             if getattr(report, "when", "call") != "call" and status == "passed":
                 continue
             module, _, name = report.nodeid.partition("::")
-            outcomes[module][status].append(name.replace("[cmd]", "").replace("-cmd]", "]"))
+            outcomes[module][status].append(name.replace("[cmd]", "").replace("[cmd-", "["))
     tr = terminalreporter
     tr.write_sep("=", f"conformance of {path}")
     total_bad = 0
