@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Union
 
-from tests.support import IO_TIMEOUT, RawConn, beanstalkd_path
+from tests.support import RawConn
+from tests.support import wait_for_stat as wait_for_stat  # re-exported: the protocol tests import it here
 
 CRLF = b"\r\n"
 
@@ -278,62 +275,7 @@ def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
     return {k: v for k, v in delta.items() if v}
 
 
-def wait_for_stat(conn: RawConn, key: str, value: int, tries: int = 2000) -> None:
-    """Poll ``stats`` until ``key`` equals ``value``.
-
-    Used only to learn that the server has handled another connection's bytes or close (events on a
-    different socket have no ordering with ours); it never waits for time to pass. Bounded.
-    """
-    got = None
-    for _ in range(tries):
-        got = int(conn.stats()[key])
-        if got == value:
-            return
-    raise AssertionError(f"stats {key} stayed {got}, expected {value}")
-
-
-def wait_for_tube_stat(conn: RawConn, tube: str, key: str, value: int, tries: int = 2000) -> None:
-    """Like ``wait_for_stat`` for a ``stats-tube`` field."""
-    got = None
-    for _ in range(tries):
-        got = int(conn.stats_tube(tube)[key])
-        if got == value:
-            return
-    raise AssertionError(f"stats-tube {tube} {key} stayed {got}, expected {value}")
-
-
-@contextmanager
-def unix_socket_server(kind: str, path: str) -> Iterator[None]:
-    """A server of backend ``kind`` on the Unix socket ``path`` (the shared fixtures are TCP only)."""
-    if kind == "real":
-        proc = subprocess.Popen([beanstalkd_path(), "-l", f"unix:{path}"], stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(5000):  # start-up: wait for the socket to accept, bounded
-                if proc.poll() is not None:
-                    raise AssertionError(f"beanstalkd exited with {proc.returncode}")
-                try:
-                    with socket.socket(socket.AF_UNIX) as probe:
-                        probe.connect(path)
-                    break
-                except OSError:
-                    time.sleep(0.001)
-            yield
-        finally:
-            proc.terminate()
-            proc.wait(timeout=5)
-    else:
-        import fakebean
-
-        server = fakebean.ThreadedServer(unix_path=path, clock="frozen")
-        server.start()
-        try:
-            yield
-        finally:
-            server.close()
-
-
-def unix_connect(path: str) -> RawConn:
-    sock = socket.socket(socket.AF_UNIX)
-    sock.settimeout(IO_TIMEOUT)
-    sock.connect(path)
-    return RawConn(sock)
+def ckrespsub(conn: RawConn, line: str, sub: str) -> None:
+    """testserv.c's ``ckrespsub``: an ``OK`` reply to ``line`` that contains ``sub``."""
+    reply = conn.cmd(line)
+    assert reply.startswith(b"OK ") and sub.encode() in reply, reply

@@ -120,6 +120,21 @@ class RawConn:
         self.sock.close()
 
 
+def wait_for_stat(conn: RawConn, key: str, value: int, tube: str | None = None, tries: int = 2000) -> None:
+    """Poll ``stats`` (or ``stats-tube tube``) on ``conn`` until ``key`` equals ``value``; bounded.
+
+    Only to learn that the server has handled another connection's bytes or close (events on a
+    different socket have no order with ours); never to let time pass.
+    """
+    got = None
+    for _ in range(tries):
+        got = int((conn.stats() if tube is None else conn.stats_tube(tube))[key])
+        if got == value:
+            return
+    where = "stats" if tube is None else f"stats-tube {tube}"
+    raise AssertionError(f"{where} {key} stayed {got}, expected {value}")
+
+
 KINDS = ("fake", "exe", "real")  # plus "cmd", the server under ``--conformance-cmd``
 _COMMANDS: dict[str, str] = {}  # "cmd" -> the path given to --conformance-cmd (set by conftest.py)
 

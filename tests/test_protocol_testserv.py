@@ -11,15 +11,10 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.protocol_helpers import expect_lines, unix_connect, unix_socket_server, wait_for_stat
-from tests.support import Backend, RawConn
+from tests.protocol_helpers import ckrespsub, expect_lines, wait_for_stat
+from tests.support import Backend, RawConn, unix_connect, unix_socket_server
 
 GIB = 1073741824  # JOB_DATA_SIZE_LIMIT_MAX
-
-
-def ckrespsub(conn: RawConn, line: str, sub: str) -> None:
-    reply = conn.cmd(line)
-    assert reply.startswith(b"OK ") and sub.encode() in reply, reply
 
 
 def test_unknown_command(conn: RawConn) -> None:

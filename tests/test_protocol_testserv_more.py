@@ -13,15 +13,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.protocol_helpers import expect_lines, wait_for_stat
+from tests.protocol_helpers import ckrespsub, expect_lines, wait_for_stat
 from tests.support import Backend, RawConn
 
 STRING_LEN_200 = "0123456789" * 20
-
-
-def ckrespsub(conn: RawConn, line: str, sub: str) -> None:
-    reply = conn.cmd(line)
-    assert reply.startswith(b"OK ") and sub.encode() in reply, reply
 
 
 def test_reserve_with_timeout_2conns(make_server: Callable[..., Backend]) -> None:
