@@ -222,26 +222,29 @@ def stats_expected(**changes: Expect | int) -> list[tuple[str, Expect]]:
             "platform": uname.machine,
         }
     )
-    for name, value in changes.items():
-        key = name.replace("_", "-")
-        assert key in defaults, f"no stats field {key}"
-        defaults[key] = str(value) if isinstance(value, int) else value
-    return list(defaults.items())
+    return _with_changes(defaults, changes, "stats")
 
 
 def assert_stats(conn: RawConn, **changes: Expect | int) -> None:
     check_yaml(conn.cmd("stats"), stats_expected(**changes))
 
 
+def _with_changes(
+    rows: dict[str, Expect], changes: dict[str, Expect | int], what: str
+) -> list[tuple[str, Expect]]:
+    """``rows`` with ``changes`` (keyword names: ``_`` for ``-``) applied, in wire order."""
+    for field, value in changes.items():
+        key = field.replace("_", "-")
+        assert key in rows, f"no {what} field {key}"
+        rows[key] = str(value) if isinstance(value, int) else value
+    return list(rows.items())
+
+
 def stats_tube_expected(name: str, **changes: Expect | int) -> list[tuple[str, Expect]]:
     """Expected ``stats-tube`` rows: all counters 0 unless given (``current_watching=1``)."""
     rows: dict[str, Expect] = {key: "0" for key in STATS_TUBE_KEYS}
     rows["name"] = name
-    for field, value in changes.items():
-        key = field.replace("_", "-")
-        assert key in rows, f"no stats-tube field {key}"
-        rows[key] = str(value) if isinstance(value, int) else value
-    return list(rows.items())
+    return _with_changes(rows, changes, "stats-tube")
 
 
 def assert_stats_tube(conn: RawConn, name: str, **changes: Expect | int) -> None:
@@ -252,11 +255,7 @@ def stats_job_expected(job_id: int, **fields: Expect | int) -> list[tuple[str, E
     """Expected ``stats-job`` rows; defaults are a fresh ready job in ``default`` with ttr 100."""
     rows: dict[str, Expect] = {key: "0" for key in STATS_JOB_KEYS}
     rows.update({"id": str(job_id), "tube": "default", "state": "ready", "ttr": "100"})
-    for field, value in fields.items():
-        key = field.replace("_", "-")
-        assert key in rows, f"no stats-job field {key}"
-        rows[key] = str(value) if isinstance(value, int) else value
-    return list(rows.items())
+    return _with_changes(rows, fields, "stats-job")
 
 
 def assert_stats_job(conn: RawConn, job_id: int, **fields: Expect | int) -> None:
