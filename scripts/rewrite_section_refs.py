@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
         new = rewrite(text)
         if new != text:
             if check:
-                changed = sum(a != b for a, b in zip(text.splitlines(), new.splitlines(), strict=True))
+                changed = len(set(new.splitlines()) - set(text.splitlines()))
                 print(f"{name}: {changed} lines to rewrite")
                 problems += 1
             else:
