@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -135,7 +136,6 @@ def wait_for_stat(conn: RawConn, key: str, value: int, tube: str | None = None, 
     raise AssertionError(f"{where} {key} stayed {got}, expected {value}")
 
 
-KINDS = ("fake", "exe", "real")  # plus "cmd", the server under ``--conformance-cmd``
 _COMMANDS: dict[str, str] = {}  # "cmd" -> the path given to --conformance-cmd (set by conftest.py)
 
 
@@ -148,7 +148,7 @@ def executable() -> str:
     atexit.register(shutil.rmtree, directory, True)
     path = os.path.join(directory, "fakebean")
     with open(path, "w") as script:
-        script.write(f'#!/bin/sh\nexec {sys.executable} -m fakebean "$@"\n')
+        script.write(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m fakebean "$@"\n')
     os.chmod(path, 0o755)
     return path
 
