@@ -168,7 +168,8 @@ class Recorder:
             if consumed > 0:
                 self._consume(log, (old + piece if old else piece)[:consumed])
             if self.feed_replies or self.feed_fault or (log.acc_size and (conn.waiting or conn.want_close)):
-                entry = self._finish(engine, conn, log, now, self.feed_replies, self.feed_fault)
+                replies = self.feed_replies or ([b""] if self.feed_fault else [])  # closed unanswered
+                entry = self._finish(engine, conn, log, now, replies, self.feed_fault)
                 if not self.feed_replies and conn.waiting:
                     log.open = entry
             if last or conn.closed:
@@ -217,7 +218,7 @@ class Recorder:
         self._consume(log, line)
         if rule.kind == "drop":
             self._finish(
-                engine, conn, log, now, [], f"drop_connection_on({rule.command.decode()!r}): not executed"
+                engine, conn, log, now, [b""], f"drop_connection_on({rule.command.decode()!r}): not executed"
             )
             self.close(engine, conn)
             return True
