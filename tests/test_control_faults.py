@@ -180,7 +180,7 @@ def test_delay_replies_in_real_time(make_front: Callable[..., Front], dial: Dial
     server = make_front()
     held = waiting_worker(server, dial)
     server.delay_replies(3600, real=True)
-    server.put(b"held")
+    server.put(b"held", ttr=100_000)
     server.advance(7200)  # the server's clock does not release a real-time delay
     assert nothing_to_read(held)
     server.delay_replies(0.01, real=True)
