@@ -91,8 +91,13 @@ class Controller:
     def transcript(self, connection: int | None = None) -> list[Entry]:
         return self.ring.entries(connection)
 
-    def mistakes(self) -> list[Mistake]:
-        return [] if self.recorder is None else list(self.recorder.mistakes)
+    def mistakes(self, clear: bool = False) -> list[Mistake]:
+        if self.recorder is None:
+            return []
+        found = list(self.recorder.mistakes)
+        if clear:
+            self.recorder.mistakes.clear()
+        return found
 
     # ------------------------------------------------------------------ seeding and reset
     def put(
@@ -247,9 +252,10 @@ class Controls:
         """The recorded commands and replies, oldest first (a ring: the last ones only)."""
         return self._control(lambda c: c.transcript(connection))
 
-    def mistakes(self) -> list[Mistake]:
-        """Strict mode's findings that no ``expect_error`` declared."""
-        return self._control(lambda c: c.mistakes())
+    def mistakes(self, clear: bool = False) -> list[Mistake]:
+        """Strict mode's findings that no ``expect_error`` declared; ``clear`` forgets them (the
+        test has dealt with them: they no longer fail it)."""
+        return self._control(lambda c: c.mistakes(clear))
 
     @contextmanager
     def expect_error(self, reply: str) -> Iterator[None]:

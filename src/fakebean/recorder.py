@@ -167,7 +167,10 @@ class Recorder:
             consumed = len(old) + len(piece) - len(conn.buf)
             if consumed > 0:
                 self._consume(log, (old + piece if old else piece)[:consumed])
-            if self.feed_replies or self.feed_fault or (log.acc_size and (conn.waiting or conn.want_close)):
+            # a command without a reply is complete when it waits (reserve) or closes (quit); an
+            # end of input that closes a half-closed connection mid-command leaves it incomplete
+            done = conn.waiting or (conn.want_close and conn.mode == COMMAND and not conn.buf)
+            if self.feed_replies or self.feed_fault or (log.acc_size and done):
                 replies = self.feed_replies or ([b""] if self.feed_fault else [])  # closed unanswered
                 entry = self._finish(engine, conn, log, now, replies, self.feed_fault)
                 if not self.feed_replies and conn.waiting:
