@@ -5,12 +5,13 @@ from __future__ import annotations
 import select
 import socket
 from collections.abc import Callable
+from typing import Any
 
-import pytest
-
-from tests.control_support import Front, dial, make_front  # noqa: F401 (fixtures)
 from tests.support import IO_TIMEOUT, RawConn
 
+pytest_plugins = ["tests.control_support"]  # make_front, dial
+
+Front = Any  # fakebean.Server (on its loop), ThreadedServer or the fixture: see control_support
 Dial = Callable[[Front], RawConn]
 
 
@@ -105,7 +106,9 @@ def test_drop_before_executing_a_put(make_front: Callable[..., Front], dial: Dia
     assert dial(server).put(b"third") == 2  # the dropped put never reached the engine: no id used
 
 
-def test_drop_after_executing_a_reserve_releases_the_job(make_front: Callable[..., Front], dial: Dial) -> None:
+def test_drop_after_executing_a_reserve_releases_the_job(
+    make_front: Callable[..., Front], dial: Dial
+) -> None:
     server = make_front()
     c = dial(server)
     c.put(b"j")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from fakebean.control import Controller
 from fakebean.snapshots import JobInfo
-from tests.control_support import Front, dial, make_front  # noqa: F401 (fixtures)
 from tests.support import RawConn
 
+pytest_plugins = ["tests.control_support"]  # make_front, dial
+
+Front = Any  # fakebean.Server (on its loop), ThreadedServer or the fixture: see control_support
 Dial = Callable[[Front], RawConn]
 
 
@@ -173,7 +176,13 @@ def test_put_seeds_a_job_as_if_a_client_had_put_it_and_left(
     tube = c.stats_tube("emails")
     assert (tube["total-jobs"], tube["current-jobs-urgent"], tube["current-using"]) == ("1", "1", "0")
     job = c.stats_job(1)
-    assert (job["tube"], job["state"], job["pri"], job["ttr"], job["reserves"]) == ("emails", "ready", "3", "20", "0")
+    assert (job["tube"], job["state"], job["pri"], job["ttr"], job["reserves"]) == (
+        "emails",
+        "ready",
+        "3",
+        "20",
+        "0",
+    )
     c.cmd("watch emails")
     assert c.cmd("reserve") == b"RESERVED 1 5\r\nhello\r\n"
     assert c.put(b"next") == 2  # the next id follows

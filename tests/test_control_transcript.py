@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from fakebean.threaded import ThreadedServer
 from fakebean.transcript import Transcript, render
-from tests.control_support import Front, dial, make_front  # noqa: F401 (fixtures)
 from tests.support import IO_TIMEOUT, RawConn
 
+pytest_plugins = ["tests.control_support"]  # make_front, dial
+
+Front = Any  # fakebean.Server (on its loop), ThreadedServer or the fixture: see control_support
 Dial = Callable[[Front], RawConn]
 
 
