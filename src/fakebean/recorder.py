@@ -191,7 +191,7 @@ class Recorder:
         log.acc = []
         log.acc_size = 0
         for reply in replies:
-            self.transcript.answer(entry, engine.now, reply)
+            self.transcript.answer(entry, max(now, engine.now), reply)
             word = MISTAKE_REPLIES.get(reply)
             if word is not None:
                 self._mistake(conn.id, now, command, word)
@@ -257,13 +257,16 @@ class Recorder:
                 self.feed_fault = fault
             self.close(engine, conn)
             return
+        delayed = "delay_replies()" if self.delay_ns or self.delay_real or conn in self.held else None
         if log is not None and log.open is not None:
             self.transcript.answer(log.open, engine.now, data)
+            log.open.fault = log.open.fault or delayed
             log.open = None
         elif conn is self.in_feed:
             self.feed_replies.append(data)
+            self.feed_fault = self.feed_fault or delayed
         else:
-            entry = self.transcript.add(conn.id, engine.now, b"", 0)
+            entry = self.transcript.add(conn.id, engine.now, b"", 0, delayed)
             self.transcript.answer(entry, engine.now, data)
         self._deliver(engine, conn, data)
 
