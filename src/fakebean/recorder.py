@@ -268,7 +268,10 @@ class Recorder:
         else:
             entry = self.transcript.add(conn.id, engine.now, b"", 0, delayed)
             self.transcript.answer(entry, engine.now, data)
-        self._deliver(engine, conn, data)
+        if delayed is None:
+            Engine.reply(engine, conn, data)
+        else:
+            self._deliver(engine, conn, data)
 
     def _deliver(self, engine: Engine, conn: Conn, data: bytes) -> None:
         if not (self.delay_ns or self.delay_real or conn in self.held):

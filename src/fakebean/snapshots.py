@@ -3,7 +3,8 @@
 Nothing here counts as a command or moves a counter. Each function reads the engine as it stands (the
 caller runs it on the server's own thread or loop, so the snapshot is consistent) and costs
 O(what it returns): a job listing for one tube and state reads that tube's queue only.
-Times are float seconds on the server's clock. ``as_dict()`` gives JSON-ready data (bodies as
+Times are float seconds on the server's clock. Snapshots are named tuples (cheap to make: a listing
+of 100,000 jobs is one allocation each); ``as_dict()`` gives JSON-ready data (bodies as
 latin-1 text, which maps every byte to one character and back).
 
 This module and ``fakebean.control`` are the only readers of the engine's records outside the engine.
@@ -11,9 +12,9 @@ This module and ``fakebean.control`` are the only readers of the engine's record
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .model import BURIED, DELAYED, READY, RESERVED, Conn, Job, Tube
 from .wire import NS
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
 STATES = (READY, DELAYED, RESERVED, BURIED)
 
 
-@dataclass(frozen=True)
-class JobInfo:
+class JobInfo(NamedTuple):
     id: int
     tube: str
     state: str  # "ready", "delayed", "reserved" or "buried"
@@ -42,13 +42,12 @@ class JobInfo:
     body: bytes
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self._asdict()
         data["body"] = self.body.decode("latin-1")
         return data
 
 
-@dataclass(frozen=True)
-class TubeInfo:
+class TubeInfo(NamedTuple):
     name: str
     ready: int
     urgent: int
@@ -66,11 +65,10 @@ class TubeInfo:
     pause_time_left: float
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class ConnectionInfo:
+class ConnectionInfo(NamedTuple):
     id: int
     use: str
     watching: tuple[str, ...]  # in the server's own order (list-tubes-watched)
@@ -80,7 +78,7 @@ class ConnectionInfo:
     worker: bool  # has ever reserved
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self._asdict()
         data["watching"] = list(self.watching)
         data["reserved"] = list(self.reserved)
         return data
@@ -92,10 +90,11 @@ def _name(tube: Tube) -> str:
 
 def job_info(engine: Engine, job: Job) -> JobInfo:
     now = engine.now
-    left = (job.deadline - now) / NS if job.state in (RESERVED, DELAYED) else 0.0
+    state = job.state
+    left = (job.deadline - now) / NS if state == RESERVED or state == DELAYED else 0.0
     return JobInfo(
         job.id,
-        _name(job.tube),
+        job.tube.name.decode("ascii"),
         job.state,
         job.pri,
         job.delay / NS,
@@ -134,6 +133,22 @@ def _tube_jobs(tube: Tube, state: str, conns: Iterable[Conn]) -> Iterator[Job]:
 
 
 def jobs(
+    engine: Engine, conns: Iterable[Conn], tube: str | None = None, state: str | None = None
+) -> list[JobInfo]:
+    """Every stored job (a job whose body is still being read is not one yet), ordered by id."""
+    # A listing makes one tuple per job; with the collector on, those allocations set off full
+    # collections that walk every job in the server again and again (100,000 jobs: 0.5 s instead
+    # of 0.1 s). Nothing here makes a cycle, so the collector can wait until the listing is made.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _jobs(engine, conns, tube, state)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _jobs(
     engine: Engine, conns: Iterable[Conn], tube: str | None = None, state: str | None = None
 ) -> list[JobInfo]:
     """Every stored job (a job whose body is still being read is not one yet), ordered by id."""

@@ -16,7 +16,7 @@ DEFAULT_SIZE = 1000  # entries kept by the pytest fixture
 DEFAULT_LIMIT = 4096  # bytes kept of each command and each reply
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One command and its reply. ``reply`` is ``None`` while the reply is still to come (a
     ``reserve`` that waits); ``fault`` names what a fault did to the exchange, if anything."""
