@@ -95,7 +95,10 @@ def per_command() -> None:
     plain = Engine()
     recorded = Engine()
     instrument(recorded, Recorder(Transcript(1000)))
-    for name, engine in [("plain engine (controls unused)", plain), ("recorder on (fixture default)", recorded)]:
+    for name, engine in [
+        ("plain engine (controls unused)", plain),
+        ("recorder on (fixture default)", recorded),
+    ]:
         calls = calls_per_command(engine)
         seconds = best_of(5, lambda e=engine: cycle(e, 10_000)) / 30_000
         print(f"  {name:32} {calls:6.1f} calls/command {seconds * 1e6:8.2f} µs/command")

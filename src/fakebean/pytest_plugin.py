@@ -69,7 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from . import timehooks
+    from . import freezegun_hooks
 
     config.addinivalue_line(
         "markers",
@@ -77,7 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "mistakes fail the test unless declared with fakebean.expect_error)",
     )
 
-    timehooks.install_freezegun_hook()
+    freezegun_hooks.install_freezegun_hook()
     real, path = _real_option(config)
     if real:
         try:

@@ -14,11 +14,12 @@ import asyncio
 import os
 import socket
 import threading
+import warnings
 from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
-from . import timehooks
+from . import freezegun_hooks
 from .clock import Clock, make_clock
 from .control import Controller, Controls
 from .model import Conn
@@ -29,7 +30,7 @@ Address = tuple[str, int] | str
 T = TypeVar("T")
 
 
-class _Protocol(asyncio.Protocol):
+class _AsyncioHandle(asyncio.Protocol):
     __slots__ = ("conn", "read_paused", "server", "transport", "write_paused")
 
     def __init__(self, server: Server) -> None:
@@ -42,7 +43,7 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
         server = self.server
         self.conn = server.engine.connect(server.clock.now())
-        self.conn.transport = self
+        self.conn.handle = self
         server.protocols.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -121,7 +122,7 @@ class Server(Shell, Controls):
         version: str = "1.12",
         clock: Clock | str | None = "real",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
-        verbose: int = 0,
+        verbose: int | None = None,
         transcript: int = 0,
         strict: bool = False,
     ) -> None:
@@ -130,8 +131,13 @@ class Server(Shell, Controls):
         self.unix_path = unix_path
         self.sock = sock
         super().__init__(make_clock(clock), max_job_size, version, binlog_max_size)
-        self.verbose = verbose
-        self.protocols: set[_Protocol] = set()
+        if verbose is not None:
+            # It never did anything (the in-process server logs nothing); kept so callers that
+            # pass it still work.
+            warnings.warn(
+                "Server(verbose=) does nothing and will be removed", DeprecationWarning, stacklevel=2
+            )
+        self.protocols: set[_AsyncioHandle] = set()
         self.all_closed: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,11 +167,11 @@ class Server(Shell, Controls):
         else:
             self._server = await loop.create_server(factory, self.host, self.port, reuse_address=True)
         self._address = self._listening_address()
-        timehooks.register(self)
+        freezegun_hooks.register(self)
         self.settle()
 
-    def _make_protocol(self) -> _Protocol:
-        return _Protocol(self)
+    def _make_protocol(self) -> _AsyncioHandle:
+        return _AsyncioHandle(self)
 
     @property
     def address(self) -> Address:
@@ -206,7 +212,7 @@ class Server(Shell, Controls):
             return
         if self.controller.recorder is not None:
             self.controller.recorder.stopping = True  # closes from here on are the server's
-        timehooks.unregister(self)
+        freezegun_hooks.unregister(self)
         server.close()
         for proto in list(self.protocols):
             proto.transport.abort()
@@ -304,8 +310,8 @@ class Server(Shell, Controls):
         return [p.conn for p in self.protocols if not p.conn.closed]
 
     def drop_conn(self, conn: Conn) -> None:
-        handle = conn.transport
-        if isinstance(handle, _Protocol):
+        handle = conn.handle
+        if isinstance(handle, _AsyncioHandle):
             handle.transport.abort()
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from . import timehooks
+from . import freezegun_hooks
 from .control import Controller, Controls
 from .recorder import Mistake
 from .threaded import ThreadedServer
@@ -216,7 +216,7 @@ class Beanstalkd(Controls):
                 beanstalkd_path, options.get("max_job_size"), options.get("binlog_max_size")
             )
             self.address: tuple[str, int] = self.process.address
-            timehooks.register(self)
+            freezegun_hooks.register(self)
         else:
             self.server = ThreadedServer(transcript=transcript, strict=strict, **options).start()
             address = self.server.address
@@ -305,7 +305,7 @@ class Beanstalkd(Controls):
     def close(self) -> None:
         """Stop the server first, so that a client still blocked in ``reserve`` in another thread
         gets a closed connection instead of holding its client's lock forever; then the clients."""
-        timehooks.unregister(self)
+        freezegun_hooks.unregister(self)
         try:
             if self.server is not None:
                 self.server.close()
