@@ -57,10 +57,6 @@ def inspection() -> None:
             print(f"  {name:32} {best_of(3, call) * 1000:8.1f} ms")
 
 
-class _Sink:
-    """A shell handle that drops what it is given (the engine's replies stay in ``conn.out``)."""
-
-
 def cycle(engine: Engine, rounds: int) -> None:
     conn = engine.connect(1)
     now = 2

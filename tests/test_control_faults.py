@@ -5,8 +5,12 @@ from __future__ import annotations
 import select
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from fakebean.threaded import ThreadedServer
 from tests.support import IO_TIMEOUT, RawConn
 
 pytest_plugins = ["tests.control_support"]  # make_front, dial
@@ -218,3 +222,18 @@ def test_reset_forgets_pending_faults(make_front: Callable[..., Front], dial: Di
     server.delay_replies(100)
     server.reset()
     assert dial(server).put(b"x") == 1
+
+
+def test_unavailable_on_a_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "beanstalkd.sock")
+    with ThreadedServer(unix_path=path, clock="frozen") as server:
+        server.put(b"kept")
+        with server.unavailable():
+            with socket.socket(socket.AF_UNIX) as refused_sock:
+                with pytest.raises((ConnectionRefusedError, FileNotFoundError)):
+                    refused_sock.connect(path)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(IO_TIMEOUT)
+            sock.connect(path)
+            conn = RawConn(sock)
+            assert conn.cmd("peek-ready") == b"FOUND 1 4\r\nkept\r\n"
