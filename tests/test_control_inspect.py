@@ -304,3 +304,22 @@ def test_controller_is_the_only_surface() -> None:
     for cls in (Server, ThreadedServer, Beanstalkd):
         assert issubclass(cls, Controls)
     assert Controller.jobs.__module__ == "fakebean.control"
+
+
+def test_the_async_server_controls_are_plain_calls_on_its_loop() -> None:
+    import asyncio
+
+    from fakebean.server import Server
+
+    async def main() -> None:
+        async with Server(clock="frozen", transcript=10) as server:
+            reader, writer = await asyncio.open_connection(*server.address)
+            writer.write(b"put 0 0 60 2\r\nhi\r\n")
+            assert await reader.readline() == b"INSERTED 1\r\n"
+            assert [j.body for j in server.jobs()] == [b"hi"]
+            assert server.put("seeded") == 2
+            assert [e.reply for e in server.transcript()] == [b"INSERTED 1\r\n"]
+            writer.close()
+            await writer.wait_closed()
+
+    asyncio.run(main())
