@@ -6,6 +6,8 @@ reconnects that never duplicate a put, client-side argument checks, and a clear 
 too old for ``reserve-job``.
 """
 
+from . import _errors
+from ._address import parse_address
 from ._async import AsyncClient
 from ._errors import (
     ERROR_RESPONSES,
@@ -50,6 +52,13 @@ from ._sync import Client
 
 __version__ = "0.1.0"
 
+# Tracebacks and reprs of classes say where users import them from: beanclient.NotFoundError, not
+# beanclient._errors.NotFoundError (pickle finds them here too).
+for _cls in vars(_errors).values():
+    if isinstance(_cls, type) and issubclass(_cls, Exception) and _cls.__module__ == _errors.__name__:
+        _cls.__module__ = __name__
+del _cls
+
 __all__ = [
     "DEFAULT_DELAY",
     "DEFAULT_PRIORITY",
@@ -92,4 +101,5 @@ __all__ = [
     "UnknownResponseError",
     "ValidationError",
     "__version__",
+    "parse_address",
 ]

@@ -8,15 +8,43 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from ._address import where
 from ._protocol import Address
 
 
+def connect_error(exc: OSError, address: Address, connect_timeout: float | None) -> OSError:
+    """The same exception class (``except ConnectionRefusedError`` keeps working), with a message
+    that names the address: ``127.0.0.1:11380: connection refused``."""
+    place = where(address)
+    if isinstance(exc, TimeoutError):
+        limit = f" within {connect_timeout:g} s" if connect_timeout is not None else ""
+        message = f"{place}: could not connect{limit} (connect timed out)"
+    else:
+        reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+        message = f"{place}: {reason}"
+        if isinstance(address, str) and isinstance(exc, FileNotFoundError):
+            message = (
+                f"{place}: no such Unix socket (a str address is a Unix socket path, as in greenstalk;"
+                f" for TCP pass a (host, port) tuple or a URL such as 'beanstalk://127.0.0.1:11300')"
+            )
+    error = type(exc)(message)
+    error.errno, error.strerror, error.filename = exc.errno, exc.strerror, None
+    return error
+
+
 def open_socket(address: Address, connect_timeout: float | None, timeout: float | None) -> socket.socket:
-    """Connect to ``(host, port)`` over TCP or to a Unix socket path.
+    """Connect to ``(host, port)`` over TCP or to a Unix socket path; errors name the address.
 
     Without ``connect_timeout`` the connect uses Python's default socket timeout, as greenstalk
     does. Afterwards the socket gets ``timeout`` (or that default again).
     """
+    try:
+        return _open_socket(address, connect_timeout, timeout)
+    except OSError as exc:
+        raise connect_error(exc, address, connect_timeout) from exc
+
+
+def _open_socket(address: Address, connect_timeout: float | None, timeout: float | None) -> socket.socket:
     io_timeout = socket.getdefaulttimeout() if timeout is None else timeout
     if isinstance(address, str):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -61,6 +89,17 @@ def peer_address(sock: socket.socket) -> Address:
     if sock.family == socket.AF_UNIX:
         return str(peer)
     return (str(peer[0]), int(peer[1]))
+
+
+def check_timeouts(connect_timeout: float | None, timeout: float | None) -> None:
+    """Refuse timeouts a request/reply protocol cannot work with.
+
+    Zero would put the socket in non-blocking mode, where a reply that has not arrived yet reads as
+    end of file: a ``put`` that succeeded would look like a lost connection.
+    """
+    for name, value in (("connect_timeout", connect_timeout), ("timeout", timeout)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{name} must be seconds above 0 (or None for no limit), not {value!r}")
 
 
 def describe(qualified_name: str, address: Address | Any) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._errors import BatchResult, ConnectionLostError
-from ._protocol import DEFAULT_TUBE, int_reply, tube_request, using_reply
+from ._protocol import DEFAULT_TUBE, JobOrID, int_reply, job_id, tube_request, using_reply
 from ._validate import U32_MAX, check_tube
 
 ReplyCheck = Callable[[bytes], Any]
@@ -80,6 +80,22 @@ class Session:
             self.watched.remove(tube)
 
     # -- held jobs -------------------------------------------------------------------------------
+    # Kept only with reconnect (``held`` is None otherwise): they are what a dropped connection
+    # costs, reported in ``ConnectionLostError.lost_job_ids``.
+
+    def reserved(self, job_id: int) -> None:
+        if self.held is not None:
+            self.held.add(job_id)
+
+    def let_go(self, job: JobOrID[Any]) -> None:
+        """The job is deleted, released or buried: this connection no longer holds it."""
+        if self.held is not None:
+            self.held.discard(job_id(job))
+
+    def deleted(self, ids: list[int], results: list[BatchResult]) -> None:
+        """After ``delete_many``: the ids whose delete succeeded are no longer held."""
+        if self.held is not None:
+            self.held.difference_update(i for i, r in zip(ids, results, strict=True) if r is None)
 
     def lost(
         self,
