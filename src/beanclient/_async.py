@@ -59,19 +59,12 @@ class AsyncClient(StreamTransport[TBody]):
     the connection, since the reply would arrive later out of step.
     """
 
+    # The two overloads type the client by its encoding: Client[str], or Client[bytes] for None.
     @overload
-    def __init__(
-        self: AsyncClient[str],
-        address: ConnectionTarget | None = None,
-        encoding: str = "utf-8",
-        use: str = DEFAULT_TUBE,
-        watch: str | Iterable[str] = DEFAULT_TUBE,
-        *,
-        connect_timeout: float | None = None,
-        timeout: float | None = None,
-        reconnect: bool = False,
-        max_job_size: int | None = None,
-    ) -> None: ...
+    def __init__(self: AsyncClient[str], address: ConnectionTarget | None = None, encoding: str = "utf-8",
+                 use: str = DEFAULT_TUBE, watch: str | Iterable[str] = DEFAULT_TUBE, *,
+                 connect_timeout: float | None = None, timeout: float | None = None,
+                 reconnect: bool = False, max_job_size: int | None = None) -> None: ...  # fmt: skip
 
     @overload
     def __init__(self: AsyncClient[bytes], address: ConnectionTarget | None, encoding: None,
@@ -92,8 +85,17 @@ class AsyncClient(StreamTransport[TBody]):
         max_job_size: int | None = None,
     ) -> None:
         self.encoding = encoding
-        session = Session(use, watch, reconnect, max_job_size)
-        self._start(address, session, connect_timeout, timeout, reconnect)
+        self._start(
+            Session(
+                use,
+                watch,
+                reconnect,
+                max_job_size,
+                address=address,
+                connect_timeout=connect_timeout,
+                timeout=timeout,
+            )
+        )
 
     # -- producer ------------------------------------------------------------------------------------
 

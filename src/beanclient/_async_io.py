@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from . import _protocol as p
-from ._address import resolve, where
+from ._address import where
 from ._errors import BatchResult, ConnectionLostError, Error, timeout_error
-from ._net import check_timeouts, configure_tcp, connect_error, describe, idle_check, peer_address
-from ._protocol import Address, ConnectionTarget, Job, TBody
+from ._net import configure_tcp, connect_error, describe, idle_check, peer_address
+from ._protocol import Address, Job, TBody
 from ._session import Session
 
 T = TypeVar("T")
@@ -63,23 +63,13 @@ class StreamTransport(Generic[TBody]):
 
     encoding: str | None
 
-    def _start(
-        self,
-        address: ConnectionTarget | None,
-        session: Session,
-        connect_timeout: float | None,
-        timeout: float | None,
-        reconnect: bool,
-    ) -> None:
+    def _start(self, session: Session) -> None:
         """Remember where to connect; ``connect()`` (or ``async with``) connects, inside the loop."""
-        check_timeouts(connect_timeout, timeout)
-        address = resolve(address)
         self._session = session
-        self._target = address
-        self._address: Address = peer_address(address) if isinstance(address, socket.socket) else address
-        self._connect_timeout = connect_timeout
-        self._timeout = timeout
-        self._reconnect = reconnect
+        target = session.target
+        self._address: Address = peer_address(target) if isinstance(target, socket.socket) else target
+        self._timeout = session.timeout
+        self._reconnect = session.reconnect
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._busy = False
@@ -103,15 +93,13 @@ class StreamTransport(Generic[TBody]):
         if self._writer is not None:
             raise RuntimeError("already connected")
         opening = self._open()
+        limit = self._session.connect_timeout
         try:
-            if self._connect_timeout is None:
-                reader, writer = await opening
-            else:
-                reader, writer = await _bounded(opening, self._connect_timeout)
+            reader, writer = await (opening if limit is None else _bounded(opening, limit))
         except (OSError, asyncio.TimeoutError) as exc:
             if isinstance(exc, asyncio.TimeoutError) and not isinstance(exc, TimeoutError):
                 exc = TimeoutError()  # pragma: no cover - Python 3.10, where they differ
-            raise connect_error(exc, self._address, self._connect_timeout) from exc
+            raise connect_error(exc, self._address, limit) from exc
         self._reader, self._writer = reader, writer
         if self._reconnect:
             self._idle_check = idle_check(writer.get_extra_info("socket"))
@@ -123,7 +111,7 @@ class StreamTransport(Generic[TBody]):
             raise
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        target = self._target
+        target = self._session.target
         if isinstance(target, socket.socket) and self._first:
             if target.family == socket.AF_UNIX:
                 return await asyncio.open_unix_connection(sock=target)

@@ -91,17 +91,6 @@ def peer_address(sock: socket.socket) -> Address:
     return (str(peer[0]), int(peer[1]))
 
 
-def check_timeouts(connect_timeout: float | None, timeout: float | None) -> None:
-    """Refuse timeouts a request/reply protocol cannot work with.
-
-    Zero would put the socket in non-blocking mode, where a reply that has not arrived yet reads as
-    end of file: a ``put`` that succeeded would look like a lost connection.
-    """
-    for name, value in (("connect_timeout", connect_timeout), ("timeout", timeout)):
-        if value is not None and not value > 0:
-            raise ValueError(f"{name} must be seconds above 0 (or None for no limit), not {value!r}")
-
-
 def describe(qualified_name: str, address: Address | Any) -> str:
     if isinstance(address, str):
         return f"{qualified_name}(socket={address!r})"

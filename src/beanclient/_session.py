@@ -1,8 +1,9 @@
 """What one client remembers about its connection: pure bookkeeping shared by both shells.
 
-It knows which tube is used and which are watched (to restore them after a reconnect), which jobs
-this connection holds reserved (to report them lost when it drops), and the largest body the server
-accepts (to refuse bigger ones before sending).
+It knows where to connect and with which limits (checked before any socket exists), which tube is
+used and which are watched (to restore them after a reconnect), which jobs this connection holds
+reserved (to report them lost when it drops), and the largest body the server accepts (to refuse
+bigger ones before sending).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._address import resolve
 from ._errors import BatchResult, ConnectionLostError
-from ._protocol import DEFAULT_TUBE, JobOrID, int_reply, job_id, tube_request, using_reply
+from ._protocol import DEFAULT_TUBE, ConnectionTarget, JobOrID, int_reply, job_id, tube_request, using_reply
 from ._validate import U32_MAX, check_tube
 
 ReplyCheck = Callable[[bytes], Any]
@@ -21,6 +23,17 @@ def _watching(line: bytes) -> int:
     return int_reply(line, b"WATCHING ")
 
 
+def _check_timeouts(connect_timeout: float | None, timeout: float | None) -> None:
+    """Refuse timeouts a request/reply protocol cannot work with.
+
+    Zero would put the socket in non-blocking mode, where a reply that has not arrived yet reads as
+    end of file: a ``put`` that succeeded would look like a lost connection.
+    """
+    for name, value in (("connect_timeout", connect_timeout), ("timeout", timeout)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{name} must be seconds above 0 (or None for no limit), not {value!r}")
+
+
 class Session:
     def __init__(
         self,
@@ -28,8 +41,18 @@ class Session:
         watch: str | Iterable[str],
         reconnect: bool,
         max_job_size: int | None,
+        *,
+        address: ConnectionTarget | None = None,
+        connect_timeout: float | None = None,
+        timeout: float | None = None,
     ) -> None:
         # Validate everything before the first byte goes out.
+        _check_timeouts(connect_timeout, timeout)
+        #: Where to connect: a URL already parsed, ``None`` already looked up (``BEANSTALKD_URL``).
+        self.target: ConnectionTarget = resolve(address)
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.reconnect = reconnect
         check_tube(use)
         tubes = [watch] if isinstance(watch, str) else list(watch)
         for tube in tubes:

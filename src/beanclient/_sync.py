@@ -61,19 +61,12 @@ class Client(SocketTransport[TBody]):
     the connection, since the reply would arrive later out of step.
     """
 
+    # The two overloads type the client by its encoding: Client[str], or Client[bytes] for None.
     @overload
-    def __init__(
-        self: Client[str],
-        address: ConnectionTarget | None = None,
-        encoding: str = "utf-8",
-        use: str = DEFAULT_TUBE,
-        watch: str | Iterable[str] = DEFAULT_TUBE,
-        *,
-        connect_timeout: float | None = None,
-        timeout: float | None = None,
-        reconnect: bool = False,
-        max_job_size: int | None = None,
-    ) -> None: ...
+    def __init__(self: Client[str], address: ConnectionTarget | None = None, encoding: str = "utf-8",
+                 use: str = DEFAULT_TUBE, watch: str | Iterable[str] = DEFAULT_TUBE, *,
+                 connect_timeout: float | None = None, timeout: float | None = None,
+                 reconnect: bool = False, max_job_size: int | None = None) -> None: ...  # fmt: skip
 
     @overload
     def __init__(self: Client[bytes], address: ConnectionTarget | None, encoding: None,
@@ -94,8 +87,17 @@ class Client(SocketTransport[TBody]):
         max_job_size: int | None = None,
     ) -> None:
         self.encoding = encoding
-        session = Session(use, watch, reconnect, max_job_size)
-        self._start(address, session, connect_timeout, timeout, reconnect)
+        self._start(
+            Session(
+                use,
+                watch,
+                reconnect,
+                max_job_size,
+                address=address,
+                connect_timeout=connect_timeout,
+                timeout=timeout,
+            )
+        )
 
     # -- producer ------------------------------------------------------------------------------------
 

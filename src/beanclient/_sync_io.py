@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from . import _protocol as p
-from ._address import resolve, where
+from ._address import where
 from ._errors import BatchResult, ConnectionLostError, timeout_error
-from ._net import check_timeouts, describe, idle_check, open_socket, peer_address
-from ._protocol import MAX_LINE, ConnectionTarget, Job, TBody
+from ._net import describe, idle_check, open_socket, peer_address
+from ._protocol import MAX_LINE, Job, TBody
 from ._session import Session
 
 S = TypeVar("S", bound="SocketTransport[Any]")
@@ -34,35 +34,26 @@ class SocketTransport(Generic[TBody]):
 
     encoding: str | None
 
-    def _start(
-        self,
-        address: ConnectionTarget | None,
-        session: Session,
-        connect_timeout: float | None,
-        timeout: float | None,
-        reconnect: bool,
-    ) -> None:
+    def _start(self, session: Session) -> None:
         """Connect now and set up ``use``/``watch``, as greenstalk's constructor does."""
-        check_timeouts(connect_timeout, timeout)
-        address = resolve(address)
         self._session = session
-        self._connect_timeout = connect_timeout
-        self._timeout = timeout
-        self._reconnect = reconnect
+        self._timeout = timeout = session.timeout
+        self._reconnect = session.reconnect
         self._sock: socket.socket | None = None
         self._idle_check: Any = None
         self._send: Any = _not_connected
         self._readline: Any = _not_connected
         self._read: Any = _not_connected
         self._read1: Any = _not_connected
-        if isinstance(address, socket.socket):
-            self._address = peer_address(address)
+        target = session.target
+        if isinstance(target, socket.socket):
+            self._address = peer_address(target)
             if timeout is not None:
-                address.settimeout(timeout)
-            self._attach(address)
+                target.settimeout(timeout)
+            self._attach(target)
         else:
-            self._address = address
-            self._attach(open_socket(address, connect_timeout, timeout))
+            self._address = target
+            self._attach(open_socket(target, session.connect_timeout, timeout))
         try:
             self._setup(first=True)
         except BaseException:
@@ -132,7 +123,7 @@ class SocketTransport(Generic[TBody]):
         if self._session.held:
             raise self._session.lost("the connection was closed", maybe_executed=False)
         try:
-            self._attach(open_socket(self._address, self._connect_timeout, self._timeout))
+            self._attach(open_socket(self._address, self._session.connect_timeout, self._timeout))
             self._setup(first=False)
         except BaseException as exc:
             self._drop()
