@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import select
 import socket
 from collections.abc import Callable
@@ -20,15 +21,18 @@ def connect_error(exc: OSError, address: Address, connect_timeout: float | None)
         limit = f" within {connect_timeout:g} s" if connect_timeout is not None else ""
         message = f"{place}: could not connect{limit} (connect timed out)"
     else:
-        reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+        # os.strerror: asyncio's own text repeats the address ("Connect call failed (...)")
+        reason = (os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__).lower()
         message = f"{place}: {reason}"
         if isinstance(address, str) and isinstance(exc, FileNotFoundError):
+            host, colon, port = address.rpartition(":")
+            url = f"beanstalk://{address}" if colon and host and port.isdigit() else "beanstalk://host:port"
             message = (
                 f"{place}: no such Unix socket (a str address is a Unix socket path, as in greenstalk;"
-                f" for TCP pass a (host, port) tuple or a URL such as 'beanstalk://127.0.0.1:11300')"
+                f" for TCP pass a (host, port) tuple or a URL such as {url!r})"
             )
     error = type(exc)(message)
-    error.errno, error.strerror, error.filename = exc.errno, exc.strerror, None
+    error.errno = exc.errno  # strerror stays unset, or str() would show it instead of the message
     return error
 
 
