@@ -74,6 +74,7 @@ class StreamTransport(Generic[TBody]):
         self._writer: asyncio.StreamWriter | None = None
         self._busy = False
         self._first = True
+        self._setup_sent = b""
         self._idle_check: Callable[[], bool] = _never
 
     # -- connection --------------------------------------------------------------------------------
@@ -106,6 +107,9 @@ class StreamTransport(Generic[TBody]):
         try:
             setup = self._setup()
             await (setup if self._timeout is None else _bounded(setup, self._timeout))
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            self._drop()
+            raise timeout_error(where(self._address), self._setup_sent, self._timeout) from exc
         except BaseException:
             self._drop()
             raise
@@ -127,6 +131,7 @@ class StreamTransport(Generic[TBody]):
         steps = self._session.setup_requests(self._first)
         self._first = False
         if steps:
+            self._setup_sent = steps[0][0]  # named by the timeout error, should the reply not come
             reader, writer = (
                 cast(asyncio.StreamReader, self._reader),
                 cast(asyncio.StreamWriter, self._writer),
@@ -136,8 +141,8 @@ class StreamTransport(Generic[TBody]):
                 lines = [await reader.readuntil(b"\r\n") for _ in steps]
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                 raise _transport_error(exc) from exc
-            for (_, check), line in zip(steps, lines, strict=True):
-                check(line)
+            for (request, check), line in zip(steps, lines, strict=True):
+                check(line, request)
 
     def _drop(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None

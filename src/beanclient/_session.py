@@ -16,11 +16,12 @@ from ._errors import BatchResult, ConnectionLostError
 from ._protocol import DEFAULT_TUBE, ConnectionTarget, JobOrID, int_reply, job_id, tube_request, using_reply
 from ._validate import U32_MAX, check_tube
 
-ReplyCheck = Callable[[bytes], Any]
+#: Checks a setup reply: ``(line, request) -> value``, raising the error the reply names.
+ReplyCheck = Callable[[bytes, bytes], Any]
 
 
-def _watching(line: bytes) -> int:
-    return int_reply(line, b"WATCHING ")
+def _watching(line: bytes, request: bytes) -> int:
+    return int_reply(line, b"WATCHING ", request)
 
 
 def _check_timeouts(connect_timeout: float | None, timeout: float | None) -> None:

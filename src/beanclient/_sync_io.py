@@ -141,14 +141,18 @@ class SocketTransport(Generic[TBody]):
         steps = self._session.setup_requests(first)
         if steps:
             lines = self._exchange([request for request, _ in steps])
-            for (_, check), line in zip(steps, lines, strict=True):
-                check(line)
+            for (request, check), line in zip(steps, lines, strict=True):
+                check(line, request)
 
     def _exchange(self, requests: list[bytes]) -> list[bytes]:
         """Write requests in one go and read one line each, without interpreting them."""
+        sock = cast(socket.socket, self._sock)
         try:
-            cast(socket.socket, self._sock).sendall(b"".join(requests))
+            sock.sendall(b"".join(requests))
             lines = [self._readline(MAX_LINE) for _ in requests]
+        except TimeoutError as exc:
+            self._drop()
+            raise timeout_error(where(self._address), requests[0], sock.gettimeout()) from exc
         except BaseException:
             self._drop()
             raise

@@ -187,3 +187,17 @@ def test_timeout_zero_put_no_longer_reports_a_false_eof(server: Backend) -> None
         Client(server.address, timeout=0).put("x")
     with Client(server.address) as c:
         assert c.stats()["total-jobs"] == 0  # nothing was put, nothing half-done
+
+
+def test_a_silent_server_during_setup_is_named_too() -> None:
+    script = [Expect(b"use jobs\r\n"), Hang()]
+    message = r": no reply to 'use jobs' within 0.2 s$"
+    with ScriptedServer(script) as server, pytest.raises(TimeoutError, match=message):
+        Client(server.address, use="jobs", timeout=0.2)
+
+    async def main(address: tuple[str, int]) -> None:
+        with pytest.raises(TimeoutError, match=message):
+            await AsyncClient(address, use="jobs", timeout=0.2).connect()
+
+    with ScriptedServer(script) as server:
+        run(main(server.address))
