@@ -8,7 +8,6 @@ is read as a URL. Nothing here opens a socket.
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
 from ._protocol import Address, ConnectionTarget
 
@@ -31,6 +30,8 @@ def parse_address(url: str) -> Address:
     """
     if not isinstance(url, str):
         raise TypeError(f"a connection URL is a str, not {type(url).__name__}")
+    from urllib.parse import urlsplit  # here: most clients never parse a URL, and it costs an import
+
     parts = urlsplit(url)
     if parts.query or parts.fragment:
         raise ValueError(f"{url!r}: a connection URL has no query or fragment; use {_FORMS}")
