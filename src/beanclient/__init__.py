@@ -1,9 +1,10 @@
 """beanclient: a beanstalkd client with greenstalk's API, for blocking code and for asyncio.
 
 ``import beanclient as greenstalk`` is enough to switch. Beyond greenstalk: ``AsyncClient``,
-connect and I/O timeouts, pipelined ``put_many``/``delete_many``, typed statistics, opt-in
-reconnects that never duplicate a put, client-side argument checks, and a clear error for servers
-too old for ``reserve-job``.
+connection URLs (``beanstalk://host:port``, ``unix:///path``, ``BEANSTALKD_URL``; see
+``parse_address``), connect and I/O timeouts, pipelined ``put_many``/``delete_many``, typed
+statistics, opt-in reconnects that never duplicate a put, client-side argument checks, and errors
+that name the reply, the command and the address.
 """
 
 from . import _errors
