@@ -205,3 +205,24 @@ def test_strict_off_notes_nothing(make_front: Callable[..., Front], dial: Dial) 
     server = make_front(strict=False)
     dial(server).cmd("bogus")
     assert server.mistakes() == []
+
+
+def test_controls_that_need_no_recorder_leave_the_plain_engine() -> None:
+    """Unused, the recorder costs nothing: looking, seeding, resetting, dropping connections and an
+    outage all leave the server on the plain engine, the code it runs without any control."""
+    from fakebean.engine import Engine
+
+    with ThreadedServer(clock="frozen") as server:
+        server.put(b"x")
+        server.jobs()
+        server.tubes()
+        server.connections()
+        server.disconnect_all()
+        with server.unavailable():
+            pass
+        with server.expect_error("BAD_FORMAT"):  # not strict: nothing to declare
+            pass
+        server.reset()
+        assert type(server.server.engine) is Engine
+        server.fail_next("put")  # a fault needs the recorder, from now on
+        assert type(server.server.engine) is not Engine
