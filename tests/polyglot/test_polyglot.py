@@ -78,7 +78,7 @@ def client_command(client: str) -> list[str]:
         check=False,
     )
     if loads.returncode != 0:
-        why = loads.stderr[-300:].decode(errors="replace")
+        why = " ".join(loads.stderr.decode(errors="replace").split())[:200]
         pytest.skip(f"the {client} client is not installed (run scripts/install-deps.sh): {why}")
     return [found, str(script)]
 
