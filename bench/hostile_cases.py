@@ -283,6 +283,10 @@ def no_args(s: Sizes) -> list[str]:
     return []
 
 
+def body_fits(s: Sizes) -> list[str]:
+    return ["-z", str(max(s.body, 65535))]  # 64 KiB is one byte over the default limit
+
+
 @dataclass(frozen=True)
 class Case:
     key: str
@@ -297,11 +301,13 @@ CASES = [
         "cycles",
         lambda s: f"put {s.body // KiB} KiB delayed + delete, {s.cycles:,} cycles x {s.cycle_rounds}",
         case_cycles,
+        body_fits,
     ),
     Case(
         "cycles-live",
         lambda s: f"the same with {s.live_jobs:,} live jobs, {s.live_cycles:,} cycles x {s.live_rounds}",
         case_cycles_live,
+        body_fits,
     ),
     Case(
         "churn",
