@@ -77,6 +77,16 @@ class Wire:
         body = self.exact(int(size) + 2)[:-2]
         return int(job_id), body
 
+    def found(self, job_id: int) -> bool:
+        """``peek`` finds the job (its body is read and dropped)."""
+        reply = self.cmd(f"peek {job_id}")
+        if reply.startswith(b"FOUND "):
+            self.skip(int(reply.split()[2]) + 2)
+            return True
+        if reply != b"NOT_FOUND":
+            raise RuntimeError(f"peek {job_id}: {reply!r}")
+        return False
+
     def yaml(self, command: str) -> dict[str, str]:
         reply = self.cmd(command)
         if not reply.startswith(b"OK "):
