@@ -4,10 +4,11 @@
     python bench/soak.py --seconds 20     # a quick run
     python bench/soak.py --producers 4 --workers 4 --seed 7 --json soak.json
 
-Producers put jobs (some delayed) into two tubes; workers reserve them and mostly delete them, sometimes
-release, bury (a janitor kicks them back), touch, or drop the connection while holding the job or while a
+Producers put jobs into two tubes (some delayed by 1 s, some by an hour: a canceller deletes those while
+they wait); workers reserve them and mostly delete them, sometimes release, bury (a janitor kicks them back
+and now and then pauses a tube), touch, or drop the connection while holding the job or while a
 ``reserve-with-timeout`` is outstanding; producers sometimes drop the connection in the middle of a put's
-body (no job may come of it). Everything is on 127.0.0.1, every loop ends at the deadline, and the server
+body (no job may come of it); a sleepy client holds a TTR-1 job past its TTR and checks that it came back. Everything is on 127.0.0.1, every loop ends at the deadline, and the server
 is stopped on every way out.
 
 At the end it checks job conservation: every job a producer saw INSERTED for was deleted exactly once (one
@@ -25,7 +26,7 @@ import random
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from hostile_wire import Wire, drain_in_background, rss_kib
 
 TUBES = ("soak-a", "soak-b")
 MAX_OUTSTANDING = 2000  # producers wait while this many jobs are put and not yet deleted
+LONG_DELAY = 3600  # a scheduled job that the canceller deletes while it is still delayed
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Ledger:
     put: dict[int, bytes] = field(default_factory=dict)  # job id -> body token
     deleted: Counter[int] = field(default_factory=Counter)  # job id -> DELETED replies
     seen: list[tuple[int, bytes]] = field(default_factory=list)  # (job id, token) as reserved
+    scheduled: deque[tuple[float, int]] = field(default_factory=deque)  # (put at, id) of long-delayed jobs
     events: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
@@ -74,7 +77,8 @@ def producer(address: tuple[str, int], index: int, ledger: Ledger, stop: threadi
             token = b"p%d-%d" % (index, seq)
             body = token + b"|" + bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))
             tube = rng.choice(TUBES)
-            delay = 1 if rng.random() < 0.05 else 0
+            roll = rng.random()
+            delay = 1 if roll < 0.05 else LONG_DELAY if roll < 0.08 else 0
             if rng.random() < 0.01:  # drop the connection in the middle of the body: no job may come of it
                 half = body[: len(body) // 2]
                 wire.send(b"use %s\r\nput 0 0 60 %d\r\n%s" % (tube.encode(), len(body), half))
@@ -88,6 +92,8 @@ def producer(address: tuple[str, int], index: int, ledger: Ledger, stop: threadi
             with ledger.lock:
                 ledger.put[job_id] = token
                 ledger.events["put"] += 1
+                if delay == LONG_DELAY:
+                    ledger.scheduled.append((time.monotonic(), job_id))
     finally:
         wire.close()
 
@@ -144,11 +150,77 @@ def worker(address: tuple[str, int], ledger: Ledger, stop: threading.Event, seed
         wire.close()
 
 
-def janitor(address: tuple[str, int], ledger: Ledger, stop: threading.Event) -> None:
-    """Kick the buried jobs back every 0.2 s."""
+def canceller(address: tuple[str, int], ledger: Ledger, stop: threading.Event) -> None:
+    """Delete the long-delayed jobs about 0.2 s after their put (the janitor's kicks may have freed some
+    for the workers already: then the delete finds nothing, and the ledger still counts one delete)."""
     wire = Wire(address, timeout=30)
     try:
+        while not stop.wait(0.05):
+            with ledger.lock:
+                due = []
+                while ledger.scheduled and ledger.scheduled[0][0] < time.monotonic() - 0.2:
+                    due.append(ledger.scheduled.popleft()[1])
+            for job_id in due:
+                reply = wire.cmd(f"delete {job_id}")
+                with ledger.lock:
+                    if reply == b"DELETED":
+                        ledger.deleted[job_id] += 1
+                        ledger.events["cancel a delayed job"] += 1
+                    elif reply == b"NOT_FOUND":
+                        ledger.events["cancel: already taken"] += 1
+                    else:
+                        raise RuntimeError(f"delete {job_id}: {reply!r}")
+    finally:
+        wire.close()
+
+
+def sleepy(address: tuple[str, int], ledger: Ledger, stop: threading.Event) -> None:
+    """Put a TTR-1 job in a tube of its own, reserve it and hold it past its TTR: the server must make it
+    ready again (stats-job: ready, one timeout), and then it is deleted."""
+    wire = Wire(address, timeout=30)
+    wire.cmd("use soak-slow")
+    wire.cmd("watch soak-slow")
+    wire.cmd("ignore default")
+    try:
+        seq = 0
+        while not stop.is_set():
+            seq += 1
+            token = b"slow-%d" % seq
+            job_id = wire.put(token + b"|", ttr=1)
+            with ledger.lock:
+                ledger.put[job_id] = token
+                ledger.events["put"] += 1
+            got = wire.reserve("reserve-with-timeout 5")
+            if got is None or got[0] != job_id:
+                raise RuntimeError(f"sleepy reserved {got!r}, wanted job {job_id}")
+            deadline = time.monotonic() + 10
+            stop.wait(1.2)
+            while wire.yaml(f"stats-job {job_id}")["state"] != "ready":
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"job {job_id} still reserved 10 s after its 1 s TTR")
+                time.sleep(0.05)
+            if wire.yaml(f"stats-job {job_id}")["timeouts"] != "1":
+                raise RuntimeError(f"job {job_id}: timeouts is not 1")
+            if wire.cmd(f"delete {job_id}") != b"DELETED":
+                raise RuntimeError(f"delete {job_id} after its TTR failed")
+            with ledger.lock:
+                ledger.deleted[job_id] += 1
+                ledger.events["TTR ran out, then deleted"] += 1
+    finally:
+        wire.close()
+
+
+def janitor(address: tuple[str, int], ledger: Ledger, stop: threading.Event) -> None:
+    """Kick the buried (or else the delayed) jobs back every 0.2 s; pause a tube for 1 s every 5 s."""
+    wire = Wire(address, timeout=30)
+    rounds = 0
+    try:
         while not stop.wait(0.2):
+            rounds += 1
+            if rounds % 25 == 0:
+                if wire.cmd("pause-tube soak-a 1") != b"PAUSED":
+                    raise RuntimeError("pause-tube failed")
+                ledger.count("pause-tube")
             for tube in TUBES:
                 wire.cmd(f"use {tube}")
                 kicked = wire.cmd("kick 1000")
@@ -265,6 +337,8 @@ def soak(args: argparse.Namespace, server: servers.ServerProcess) -> int:
         for i in range(args.workers)
     ]
     threads.append(guarded("janitor", ledger, stop, janitor, address, ledger, stop))
+    threads.append(guarded("canceller", ledger, stop, canceller, address, ledger, stop))
+    threads.append(guarded("sleepy", ledger, stop, sleepy, address, ledger, stop))
     period = args.sample or max(args.seconds / 120, 0.1)
     started = time.monotonic()
     samples: list[tuple[float, int]] = [(0.0, rss_kib(pid))]
