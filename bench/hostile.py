@@ -84,10 +84,10 @@ def print_table(results: dict[str, dict[str, Metrics | str]], sizes: Sizes) -> N
             if isinstance(outcome, str):
                 print(f"    {target}: ERROR {outcome}")
         for label in labels:
-            values = []
+            values: list[float | None] = []
             for target in TARGETS:
-                outcome = by_target.get(target)
-                values.append(outcome.get(label) if isinstance(outcome, dict) else None)
+                metrics = by_target.get(target)
+                values.append(metrics.get(label) if isinstance(metrics, dict) else None)
             cells = [
                 fmt(value) if isinstance(by_target.get(target), dict) else "ERROR"
                 for target, value in zip(TARGETS, values, strict=True)

@@ -8,8 +8,8 @@ Producers put jobs into two tubes (some delayed by 1 s, some by an hour: a cance
 they wait); workers reserve them and mostly delete them, sometimes release, bury (a janitor kicks them back
 and now and then pauses a tube), touch, or drop the connection while holding the job or while a
 ``reserve-with-timeout`` is outstanding; producers sometimes drop the connection in the middle of a put's
-body (no job may come of it); a sleepy client holds a TTR-1 job past its TTR and checks that it came back. Everything is on 127.0.0.1, every loop ends at the deadline, and the server
-is stopped on every way out.
+body (no job may come of it); a sleepy client holds a TTR-1 job past its TTR and checks that it came back.
+Everything is on 127.0.0.1, every loop ends at the deadline, and the server is stopped on every way out.
 
 At the end it checks job conservation: every job a producer saw INSERTED for was deleted exactly once (one
 DELETED reply) or is still in the server (``peek`` finds it), every job the server has was put, the
