@@ -363,7 +363,7 @@ def soak(args: argparse.Namespace, server: servers.ServerProcess) -> int:
     rss = [r for _, r in samples]
     judged = elapsed >= JUDGE_AFTER
     flat = slope <= args.max_slope or not judged
-    verdict = ("flat" if flat else "GROWING") if judged else f"not judged, the run is under {JUDGE_AFTER:.0f} s"
+    verdict = ("flat" if flat else "GROWING") if judged else f"not judged in a run under {JUDGE_AFTER:.0f} s"
 
     events = dict(sorted(ledger.events.items()))
     left = len(set(ledger.put) - set(ledger.deleted))
