@@ -56,3 +56,24 @@ def test_list_names_every_case() -> None:
         [sys.executable, str(HOSTILE), "--list"], capture_output=True, text=True, timeout=60, check=True
     )
     assert [row.split()[0] for row in done.stdout.splitlines()] == CASES
+
+
+def test_a_short_soak_conserves_every_job(tmp_path: Path) -> None:
+    """``bench/soak.py`` for a few seconds: it runs, stops by itself, and finds every job accounted for."""
+    out = tmp_path / "soak.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "soak.py"), "--seconds", "3", "--json", str(out)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang guard, not a timing check
+        check=False,
+    )
+    report = f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert done.returncode == 0, report
+    assert "conservation: ok" in done.stdout, report
+    results = json.loads(out.read_text())
+    assert results["problems"] == [], report
+    assert results["jobs_put"] == results["jobs_deleted"] + results["jobs_left"], report
+    assert results["events"]["put"] > 0 and results["events"]["delete"] > 0, report
