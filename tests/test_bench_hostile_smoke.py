@@ -75,5 +75,4 @@ def test_a_short_soak_conserves_every_job(tmp_path: Path) -> None:
     assert "conservation: ok" in done.stdout, report
     results = json.loads(out.read_text())
     assert results["problems"] == [], report
-    assert results["jobs_put"] == results["jobs_deleted"] + results["jobs_left"], report
     assert results["events"]["put"] > 0 and results["events"]["delete"] > 0, report
