@@ -9,12 +9,11 @@ against beanstalkd, each on a fresh process.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hostile_wire import IO_TIMEOUT, Wire, fd_count, peak_rss_kib, rss_kib
+from hostile_wire import LatencyProbe, Wire, fd_count, peak_rss_kib, rss_kib
 from servers import ServerProcess
 
 MiB = 1024 * 1024
@@ -49,6 +48,8 @@ QUICK = Sizes(
 )  # fmt: skip
 
 Metrics = dict[str, float]
+WORST = "other client's worst latency meanwhile [ms]"
+REPLIES = "other client's replies meanwhile"
 
 
 def mib(kib: int) -> float:
@@ -136,20 +137,25 @@ def case_waiters(srv: ServerProcess, s: Sizes) -> Metrics:
     started = time.perf_counter()
     socks = [socket.create_connection(srv.address) for _ in range(s.waiters)]
     connected = time.perf_counter()
+    probe = LatencyProbe(srv.address).start()
+    probe.mark()
     for sock in socks:
         sock.sendall(b"reserve-with-timeout 3600\r\n")
     deadline = time.monotonic() + 600
     while int(control.yaml("stats")["current-waiting"]) < s.waiters:
         if time.monotonic() > deadline:
             raise RuntimeError("the waiters were not all registered within 600 s")
-        time.sleep(0.01)
+        time.sleep(0.002)
     waiting = time.perf_counter()
+    worst, replies = probe.stop()
     for sock in socks:
         sock.close()
     control.close()
     return {
         f"connect {s.waiters:,} clients [s]": connected - started,
         f"{s.waiters:,} reserve-with-timeout waiting [s]": waiting - connected,
+        WORST: worst,
+        REPLIES: replies,
     }
 
 
@@ -161,15 +167,23 @@ def case_touches(srv: ServerProcess, s: Sizes) -> Metrics:
     if wire.reserve("reserve") is None:
         raise RuntimeError("reserve timed out")
     base = rss_kib(srv.proc.pid)
+    probe = LatencyProbe(srv.address).start()
+    probe.mark()
     started = time.perf_counter()
     wire.send(b"touch %d\r\n" % job_id * s.touches)
     for _ in range(s.touches):
         if wire.line() != b"TOUCHED":
             raise RuntimeError("touch failed")
     took = time.perf_counter() - started
+    worst, replies = probe.stop()
     growth = mib(rss_kib(srv.proc.pid) - base)
     wire.close()
-    return {f"{s.touches:,} pipelined touches [s]": took, "RSS growth [MiB]": growth}
+    return {
+        f"{s.touches:,} pipelined touches [s]": took,
+        "RSS growth [MiB]": growth,
+        WORST: worst,
+        REPLIES: replies,
+    }
 
 
 def case_hostile_read(srv: ServerProcess, s: Sizes) -> Metrics:
@@ -179,38 +193,22 @@ def case_hostile_read(srv: ServerProcess, s: Sizes) -> Metrics:
     names = [b"watch hostile-%d" % i for i in range(s.tubes)]
     for start in range(0, len(names), 1000):
         hostile.pipeline(names[start : start + 1000])
-    probe = Wire(srv.address)
-    samples: list[tuple[float, float]] = []  # (sent at, seconds to the reply)
-    stop = threading.Event()
-
-    def probe_loop() -> None:
-        while not stop.is_set():
-            sent = time.perf_counter()
-            if probe.cmd("list-tube-used") != b"USING default":
-                raise RuntimeError("list-tube-used failed")
-            samples.append((sent, time.perf_counter() - sent))
-
-    thread = threading.Thread(target=probe_loop, name="latency-probe", daemon=True)
-    thread.start()
-    while len(samples) < 5:  # the probe is running before the hostile write goes out
-        time.sleep(0.001)
+    probe = LatencyProbe(srv.address).start()
     line = b"reserve-with-timeout 0\r\n"
     count = s.hostile_bytes // len(line)
+    probe.mark()
     started = time.perf_counter()
     hostile.send(line * count)
     for _ in range(count):
         if hostile.line() != b"TIMED_OUT":
             raise RuntimeError("reserve-with-timeout 0 did not time out")
     took = time.perf_counter() - started
-    stop.set()
-    thread.join(IO_TIMEOUT + 10)
-    during = [seconds for sent, seconds in samples if sent + seconds >= started]
+    worst, replies = probe.stop()
     hostile.close()
-    probe.close()
     return {
         f"{count:,} reserve-with-timeout 0, {s.tubes:,} tubes watched [s]": took,
-        "other client's worst latency meanwhile [ms]": max(during, default=0.0) * 1000,
-        "other client's replies meanwhile": float(len(during)),
+        WORST: worst,
+        REPLIES: replies,
     }
 
 

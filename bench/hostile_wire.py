@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from typing import IO
 
 IO_TIMEOUT = 120.0  # a reply that has not come by then fails the case instead of hanging the run
@@ -102,6 +103,50 @@ class Wire:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class LatencyProbe:
+    """Another client: ``list-tube-used`` one at a time, in a thread, each answer timed.
+
+    ``start()`` returns once it is answering; ``mark()`` opens the window of interest (the hostile part
+    starts); ``stop()`` returns the worst wait in the window (ms) and the number of replies in it.
+    """
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.wire = Wire(address)
+        self.samples: list[tuple[float, float]] = []  # (sent at, seconds to the reply)
+        self.window = 0.0
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="latency-probe", daemon=True)
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                sent = time.perf_counter()
+                if self.wire.cmd("list-tube-used") != b"USING default":
+                    raise RuntimeError("list-tube-used failed")
+                self.samples.append((sent, time.perf_counter() - sent))
+        except BaseException as exc:  # noqa: BLE001 - handed to stop()
+            self.error = exc
+
+    def start(self) -> LatencyProbe:
+        self._thread.start()
+        while len(self.samples) < 5 and self._thread.is_alive():
+            time.sleep(0.001)
+        return self
+
+    def mark(self) -> None:
+        self.window = time.perf_counter()
+
+    def stop(self) -> tuple[float, float]:
+        self._stop.set()
+        self._thread.join(IO_TIMEOUT + 10)
+        self.wire.close()
+        if self.error is not None:
+            raise RuntimeError(f"latency probe: {self.error!r}")
+        during = [seconds for sent, seconds in self.samples if sent + seconds >= self.window]
+        return max(during, default=0.0) * 1000, float(len(during))
 
 
 def _status_kib(pid: int, field: str) -> int:
