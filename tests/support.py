@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -181,6 +181,8 @@ class Backend:
         self.kind = kind
         self._conns: list[RawConn] = []
         if kind == "fake":
+            if os.environ.get("FAKEBEAN_TEST_RECORDER"):  # the whole suite with the recorder on: same bytes
+                options = {"transcript": 1000, "strict": True, **options}
             self.beanstalkd = Beanstalkd(clock="frozen", **options)
         else:
             path = command or server_command(kind)
@@ -260,26 +262,56 @@ def start_backend(kind: str, **options: Any) -> Iterator[Backend]:
 @contextmanager
 def unix_socket_server(kind: str, path: str) -> Iterator[None]:
     """A server of backend ``kind`` on the Unix socket ``path`` (the shared fixtures are TCP only)."""
+
+    def probe() -> None:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(path)
+
+    with _server_at(kind, {"unix_path": path}, ["-l", f"unix:{path}"], probe):
+        yield
+
+
+@contextmanager
+def ipv6_server(kind: str) -> Iterator[int]:
+    """A server of backend ``kind`` listening on ``::1``; yields its port."""
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.bind(("::1", 0))
+        port = int(sock.getsockname()[1])
+
+    def probe() -> None:
+        socket.create_connection(("::1", port), timeout=IO_TIMEOUT).close()
+
     if kind == "fake":
-        server = ThreadedServer(unix_path=path, clock="frozen")
+        port = 0  # the fake picks its own
+    with _server_at(kind, {"host": "::1", "port": port}, ["-l", "::1", "-p", str(port)], probe) as fake:
+        yield port if fake is None else int(fake.address[1])
+
+
+@contextmanager
+def _server_at(
+    kind: str, fake_options: dict[str, Any], args: list[str], probe: Callable[[], None]
+) -> Iterator[ThreadedServer | None]:
+    """fakebean in a thread with ``fake_options``, or the process backend ``kind`` started with
+    ``args`` once ``probe`` connects; yields the fake (``None`` for a process)."""
+    if kind == "fake":
+        server = ThreadedServer(clock="frozen", **fake_options)
         server.start()
         try:
-            yield
+            yield server
         finally:
             server.close()
         return
-    proc = subprocess.Popen([server_command(kind), "-l", f"unix:{path}"], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([server_command(kind), *args], stderr=subprocess.DEVNULL)
     try:
         for _ in range(5000):  # start-up: wait for the socket to accept, bounded
             if proc.poll() is not None:
-                raise AssertionError(f"{kind} server exited with {proc.returncode}")
+                raise AssertionError(f"the {kind} server exited with {proc.returncode}")
             try:
-                with socket.socket(socket.AF_UNIX) as probe:
-                    probe.connect(path)
+                probe()
                 break
             except OSError:
-                time.sleep(0.001)  # nothing to wait on but the socket file itself
-        yield
+                time.sleep(0.001)  # nothing to wait on but the listening socket itself
+        yield None
     finally:
         proc.terminate()
         proc.wait(timeout=IO_TIMEOUT)

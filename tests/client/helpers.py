@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tests.support import IO_TIMEOUT, RawConn, unix_socket_server
+from tests.support import ipv6_server as ipv6_server  # re-exported for the client tests
 from tests.support import wait_for_stat as wait_for_stat  # re-exported for the client tests
 
 if TYPE_CHECKING:
