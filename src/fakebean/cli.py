@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
+    from fakebean.engine import Engine
     from fakebean.fastserver import SelectorServer
     from fakebean.server import Server
 else:
@@ -100,8 +101,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals.install()
     sock: _socket.socket | None = None
     try:
-        if opts.binlog_dir is not None:
-            _warn(f"-b {opts.binlog_dir}: no write-ahead log is written; jobs are kept in memory only")
         if opts.verbose:
             print(f"pid {os.getpid()}")
         sock = make_server_socket(opts)
@@ -249,7 +248,7 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
         )
         # The loop skips an fd it does not know, then finds the stop flag set.
         server.epoll.register(wake_r, select.EPOLLIN)
-        status = _become_user(opts)
+        status = _become_user(opts) or _open_binlog(opts, server.engine)
         if status:
             return status
         signals.attach(server, wake_w)
@@ -277,6 +276,7 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
     if status or signals.stop:
         sock.close()
         return status
+    binlog_dir = opts.binlog_dir
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -302,6 +302,9 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
             binlog_max_size=opts.binlog_max_size,
             verbose=opts.verbose,
         )
+        if binlog_dir is not None and _open_binlog(opts, server.engine):
+            sock.close()
+            raise SystemExit(10)
         await server.start()
         if signals.drain:
             server.drain()
@@ -321,6 +324,20 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
         asyncio.run(run())
     finally:
         signals.install()  # closing the loop put back the default handlers: SIGTERM would kill us now
+    return 0
+
+
+def _open_binlog(opts: Options, engine: Engine) -> int:
+    """``-b``: lock the directory and recover it (exit 10 when it cannot be locked, as beanstalkd)."""
+    if opts.binlog_dir is None:
+        return 0
+    from fakebean.binlog import EXIT_LOCK, LockError, open_journal
+
+    try:
+        open_journal(engine, opts.binlog_dir, opts.binlog_max_size, opts.fsync_ms, opts.want_sync)
+    except LockError as err:
+        _warn_all(err.lines)
+        return EXIT_LOCK
     return 0
 
 

@@ -11,9 +11,13 @@ Section numbers (§) refer to ``beanstalkd-protocol.md``.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from .commands import BARE, WITH_ARGS, dispatch_line
 from .model import Conn, Job
+
+if TYPE_CHECKING:
+    from .binlog.journal import Journal
 from .queues import Queues
 from .wire import (
     BAD_FORMAT,
@@ -48,6 +52,7 @@ class Engine(Queues):
         "host_info",
         "incoming",
         "instance_id",
+        "journal",
         "max_job_size",
         "next_conn_id",
         "next_job_id",
@@ -76,6 +81,7 @@ class Engine(Queues):
         self.host_info = (uname.nodename.encode(), uname.version.encode(), uname.machine.encode())
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
+        self.journal: Journal | None = None  # the binlog (-b), when there is one
 
         self.next_job_id = 1
         self.next_conn_id = 1
@@ -289,6 +295,9 @@ class Engine(Queues):
         if not crlf_ok or self.draining:
             self.drop_incoming(job)
             self.reply(conn, EXPECTED_CRLF if not crlf_ok else DRAINING)
+            return
+        if self.journal is not None:
+            self.journal.put(self, conn, job, body)
             return
         # The reply first: with a direct shell it is on its way while the job is filed.
         self.reply(conn, b"INSERTED %d\r\n" % job.id)
