@@ -112,9 +112,13 @@ class Server(Shell):
         version: str = "1.12",
         clock: Clock | str | None = "real",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
+        binlog_dir: str | os.PathLike[str] | None = None,
+        fsync_ms: int = 50,
         verbose: int = 0,
     ) -> None:
         self.host = host
+        self.binlog_dir = None if binlog_dir is None else os.fspath(binlog_dir)
+        self.fsync_ms = fsync_ms
         self.port = port
         self.unix_path = unix_path
         self.sock = sock
@@ -132,6 +136,10 @@ class Server(Shell):
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("server already started")
+        if self.binlog_dir is not None and self.engine.journal is None:
+            from .binlog import open_journal  # raises LockError when another server holds it
+
+            open_journal(self.engine, self.binlog_dir, self.engine.binlog_max_size, self.fsync_ms)
         loop = self._loop = asyncio.get_running_loop()
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()
@@ -189,6 +197,28 @@ class Server(Shell):
         if self.protocols and self.all_closed is not None:
             await self.all_closed.wait()
         self._server = None
+        if self.engine.journal is not None:
+            self.engine.journal.close()  # the files stay as a killed beanstalkd leaves them; the lock goes
+
+    async def restart(self, keep_jobs: bool = True) -> None:
+        """Close everything and come back on the same address, as a beanstalkd restart would.
+
+        With ``keep_jobs`` the jobs come back the way binlog recovery brings them: from
+        ``binlog_dir`` when one is set, otherwise from a snapshot of the live jobs put through the
+        same recovery. Without it the server starts empty (and the binlog files are removed).
+        """
+        from .binlog.snapshot import restarted
+
+        if self.sock is not None:
+            raise RuntimeError("a server started on a given socket cannot restart on it")
+        address = self.address
+        await self.close()
+        if isinstance(address, str):
+            self.unix_path = address
+        else:
+            self.host, self.port = address
+        self.engine = restarted(self.engine, self.clock.now(), keep_jobs, self.binlog_dir)
+        await self.start()
 
     async def __aenter__(self) -> Server:
         await self.start()

@@ -84,7 +84,11 @@ class RealBeanstalkd:
     """A real ``beanstalkd`` process on 127.0.0.1 and a free port, for this test only."""
 
     def __init__(
-        self, path: str | None = None, max_job_size: int | None = None, binlog_max_size: int | None = None
+        self,
+        path: str | None = None,
+        max_job_size: int | None = None,
+        binlog_max_size: int | None = None,
+        binlog_dir: str | None = None,
     ) -> None:
         binary = find_beanstalkd(path)
         last_error = ""
@@ -95,6 +99,8 @@ class RealBeanstalkd:
                 args += ["-z", str(max_job_size)]
             if binlog_max_size is not None:
                 args += ["-s", str(binlog_max_size)]
+            if binlog_dir is not None:
+                args += ["-b", str(binlog_dir)]
             self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             self.address = ("127.0.0.1", port)
             if self._wait_listening():
@@ -161,7 +167,7 @@ def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
     """Options a real beanstalkd can honour pass; fakebean-only ones skip the test; others are errors."""
     import pytest
 
-    unknown = set(options) - {"max_job_size", "binlog_max_size", "clock", "version"}
+    unknown = set(options) - {"max_job_size", "binlog_max_size", "binlog_dir", "clock", "version"}
     if unknown:
         raise TypeError(f"a real beanstalkd takes no {', '.join(sorted(unknown))} option")
     clock = options.get("clock", "real")
@@ -190,7 +196,10 @@ class Beanstalkd:
         if real:
             _check_real_options(beanstalkd_path, options)
             self.process = RealBeanstalkd(
-                beanstalkd_path, options.get("max_job_size"), options.get("binlog_max_size")
+                beanstalkd_path,
+                options.get("max_job_size"),
+                options.get("binlog_max_size"),
+                options.get("binlog_dir"),
             )
             self.address: tuple[str, int] = self.process.address
             timehooks.register(self)
@@ -230,6 +239,13 @@ class Beanstalkd:
 
         self.close()
         pytest.skip(reason)
+
+    def restart(self, keep_jobs: bool = True) -> None:
+        """Restart fakebean on the same address (see ``fakebean.Server.restart``); a real
+        beanstalkd test is skipped."""
+        if self.server is None:
+            self._skip("restart() needs fakebean; this test runs against a real beanstalkd")
+        self.server.restart(keep_jobs)
 
     def drain(self) -> None:
         if self.server is not None:

@@ -87,6 +87,10 @@ class ThreadedServer:
         """Jump the server's clock ahead and run every event that fell due, in deadline order."""
         self._call(self.server.advance(seconds))
 
+    def restart(self, keep_jobs: bool = True) -> None:
+        """Close every connection and come back on the same address (see ``Server.restart``)."""
+        self._call(self.server.restart(keep_jobs))
+
     def drain(self) -> None:
         async def drain() -> None:
             self.server.drain()

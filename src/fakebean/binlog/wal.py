@@ -378,7 +378,9 @@ class Wal:
             f = f.next
         self.use = False
         if self.lock_fd >= 0:
-            os.close(self.lock_fd)
+            from . import unlock_dir
+
+            unlock_dir(self.lock_fd)
             self.lock_fd = -1
 
 
