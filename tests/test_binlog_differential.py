@@ -98,7 +98,13 @@ def _step(pair: Pair, rng: random.Random, body_max: int) -> str:
     return f"{op} {job_id}"
 
 
-CASES = [(1, 1000, 300, 120), (2, 4096, 600, 160), (3, 8192, 200, 120), (4, 2000, 1500, 200), (5, 65536, 3000, 300)]
+CASES = [
+    (1, 1000, 300, 120),
+    (2, 4096, 600, 160),
+    (3, 8192, 200, 120),
+    (4, 2000, 1500, 200),
+    (5, 65536, 3000, 300),
+]
 
 
 @pytest.mark.parametrize(("seed", "size", "body_max", "steps"), CASES)

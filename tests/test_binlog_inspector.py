@@ -22,7 +22,10 @@ def _snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 def _inspect(directory: Path, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "fakebean.binlog", *args, str(directory)], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "fakebean.binlog", *args, str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -48,7 +51,14 @@ def test_the_inspector_reads_a_live_beanstalkd_directory_without_writing(tmp_pat
     finally:
         server.stop()
     assert report["jobs"] == [
-        {"id": 1, "tube": "emails", "state": "buried", "pri": 5, "body_size": 300, "file": f"binlog.{pinning}"}
+        {
+            "id": 1,
+            "tube": "emails",
+            "state": "buried",
+            "pri": 5,
+            "body_size": 300,
+            "file": f"binlog.{pinning}",
+        }
     ]
     files = {f["name"]: f for f in report["files"]}
     assert sorted(files) == sorted(name for name in before if name.startswith("binlog."))
@@ -62,7 +72,10 @@ def test_the_inspector_reads_a_live_beanstalkd_directory_without_writing(tmp_pat
 @pytest.mark.fake
 def test_the_inspector_refuses_what_is_not_a_directory(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "fakebean.binlog", str(tmp_path / "nope")], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "fakebean.binlog", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 1
     assert not os.path.exists(tmp_path / "nope")

@@ -26,7 +26,10 @@ def _prog(kind: str) -> str:
 def test_a_missing_directory_exits_10(tmp_path: Path, kind: str) -> None:
     missing = tmp_path / "nope"
     done = subprocess.run(
-        command(kind) + ["-l", "127.0.0.1", "-p", "0", "-b", str(missing)], capture_output=True, text=True, timeout=30
+        command(kind) + ["-l", "127.0.0.1", "-p", "0", "-b", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 10
     assert done.stderr == (
@@ -75,7 +78,9 @@ def _recovered(kind: str, directory: Path) -> tuple[list[str], list[str]]:
     states = []
     for job_id in (1, 2, 3):
         reply = server.cmd(f"stats-job {job_id}")
-        states.append(reply.split(b"state: ")[1].split(b"\n")[0].decode() if reply.startswith(b"OK") else "gone")
+        states.append(
+            reply.split(b"state: ")[1].split(b"\n")[0].decode() if reply.startswith(b"OK") else "gone"
+        )
     server.stop()
     prog = _prog(kind)
     lines = [line.replace(f"{prog}: ", "PROG: ") for line in server.stderr.decode().splitlines()]
@@ -118,10 +123,17 @@ def test_a_damaged_file_keeps_the_records_before_the_damage(tmp_path: Path, dama
 @pytest.mark.real
 def test_a_version_5_file_is_read(tmp_path: Path) -> None:
     def rec5(job_id: int, state: int, name: bytes, body: bytes | None) -> bytes:
-        jobrec = struct.pack("<QI4xQQi4xQQIIIIIB", job_id, 3, 0, 60_000_000, 5, 1_700_000_000_000_000, 0, 1, 0, 0, 0, 0, state)
+        jobrec = struct.pack(
+            "<QI4xQQi4xQQIIIIIB", job_id, 3, 0, 60_000_000, 5, 1_700_000_000_000_000, 0, 1, 0, 0, 0, 0, state
+        )
         return struct.pack("<Q", len(name)) + name + jobrec + (body or b"")
 
-    data = struct.pack("<i", 5) + rec5(1, 1, b"v5", b"old\r\n") + rec5(2, 3, b"v5", b"bur\r\n") + rec5(2, 1, b"", None)
+    data = (
+        struct.pack("<i", 5)
+        + rec5(1, 1, b"v5", b"old\r\n")
+        + rec5(2, 3, b"v5", b"bur\r\n")
+        + rec5(2, 1, b"", None)
+    )
     results = {}
     for kind in ("real", "fake"):
         directory = tmp_path / kind

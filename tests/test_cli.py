@@ -658,7 +658,9 @@ def test_binlog_directory_is_written_and_recovered(tmp_path: Path, kind: str) ->
 @pytest.mark.parametrize("kind", SERVERS[:2])
 def test_a_binlog_directory_that_cannot_be_locked_exits_10(tmp_path: Path, kind: str) -> None:
     missing = tmp_path / "missing"
-    done = subprocess.run(command(kind) + ["-p", "0", "-b", str(missing)], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        command(kind) + ["-p", "0", "-b", str(missing)], capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 10
     assert done.stderr.endswith(f"failed to lock wal dir {missing}\n")
 

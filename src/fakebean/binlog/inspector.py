@@ -17,7 +17,17 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .records import HEADER, JOBREC, JOBREC5, NAMELEN, NAMELEN5, STATE_NAME, VERSION5, unpack_jobrec, unpack_jobrec5
+from .records import (
+    HEADER,
+    JOBREC,
+    JOBREC5,
+    NAMELEN,
+    NAMELEN5,
+    STATE_NAME,
+    VERSION5,
+    unpack_jobrec,
+    unpack_jobrec5,
+)
 from .recovery import Reader, scan
 from .wal import Wal, WalFile
 
@@ -121,11 +131,13 @@ def inspect_dir(directory: str) -> dict[str, Any]:
             why = f"kept while the older binlog.{oldest_needed} is needed"
         else:
             why = "no live job needs it: a server starting here removes it"
-        files.append({"name": f"binlog.{seq}", "size": len(data), "version": version, "records": recs, "kept": why})
+        files.append(
+            {"name": f"binlog.{seq}", "size": len(data), "version": version, "records": recs, "kept": why}
+        )
     jobs = []
     for job_id, job in reader.jobs.items():
-        entry = wal.entries.get(job_id)
-        f: WalFile | None = entry.file if entry is not None else None
+        found = wal.entries.get(job_id)
+        f: WalFile | None = found.file if found is not None else None
         jobs.append(
             {
                 "id": job_id,
@@ -165,13 +177,16 @@ def render(report: dict[str, Any]) -> str:
     if holder is not None:
         out.append(f"locked by pid {holder}: a server is using it, and may write while this is read")
     for f in report["files"]:
-        out.append(f"{f['name']}: {f['size']} bytes, version {f['version']}, {len(f['records'])} records; {f['kept']}")
+        count = len(f["records"])
+        out.append(f"{f['name']}: {f['size']} bytes, version {f['version']}, {count} records; {f['kept']}")
         for r in f["records"]:
             tube = f" tube {r['tube']}" if r["tube"] is not None else ""
-            out.append(f"  @{r['offset']} {r['kind']} job {r['id']}{tube} {r['state']} pri {r['pri']} ({r['size']} bytes)")
+            what = f"{r['kind']} job {r['id']}{tube} {r['state']} pri {r['pri']}"
+            out.append(f"  @{r['offset']} {what} ({r['size']} bytes)")
     out.append(f"live jobs: {len(report['jobs'])} (next id {report['next_id']})")
     for j in report["jobs"]:
-        out.append(f"  job {j['id']} tube {j['tube']} {j['state']} pri {j['pri']} {j['body_size']} bytes in {j['file']}")
+        what = f"job {j['id']} tube {j['tube']} {j['state']} pri {j['pri']}"
+        out.append(f"  {what} {j['body_size']} bytes in {j['file']}")
     out.extend(f"warning: {m}" for m in report["messages"])
     return "\n".join(out) + "\n"
 

@@ -98,4 +98,3 @@ class Journal(Wal):
     def delete(self, job: Job) -> bool:
         """Journal a delete (before the engine frees the job). False: reply INTERNAL_ERROR."""
         return self.record(job, ST_INVALID)
-

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..model import Job
@@ -25,7 +25,6 @@ from .records import (
     MAX_TUBE_NAME_LEN,
     NAMELEN,
     NAMELEN5,
-    SHORT_SIZE,
     ST_BURIED,
     ST_DELAYED,
     ST_INVALID,
@@ -172,7 +171,9 @@ class Reader:
         if state in (ST_READY, ST_BURIED, ST_DELAYED):
             if job is None:
                 if self.max_body is not None and rec.body_size - 2 > self.max_body:
-                    self.message(f"{f.path}:{rec_at}: job {rec.id} is too big ({rec.body_size} > {self.max_body})")
+                    self.message(
+                        f"{f.path}:{rec_at}: job {rec.id} is too big ({rec.body_size} > {self.max_body})"
+                    )
                     return pos, False, True
                 job = self.jobs[rec.id] = Recovered(rec, name, b"")
                 self.max_full_id = max(self.max_full_id, rec.id)
@@ -229,15 +230,11 @@ def recover(engine: Engine, wal: Wal) -> None:
     restore(engine, wal, reader.jobs.values(), reader.max_full_id)
 
 
-def restore(engine: Engine, wal: Wal | None, jobs: object, max_full_id: int) -> None:
+def restore(engine: Engine, wal: Wal | None, jobs: Iterable[Recovered], max_full_id: int) -> None:
     """Put recovered jobs into ``engine`` in order; each reserves one short record in ``wal``."""
-    from collections.abc import Iterable
-
-    assert isinstance(jobs, Iterable)
     engine.next_job_id = max(engine.next_job_id, max_full_id + 1)
     now = engine.now
     for item in jobs:
-        assert isinstance(item, Recovered)
         if wal is not None and not wal.reserve_update():
             warn("failed to reserve space")
             warn("failed to replay log")

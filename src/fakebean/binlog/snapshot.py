@@ -12,7 +12,7 @@ import os
 
 from ..engine import Engine
 from ..model import INVALID, RESERVED
-from .records import STATE_CODE, Jobrec, ST_READY, unpack_jobrec, pack_jobrec
+from .records import ST_READY, STATE_CODE, Jobrec, pack_jobrec, unpack_jobrec
 from .recovery import Recovered, restore
 
 
@@ -31,7 +31,9 @@ def snapshot(engine: Engine) -> list[Recovered]:
 
 
 def fresh_engine(old: Engine, now: int) -> Engine:
-    return Engine(max_job_size=old.max_job_size, version=old.version, binlog_max_size=old.binlog_max_size, now=now)
+    return Engine(
+        max_job_size=old.max_job_size, version=old.version, binlog_max_size=old.binlog_max_size, now=now
+    )
 
 
 def restarted(old: Engine, now: int, keep_jobs: bool, binlog_dir: str | None) -> Engine:
