@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from tests.support import RawConn, beanstalkd_path, free_port
 
@@ -24,8 +25,9 @@ def command(kind: str) -> list[str]:
 class BinlogServer:
     """One server process on ``directory``; ``restart`` stops it (TERM or KILL) and starts it again."""
 
-    def __init__(self, kind: str, directory: str, *args: str) -> None:
+    def __init__(self, kind: str, directory: str, *args: str, preexec: Callable[[], None] | None = None) -> None:
         self.kind = kind
+        self.preexec = preexec
         self.directory = directory
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
@@ -37,7 +39,9 @@ class BinlogServer:
         for _attempt in range(5):
             port = free_port()
             argv = command(self.kind) + ["-l", "127.0.0.1", "-p", str(port), "-b", self.directory, *self.args]
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=self.preexec
+            )
             sock = _connect(proc, port)
             if sock is not None:
                 self.proc, self.conn = proc, RawConn(sock)

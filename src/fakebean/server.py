@@ -113,7 +113,7 @@ class Server(Shell):
         clock: Clock | str | None = "real",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
         binlog_dir: str | os.PathLike[str] | None = None,
-        fsync_ms: int = 50,
+        fsync_ms: int | None = 50,
         verbose: int = 0,
     ) -> None:
         self.host = host
@@ -139,7 +139,8 @@ class Server(Shell):
         if self.binlog_dir is not None and self.engine.journal is None:
             from .binlog import open_journal  # raises LockError when another server holds it
 
-            open_journal(self.engine, self.binlog_dir, self.engine.binlog_max_size, self.fsync_ms)
+            sync = self.fsync_ms  # None: never fsync (-F)
+            open_journal(self.engine, self.binlog_dir, self.engine.binlog_max_size, sync or 0, sync is not None)
         loop = self._loop = asyncio.get_running_loop()
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()

@@ -37,9 +37,9 @@ class Journal(Wal):
         del engine.incoming[job.id]
         job.body = body
         if not self.reserve_put(job):
-            engine.reply(conn, OUT_OF_MEMORY)  # the id stays used
-            del engine.jobs[job.id]
-            engine.unref_tube(job.tube)
+            # As in beanstalkd the job is left behind, in no queue: peek and stats-job still find
+            # it (state "invalid"), nothing else can touch it.
+            engine.reply(conn, OUT_OF_MEMORY)
             return
         engine.total_jobs += 1
         job.tube.total_jobs += 1
@@ -63,8 +63,7 @@ class Journal(Wal):
         """``bury_job`` with its store update, after the job left its reserver. False: reply
         INTERNAL_ERROR (the job is lost, as in beanstalkd)."""
         if not self.reserve_update():
-            engine.free_job(job)
-            return False
+            return False  # left in no queue (beanstalkd still shows it as reserved; we say invalid)
         engine.make_buried(job)
         return self.record(job)
 
@@ -84,8 +83,7 @@ class Journal(Wal):
         new priority; returns the reply. No space: OUT_OF_MEMORY, and the job is lost, as in
         beanstalkd; a failed write buries it."""
         if not self.reserve_update():
-            engine.free_job(job)
-            return OUT_OF_MEMORY
+            return OUT_OF_MEMORY  # left in no queue, as for bury
         job.delay = delay
         job.releases += 1
         engine.make_delayed(job, delay)
