@@ -25,7 +25,9 @@ def command(kind: str) -> list[str]:
 class BinlogServer:
     """One server process on ``directory``; ``restart`` stops it (TERM or KILL) and starts it again."""
 
-    def __init__(self, kind: str, directory: str, *args: str, preexec: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, kind: str, directory: str, *args: str, preexec: Callable[[], None] | None = None
+    ) -> None:
         self.kind = kind
         self.preexec = preexec
         self.directory = directory

@@ -68,7 +68,9 @@ def _tiny_filesystem(path: Path, size: str) -> Iterator[None]:
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
     path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
     if mounted.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
     try:

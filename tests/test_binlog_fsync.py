@@ -16,8 +16,12 @@ from tests.support import RawConn
 pytestmark = pytest.mark.fake
 
 
-@pytest.mark.parametrize(("fsync_ms", "expected"), [(0, 6), (3_600_000, 1), (None, 0)], ids=["-f0", "-f1h", "-F"])
-def test_fsync_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync_ms: int | None, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("fsync_ms", "expected"), [(0, 6), (3_600_000, 1), (None, 0)], ids=["-f0", "-f1h", "-F"]
+)
+def test_fsync_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync_ms: int | None, expected: int
+) -> None:
     synced: list[int] = []
     monkeypatch.setattr(os, "fsync", synced.append)
     with ThreadedServer(binlog_dir=tmp_path, fsync_ms=fsync_ms) as server:

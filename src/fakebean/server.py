@@ -140,7 +140,8 @@ class Server(Shell):
             from .binlog import open_journal  # raises LockError when another server holds it
 
             sync = self.fsync_ms  # None: never fsync (-F)
-            open_journal(self.engine, self.binlog_dir, self.engine.binlog_max_size, sync or 0, sync is not None)
+            size = self.engine.binlog_max_size
+            open_journal(self.engine, self.binlog_dir, size, sync or 0, sync is not None)
         loop = self._loop = asyncio.get_running_loop()
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()

@@ -321,24 +321,30 @@ class Wal:
         return int((self.nfile * self.filesize - d) / d)
 
     def compact(self) -> None:
+        # The ratio can be in the tens of thousands (10 MiB files, little live data). A move that
+        # found nothing to do changed nothing, so the rest of the loop would find nothing either.
         for _ in range(self.ratio(), 1, -1):
-            self.move_one()
+            if not self.move_one():
+                return
 
-    def move_one(self) -> None:
+    def move_one(self) -> bool:
+        """Migrate the oldest file's oldest live job; False when there is nothing to move (a
+        refused reservation is not that: it may have made a file, and the next try may fit)."""
         head = self.head
         assert head is not None
         if head is self.cur or head.next is self.cur:
-            return  # no point in moving a job
+            return False  # no point in moving a job
         if not head.jobs:
             warn("head holds no jlist")
-            return
+            return False
         job_id = next(iter(head.jobs))
         job = self.jobs[job_id]
         if not self.reserve(full_size(job)):
-            return  # it will not fit: try again later
+            return True  # it will not fit: try again later
         self.remove_job(head, job_id)
         self.nmig += 1
         self.write(job, STATE_CODE[job.state])
+        return True
 
     def sync(self) -> None:
         now = time.time_ns()
