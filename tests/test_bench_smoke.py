@@ -43,7 +43,12 @@ def test_quick_benchmark_completes_and_prints_the_table(tmp_path: Path) -> None:
     ):
         assert heading in table, report
     assert "ratio (of medians)" in table, report
-    for label in ("(a) pipelined 1 conn", "(a) pipelined 4 conns", "(b) greenstalk req/resp", "(d) put/delete with -b"):
+    for label in (
+        "(a) pipelined 1 conn",
+        "(a) pipelined 4 conns",
+        "(b) greenstalk req/resp",
+        "(d) put/delete with -b",
+    ):
         line = next(
             (row for row in table.splitlines() if row.startswith(f"fakebean / beanstalkd, {label}")), ""
         )
