@@ -192,7 +192,7 @@ def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
     if engine.journal is not None and not engine.journal.delete(job):
         engine.reply(conn, b"INTERNAL_ERROR\r\n")
     else:
-        engine.reply(conn, DELETED)  # first: see Queues.reply
+        engine.reply(conn, DELETED)  # first: see Scheduler.reply
     if state == RESERVED:
         engine.unreserve(conn, job)
     else:
