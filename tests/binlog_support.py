@@ -10,7 +10,9 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from tests.support import RawConn, beanstalkd_path, free_port
 
@@ -124,3 +126,27 @@ def directory_state(directory: str) -> dict[str, tuple[int, bytes]]:
                 data = f.read()
             state[name] = (len(data), masked(data))
     return state
+
+
+@contextmanager
+def tiny_filesystem(path: Path, size: str) -> Iterator[Callable[[str], None]]:
+    """A tmpfs of ``size`` mounted on ``path`` (root only: the test is skipped otherwise); yields a
+    function that resizes it, to make room appear as a disk being cleaned up would."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    path.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
+
+    def resize(new_size: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={new_size}", str(path)], check=True)
+
+    try:
+        yield resize
+    finally:
+        subprocess.run(["umount", str(path)], check=True)

@@ -8,17 +8,14 @@ only as root."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import resource
 import signal
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.binlog_support import BinlogServer
+from tests.binlog_support import BinlogServer, tiny_filesystem
 
 BOTH = [
     pytest.param("fake", marks=pytest.mark.fake, id="fake"),
@@ -63,26 +60,10 @@ def test_a_failed_write_buries_the_put_and_turns_the_binlog_off(tmp_path: Path, 
     assert _sizes(tmp_path) == [("binlog.1", 197), ("binlog.2", 4096), ("binlog.3", 4096), ("lock", 0)]
 
 
-@contextlib.contextmanager
-def _tiny_filesystem(path: Path, size: str) -> Iterator[None]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    path.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
-    )
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", str(path)], check=True)
-
-
 @pytest.mark.parametrize("kind", BOTH)
 def test_a_full_disk_answers_out_of_memory_to_put(tmp_path: Path, kind: str) -> None:
     directory = tmp_path / "small"
-    with _tiny_filesystem(directory, "32k"):
+    with tiny_filesystem(directory, "32k"):
         server = BinlogServer(kind, str(directory), "-s", "8192")
         try:
             replies = [server.cmd("put 1 0 60 2000", b"x" * 2000) for _ in range(14)]
