@@ -117,14 +117,15 @@ def masked(data: bytes) -> bytes:
     return bytes(out)
 
 
-def directory_state(directory: str) -> dict[str, tuple[int, bytes]]:
-    """File name -> (size, masked bytes) for every ``binlog.N`` file."""
+def directory_state(directory: str) -> dict[str, tuple[tuple[int, int], bytes]]:
+    """File name -> ((size, permission bits), masked bytes) for ``lock`` and every ``binlog.N`` file."""
     state = {}
     for name in sorted(os.listdir(directory)):
-        if name.startswith("binlog."):
-            with open(os.path.join(directory, name), "rb") as f:
+        if name.startswith("binlog.") or name == "lock":
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
                 data = f.read()
-            state[name] = (len(data), masked(data))
+            state[name] = ((len(data), os.stat(path).st_mode & 0o7777), masked(data))
     return state
 
 
