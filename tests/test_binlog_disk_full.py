@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.binlog_support import BinlogServer, tiny_filesystem
+from tests.binlog_support import BinlogServer, command, tiny_filesystem
 
 BOTH = [
     pytest.param("fake", marks=pytest.mark.fake, id="fake"),
@@ -58,6 +58,11 @@ def test_a_failed_write_buries_the_put_and_turns_the_binlog_off(tmp_path: Path, 
     finally:
         server.stop()
     assert _sizes(tmp_path) == [("binlog.1", 197), ("binlog.2", 4096), ("binlog.3", 4096), ("lock", 0)]
+    prog = "fakebean" if kind == "fake" else command("real")[0]
+    assert server.stderr.decode().startswith(
+        f"{prog}: file.c:508 in filewrite: write: Success\n"
+        f"{prog}: file.c:562 in filewclose: ftruncate: File too large\n"
+    )
 
 
 @pytest.mark.parametrize("kind", BOTH)
@@ -82,6 +87,13 @@ def test_a_full_disk_answers_out_of_memory_to_put(tmp_path: Path, kind: str) -> 
             assert server.binlog_stats()["binlog-records-written"] == "15"
         finally:
             server.stop()
+        prog = "fakebean" if kind == "fake" else command("real")[0]
+        refused = (
+            f"{prog}: file.c:477 in filewopen: falloc {directory}/binlog.5: No space left on device\n"
+            f"{prog}: walg.c:346 in reserve: needfree\n"
+            f"{prog}: prot.c:897 in enqueue_incoming_job: server error: OUT_OF_MEMORY\r\n\n"
+        )
+        assert server.stderr.decode() == refused * 2
         assert _sizes(directory) == [
             ("binlog.1", 6283),
             ("binlog.2", 6283),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..model import DELAYED, READY, Conn, Job
 from ..wire import BURIED, RELEASED
 from .records import ST_INVALID, STATE_CODE
-from .wal import Wal
+from .wal import Wal, warn
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -40,6 +40,7 @@ class Journal(Wal):
             # As in beanstalkd the job is left behind, in no queue: peek and stats-job still find
             # it (state "invalid"), nothing else can touch it.
             engine.reply(conn, OUT_OF_MEMORY)
+            warn("prot.c:897 in enqueue_incoming_job: server error: OUT_OF_MEMORY\r\n")  # reply_serr's log
             return
         engine.total_jobs += 1
         job.tube.total_jobs += 1

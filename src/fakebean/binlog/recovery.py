@@ -102,7 +102,7 @@ class Reader:
                 with open(f.path, "rb") as fh:
                     data = fh.read()
             except OSError as err:
-                warn(f"open {f.path}: {err.strerror}")
+                warn(f"walg.c:457 in walread: open {f.path}: {err.strerror}")
                 continue
             wal.add_file(f)
             if self.read_file(f, data):

@@ -53,6 +53,7 @@ class Entry:
 
 
 def warn(message: str) -> None:
+    """A warning as beanstalkd prints it (with its ``file.c:LINE in function:`` where we know it)."""
     sys.stderr.write(f"fakebean: {message}\n")
     sys.stderr.flush()
 
@@ -100,7 +101,7 @@ class Wal:
             _preallocate(fd, self.filesize)
         except OSError as err:
             os.close(fd)
-            warn(f"falloc {f.path}: {err.strerror}")
+            warn(f"file.c:477 in filewopen: falloc {f.path}: {err.strerror}")
             try:
                 os.unlink(f.path)
             except OSError as err2:
@@ -131,7 +132,7 @@ class Wal:
             try:
                 os.ftruncate(f.fd, self.filesize - f.free)
             except OSError as err:
-                warn(f"ftruncate: {err.strerror}")
+                warn(f"file.c:562 in filewclose: ftruncate: {err.strerror}")
         os.close(f.fd)
         f.is_open = False
         self.decref(f)
@@ -203,7 +204,7 @@ class Wal:
             self.resv += n
             return True
         if not self.need_free(n):
-            warn("needfree")
+            warn("walg.c:346 in reserve: needfree")
             return False
         tail = self.tail
         assert tail is not None
@@ -297,10 +298,10 @@ class Wal:
         try:
             n = os.write(f.fd, data)
         except OSError as err:
-            warn(f"write: {err.strerror}")
+            warn(f"file.c:508 in filewrite: write: {err.strerror}")
             return False
         if n != len(data):
-            warn("write: short write")
+            warn("file.c:508 in filewrite: write: Success")  # a short write leaves errno 0
             return False
         self.resv -= n
         f.resv -= n
