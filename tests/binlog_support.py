@@ -48,8 +48,13 @@ class BinlogServer:
             )
             sock = _connect(proc, port)
             if sock is not None:
-                self.proc, self.conn = proc, RawConn(sock)
-                return
+                conn = RawConn(sock)
+                # The port was free when chosen, but a parallel test's server may have bound it
+                # first (ours then exits): only a server that gives our pid is ours.
+                if conn.stats().get("pid") == str(proc.pid):
+                    self.proc, self.conn = proc, conn
+                    return
+                conn.close()
             proc.kill()
             self.stderr += proc.communicate()[1]
         raise AssertionError(f"{self.kind} did not start: {self.stderr!r}")
