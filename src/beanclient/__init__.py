@@ -93,3 +93,20 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+# The worker: appended as a block of its own, so that it merges cleanly with changes above.
+from ._worker_async import AsyncWorker, AsyncWorkerJob  # noqa: E402
+from ._worker_core import Counters as WorkerCounters  # noqa: E402
+from ._worker_core import JobLost, ReconnectPolicy, RetryPolicy  # noqa: E402
+from ._worker_sync import Worker, WorkerJob  # noqa: E402
+
+__all__ += [
+    "AsyncWorker",
+    "AsyncWorkerJob",
+    "JobLost",
+    "ReconnectPolicy",
+    "RetryPolicy",
+    "Worker",
+    "WorkerCounters",
+    "WorkerJob",
+]
