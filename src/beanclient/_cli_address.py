@@ -22,7 +22,7 @@ def cli_address(text: str | None) -> ConnectionTarget:
         if text is None:
             return DEFAULT_ADDRESS
     if "://" in text:
-        return text  # type: ignore[return-value]  # a URL: the client parses it
+        return text  # a URL: the client parses it
     if text.startswith("/") or text.startswith("."):
         return text
     if text.startswith("["):  # [v6] or [v6]:port

@@ -24,28 +24,58 @@ def add_parser(commands: Any) -> None:
         description="Reserve jobs and run HANDLER (package.module:function) on each; stop on SIGTERM/SIGINT.",
     )
     parser.add_argument("handler", help="package.module:function taking the job (async def: asyncio)")
-    parser.add_argument("--url", help="server address: beanstalk://host:port, host:port, a unix socket path "
-                        "(default: $BEANSTALKD_URL, else 127.0.0.1:11300)")
-    parser.add_argument("--tube", action="append", dest="tubes", metavar="TUBE",
-                        help="a tube to take jobs from (repeat for more; default: default)")
+    parser.add_argument(
+        "--url",
+        help="server address: beanstalk://host:port, host:port, a unix socket path "
+        "(default: $BEANSTALKD_URL, else 127.0.0.1:11300)",
+    )
+    parser.add_argument(
+        "--tube",
+        action="append",
+        dest="tubes",
+        metavar="TUBE",
+        help="a tube to take jobs from (repeat for more; default: default)",
+    )
     parser.add_argument("--concurrency", type=int, default=1, help="jobs handled at once (default: 1)")
-    parser.add_argument("--max-attempts", type=int, default=RetryPolicy.max_attempts,
-                        help="failed runs before a job is buried (default: %(default)s)")
-    parser.add_argument("--backoff", type=float, default=RetryPolicy.base,
-                        help="delay of the first retry in seconds, doubling each time (default: %(default)s)")
-    parser.add_argument("--backoff-cap", type=float, default=RetryPolicy.cap,
-                        help="longest retry delay in seconds (default: %(default)s)")
-    parser.add_argument("--touch-margin", type=int, default=2,
-                        help="touch long jobs this many seconds before the TTR ends (default: %(default)s)")
-    parser.add_argument("--grace", type=float, default=30.0,
-                        help="seconds jobs in hand get to finish at shutdown (default: %(default)s)")
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=RetryPolicy.max_attempts,
+        help="failed runs before a job is buried (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--backoff",
+        type=float,
+        default=RetryPolicy.base,
+        help="delay of the first retry in seconds, doubling each time (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--backoff-cap",
+        type=float,
+        default=RetryPolicy.cap,
+        help="longest retry delay in seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--touch-margin",
+        type=int,
+        default=2,
+        help="touch long jobs this many seconds before the TTR ends (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        help="seconds jobs in hand get to finish at shutdown (default: %(default)s)",
+    )
     parser.add_argument("--raw", action="store_true", help="give the handler bodies as bytes, not str")
     parser.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     sys.path.insert(0, os.getcwd())  # as `python -m` does: the handler's package may live here
     try:
         handler = load_handler(args.handler)

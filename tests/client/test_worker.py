@@ -43,7 +43,13 @@ def test_a_job_whose_handler_returns_is_deleted(server: Backend, probe: beanclie
     with pytest.raises(beanclient.NotFoundError):
         probe.stats_job(job_id)
     assert worker.counters.as_dict() == {
-        "processed": 1, "failed": 0, "deleted": 1, "released": 0, "buried": 0, "touched": 0, "lost": 0
+        "processed": 1,
+        "failed": 0,
+        "deleted": 1,
+        "released": 0,
+        "buried": 0,
+        "touched": 0,
+        "lost": 0,
     }
 
 
@@ -111,7 +117,9 @@ def test_a_handler_can_bury_or_release_its_job_itself(server: Backend, probe: be
     assert (stats.state, stats.delay, stats.pri) == ("delayed", 30, 9)
 
 
-def test_a_handler_can_touch_its_job_and_read_its_stats(server: Backend, probe: beanclient.Client[Any]) -> None:
+def test_a_handler_can_touch_its_job_and_read_its_stats(
+    server: Backend, probe: beanclient.Client[Any]
+) -> None:
     seen: list[int] = []
 
     def handler(job: WorkerJob[str]) -> None:
@@ -191,7 +199,9 @@ def fails_always(job: WorkerJob[str]) -> None:
     raise ConnectionRefusedError("the mail server is down")
 
 
-def test_a_handler_failing_three_times_is_released_after_1_2_4_seconds_then_buried(fakebean: Beanstalkd) -> None:
+def test_a_handler_failing_three_times_is_released_after_1_2_4_seconds_then_buried(
+    fakebean: Beanstalkd,
+) -> None:
     probe = fakebean.client(use="emails")
     job_id = probe.put("welcome")
     worker = Worker(fakebean.address, "emails", fails_always)
@@ -228,7 +238,9 @@ def test_a_handler_that_runs_past_its_ttr_keeps_its_job(fakebean: Beanstalkd) ->
 def test_deadline_soon_makes_the_worker_touch(fakebean: Beanstalkd) -> None:
     probe = fakebean.client(use="emails")
     finish = threading.Event()
-    worker = Worker(fakebean.address, "emails", lambda job: finish.wait(IO_TIMEOUT), park_after=0, touch_margin=0)
+    worker = Worker(
+        fakebean.address, "emails", lambda job: finish.wait(IO_TIMEOUT), park_after=0, touch_margin=0
+    )
     job_id = probe.put("x", ttr=10)
     with caught_logs() as logs, running(worker):
         wait_until(lambda: parked(probe), "the worker waiting on the server's clock")
