@@ -1,0 +1,351 @@
+"""One slot of a ``Worker``: a connection, the slot thread that reserves on it and runs the handler
+inline (so a short job costs no thread hand-off), and a keeper thread for long jobs.
+
+The keeper sleeps until a handler has run ``park_after`` seconds; then it takes the idle connection
+and keeps the job alive on the server's clock (see ``_worker_core``). The slot thread gets the
+connection back by putting a wake-up job into the keeper's private tube. Also ``WorkerJob``, the job
+as the handler sees it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Generic
+
+from . import _worker_core as core
+from ._errors import DeadlineSoonError, Error, NotFoundError, TimedOutError
+from ._protocol import Job, TBody
+from ._stats import JobStats
+from ._sync import Client
+from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
+
+if TYPE_CHECKING:
+    from ._worker_sync import Worker
+
+
+class WorkerJob(Generic[TBody]):
+    """The job as a handler sees it: ``id``, ``body``, the ``Job``, and what it may do with it.
+
+    ``bury()`` and ``release()`` say what happens when the handler returns (instead of ``delete``,
+    or instead of the retry policy if it raises); ``touch()`` restarts the TTR at once.
+    """
+
+    def __init__(self, slot: _Slot, job: Job[Any], state: JobState) -> None:
+        self._slot = slot
+        self._state = state
+        self.job: Job[Any] = job
+        self.id: int = job.id
+        self.body: Any = job.body
+
+    def touch(self) -> None:
+        self._slot.touch(self._state, self.job)
+
+    def stats(self) -> JobStats:
+        return self._slot.job_stats(self._state, self.job)
+
+    def bury(self, priority: int | None = None) -> None:
+        """Bury the job when the handler returns (priority: the job's own unless given)."""
+        self._state.action = Bury(priority)
+
+    def release(self, delay: int = 0, priority: int | None = None) -> None:
+        """Release the job when the handler returns, ready after ``delay`` seconds."""
+        self._state.action = Release(priority, delay)
+
+    def __repr__(self) -> str:
+        return f"beanclient.WorkerJob(id={self.id})"
+
+
+class _Slot:
+    """One connection, the jobs reserved on it one at a time, and the keeper for long ones."""
+
+    def __init__(self, worker: Worker, index: int) -> None:
+        self.worker = worker
+        self.index = index
+        self.tube = core.private_tube(index)
+        self.client: Client[Any] | None = None
+        self.conn_lock = threading.Lock()  # who talks on the connection: slot thread or keeper
+        self.cond = threading.Condition()  # guards the fields below
+        self.reserving = False
+        self.parked = False
+        self.wake_sent = False
+        self.keeper_idle = False
+        self.closing = False
+        self.current: JobState | None = None
+        self.current_job: Job[Any] | None = None
+        self.started = 0.0
+
+    # -- the slot thread ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        worker = self.worker
+        keeper = threading.Thread(target=self._keeper, name=f"beanclient-keeper-{self.index}", daemon=True)
+        keeper.start()
+        backoff = worker.reconnect.delays()
+        try:
+            while not worker._stopping.is_set():
+                try:
+                    client = Client(
+                        worker.address, worker.encoding, watch=worker.tubes, timeout=worker.io_timeout
+                    )
+                except OSError as exc:
+                    delay = backoff.take()
+                    log.warning("cannot reach %s (%s); trying again in %.2f s", worker.address, exc, delay)
+                    worker._stopping.wait(delay)
+                    continue
+                backoff.reset()
+                with self.cond:
+                    self.client = client
+                try:
+                    self._serve(client)
+                except Exception as exc:
+                    if worker._stopping.is_set() and self.current is None:
+                        break
+                    delay = backoff.take()
+                    log.warning(
+                        "connection to %s lost (%r); reconnecting in %.2f s", worker.address, exc, delay
+                    )
+                    worker._stopping.wait(delay)
+                finally:
+                    with self.cond:
+                        self.client = None
+                    client.close()
+        finally:
+            with self.cond:
+                self.closing = True
+                self.cond.notify_all()
+
+    def _serve(self, client: Client[Any]) -> None:
+        while True:
+            with self.cond:
+                if self.worker._stopping.is_set():
+                    return
+                self.reserving = True
+            try:
+                job = client.reserve()
+            except DeadlineSoonError:  # nothing is held while reserving; a server may still say so
+                continue
+            finally:
+                with self.cond:
+                    self.reserving = False
+            self._process(client, job)
+
+    def _process(self, client: Client[Any], job: Job[Any]) -> None:
+        worker = self.worker
+        state = JobState(job.id)
+        with self.cond:
+            self.current, self.current_job, self.started = state, job, time.monotonic()
+            if self.keeper_idle:
+                self.cond.notify_all()
+        log.debug("job %d reserved", job.id)
+        error: Exception | None = None
+        try:
+            worker.handler(WorkerJob(self, job, state))
+        except Exception as exc:
+            error = exc
+        self._claim(state, finishing=True)
+        try:
+            if state.abandoned:
+                log.warning("job %d: the handler finished after the job was released at shutdown", job.id)
+                return
+            if state.lost:
+                raise JobLost(f"job {job.id} was lost with the connection")
+            worker.counters.add("processed" if error is None else "failed")
+            try:
+                self._settle(client, job, state, error)
+            except OSError:
+                state.lost = True
+                worker.counters.add("lost")
+                log.warning("job %d lost with the connection: the server will hand it out again", job.id)
+                raise
+        finally:
+            with self.cond:
+                self.current = self.current_job = None
+            self.conn_lock.release()
+
+    def _settle(self, client: Client[Any], job: Job[Any], state: JobState, error: Exception | None) -> None:
+        worker = self.worker
+        action: Delete | Release | Bury = state.action or Delete()
+        if error is not None and state.action is None:
+            stats = client.job_stats(job)
+            action = core.after_failure(worker.retry, stats.releases, stats.pri)
+            attempt = stats.releases + 1
+            if isinstance(action, Bury):
+                log.error(
+                    "job %d failed (attempt %d of %d); burying it",
+                    job.id,
+                    attempt,
+                    worker.retry.max_attempts,
+                    exc_info=error,
+                )
+            else:
+                log.warning(
+                    "job %d failed (attempt %d of %d); releasing it with a delay of %d s",
+                    job.id,
+                    attempt,
+                    worker.retry.max_attempts,
+                    action.delay,
+                    exc_info=error,
+                )
+        elif error is not None:
+            log.warning("job %d failed; the handler asked for %s", job.id, action, exc_info=error)
+        try:
+            if isinstance(action, Delete):
+                client.delete(job)
+                worker.counters.add("deleted")
+                return
+            priority = action.priority
+            if priority is None:
+                priority = client.job_stats(job).pri
+            if isinstance(action, Release):
+                client.release(job, priority, action.delay)
+                worker.counters.add("released")
+            else:
+                client.bury(job, priority)
+                worker.counters.add("buried")
+        except NotFoundError:
+            log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job.id)
+
+    # -- the handler's calls -----------------------------------------------------------------
+
+    def _claim(self, state: JobState, finishing: bool) -> None:
+        """Take the connection from the keeper (waking it if it waits on the server)."""
+        with self.cond:
+            if finishing:
+                state.finished = True
+            state.wanted = True
+            wake = self.parked and not self.wake_sent
+            if wake:
+                self.wake_sent = True
+                self.worker._wake(self.tube)
+        self.conn_lock.acquire()
+
+    def _unclaim(self, state: JobState) -> None:
+        with self.cond:
+            state.wanted = False
+            self.started = time.monotonic()
+        self.conn_lock.release()
+
+    def touch(self, state: JobState, job: Job[Any]) -> None:
+        state.check_usable()
+        self._claim(state, finishing=False)
+        try:
+            state.check_usable()
+            assert self.client is not None
+            try:
+                self.client.touch(job)
+            except OSError as exc:
+                self._lost(state)
+                raise JobLost(f"job {job.id} was lost with the connection") from exc
+            self.worker.counters.add("touched")
+        finally:
+            self._unclaim(state)
+
+    def job_stats(self, state: JobState, job: Job[Any]) -> JobStats:
+        state.check_usable()
+        self._claim(state, finishing=False)
+        try:
+            state.check_usable()
+            assert self.client is not None
+            return self.client.job_stats(job)
+        finally:
+            self._unclaim(state)
+
+    def _lost(self, state: JobState) -> None:
+        state.lost = True
+        self.worker.counters.add("lost")
+        log.warning("job %d lost with the connection: the server will hand it out again", state.job_id)
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def interrupt_reserve(self) -> None:
+        """Close the connection if it waits in ``reserve`` (a job it was just given goes back)."""
+        with self.cond:
+            if self.reserving and self.client is not None:
+                self.client.close()
+
+    def give_up(self) -> None:
+        """The grace period is over: have the keeper release the job in hand, and wait for it."""
+        with self.cond:
+            if self.parked and not self.wake_sent:
+                self.wake_sent = True
+                self.worker._wake(self.tube)
+            self.cond.notify_all()
+            self.cond.wait_for(
+                lambda: self.current is None or self.current.abandoned or self.current.lost or self.closing,
+                self.worker.io_timeout,
+            )
+
+    # -- the keeper thread -------------------------------------------------------------------
+
+    def _keeper(self) -> None:
+        worker = self.worker
+        while True:
+            with self.cond:
+                while True:
+                    if self.closing:
+                        return
+                    state, job = self.current, self.current_job
+                    if state is None or job is None or state.finished or state.lost or state.abandoned:
+                        self.keeper_idle = True
+                        self.cond.wait()
+                        self.keeper_idle = False
+                        continue
+                    remaining = self.started + worker.park_after - time.monotonic()
+                    if worker._grace_over.is_set() or remaining <= 0:
+                        break
+                    self.cond.wait(remaining)
+            self._keep(state, job)
+
+    def _keep(self, state: JobState, job: Job[Any]) -> None:
+        worker = self.worker
+        with self.conn_lock:
+            client = self.client
+            with self.cond:
+                if state.finished or state.wanted or state.lost or state.abandoned or client is None:
+                    return
+                self.parked = True
+            try:
+                if not worker._grace_over.is_set():
+                    self._park(client, job)
+                if worker._grace_over.is_set() and not state.finished:
+                    self._abandon(client, state, job)
+            except (OSError, Error):
+                self._lost(state)
+            finally:
+                with self.cond:
+                    self.parked = self.wake_sent = False
+                    self.started = time.monotonic()
+                    self.cond.notify_all()
+
+    def _park(self, client: Client[Any], job: Job[Any]) -> None:
+        """Wait on the server's clock for the time to touch, until woken."""
+        worker = self.worker
+        stats = client.job_stats(job)
+        wait = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
+        client.watch(self.tube)
+        for tube in worker.tubes:
+            client.ignore(tube)
+        log.debug("job %d runs long: minding its TTR (%d s)", job.id, stats.ttr)
+        while True:
+            try:
+                wake = client.reserve(timeout=wait)
+            except (TimedOutError, DeadlineSoonError) as reason:
+                client.touch(job)
+                worker.counters.add("touched")
+                log.debug("job %d touched (%s)", job.id, type(reason).__name__)
+                wait = core.touch_interval(stats.ttr, worker.touch_margin)
+                continue
+            client.delete(wake)
+            break
+        for tube in worker.tubes:
+            client.watch(tube)
+        client.ignore(self.tube)
+
+    def _abandon(self, client: Client[Any], state: JobState, job: Job[Any]) -> None:
+        client.release(job, client.job_stats(job).pri, 0)
+        state.abandoned = True
+        self.worker.counters.add("released")
+        log.warning(
+            "job %d still running after the %.1f s grace period: released it", job.id, self.worker.grace
+        )
