@@ -104,13 +104,14 @@ class AsyncWorker:
             loop.call_soon_threadsafe(self._stop_now)
 
     def _stop_now(self) -> None:
-        if not self.stopping:
-            log.info("worker stopping: no more reserves; jobs in hand get %.1f s", self.grace)
+        first = not self.stopping
         self.stopping = True
         if self._stopped is not None:
             self._stopped.set()
         for slot in self._slots:
             slot.interrupt_reserve()
+        if first:  # logged once no slot can take another job
+            log.info("worker stopping: no more reserves; jobs in hand get %.1f s", self.grace)
 
     async def _finish(self, tasks: list[asyncio.Task[None]]) -> None:
         _, pending = await asyncio.wait(tasks, timeout=self.grace)

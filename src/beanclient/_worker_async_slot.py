@@ -21,12 +21,20 @@ class AsyncWorkerJob(Generic[TBody]):
     """The job as an async handler sees it (``await job.touch()``; ``bury()``/``release()`` say
     what happens when the handler returns)."""
 
+    __slots__ = ("_slot", "_state", "job")
+
     def __init__(self, slot: _AsyncSlot, job: Job[Any], state: JobState) -> None:
         self._slot = slot
         self._state = state
         self.job: Job[Any] = job
-        self.id: int = job.id
-        self.body: Any = job.body
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def body(self) -> Any:
+        return self.job.body
 
     async def touch(self) -> None:
         await self._slot.touch(self._state, self.job)
@@ -136,21 +144,23 @@ class _AsyncSlot:
                 return
             if state.lost:
                 raise JobLost(f"job {job.id} was lost with the connection")
-            worker.counters.add("processed" if error is None else "failed")
             try:
-                await self._settle(client, job, state, error)
+                done = await self._settle(client, job, state, error)
             except (OSError, asyncio.TimeoutError):
+                worker.counters.add("failed" if error else "processed")
                 self._lost(state)
                 raise
+            worker.counters.add("failed" if error else "processed", done)
         finally:
             self.current = self.current_job = None
             self.conn_lock.release()
 
     async def _settle(
         self, client: AsyncClient[Any], job: Job[Any], state: JobState, error: Exception | None
-    ) -> None:
+    ) -> str:
+        """Carry out what happens to the job; return the counter it adds to."""
         worker = self.worker
-        action: Delete | Release | Bury = state.action or Delete()
+        action: Delete | Release | Bury = state.action or core.DELETE
         if error is not None and state.action is None:
             stats = await client.job_stats(job)
             action = core.after_failure(worker.retry, stats.releases, stats.pri)
@@ -177,19 +187,18 @@ class _AsyncSlot:
         try:
             if isinstance(action, Delete):
                 await client.delete(job)
-                worker.counters.add("deleted")
-                return
+                return "deleted"
             priority = action.priority
             if priority is None:
                 priority = (await client.job_stats(job)).pri
             if isinstance(action, Release):
                 await client.release(job, priority, action.delay)
-                worker.counters.add("released")
-            else:
-                await client.bury(job, priority)
-                worker.counters.add("buried")
+                return "released"
+            await client.bury(job, priority)
+            return "buried"
         except NotFoundError:
             log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job.id)
+            return "lost"
 
     async def _claim(self, state: JobState, finishing: bool) -> None:
         if finishing:
@@ -264,9 +273,16 @@ class _AsyncSlot:
             state, job = self.current, self.current_job
             self.changed.clear()
             if state is None or job is None or state.finished or state.lost or state.abandoned:
-                self.keeper_idle = True
-                await self.changed.wait()
-                self.keeper_idle = False
+                if loop.time() - self.started < worker.park_after:
+                    # jobs are flowing: look again later rather than be woken for each one
+                    try:
+                        await asyncio.wait_for(self.changed.wait(), worker.park_after)
+                    except asyncio.TimeoutError:
+                        pass
+                else:
+                    self.keeper_idle = True
+                    await self.changed.wait()
+                    self.keeper_idle = False
                 continue
             remaining = self.started + worker.park_after - loop.time()
             if not worker.grace_over and remaining > 0:

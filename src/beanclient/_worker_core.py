@@ -92,6 +92,7 @@ class Bury:
 
 
 Action = Delete | Release | Bury
+DELETE = Delete()
 
 
 def after_failure(policy: RetryPolicy, releases: int, priority: int) -> Release | Bury:
@@ -132,15 +133,24 @@ class Counters:
     lost: int = 0  # reserved jobs lost with a connection
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
 
-    def add(self, name: str, n: int = 1) -> None:
+    _waiters: int = field(default=0, repr=False, compare=False)
+
+    def add(self, *names: str) -> None:
+        """Add one to each counter named."""
         with self._changed:
-            setattr(self, name, getattr(self, name) + n)
-            self._changed.notify_all()
+            for name in names:
+                setattr(self, name, getattr(self, name) + 1)
+            if self._waiters:  # the common case, nobody waiting, costs one lock
+                self._changed.notify_all()
 
     def wait_for(self, predicate: Callable[[Counters], bool], timeout: float | None = None) -> bool:
         """Block until ``predicate(counters)`` is true; False if ``timeout`` passed first."""
         with self._changed:
-            return self._changed.wait_for(lambda: predicate(self), timeout)
+            self._waiters += 1
+            try:
+                return self._changed.wait_for(lambda: predicate(self), timeout)
+            finally:
+                self._waiters -= 1
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -162,6 +172,8 @@ class JobState:
 
     ``action`` is what the handler asked for (``bury()``/``release()``), if anything.
     """
+
+    __slots__ = ("job_id", "action", "finished", "lost", "abandoned", "wanted")
 
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id

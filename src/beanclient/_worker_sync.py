@@ -94,11 +94,12 @@ class Worker:
 
     def stop(self) -> None:
         """Stop reserving; ``run()`` returns once the jobs in hand are done (or the grace is over)."""
-        if not self._stopping.is_set():
-            log.info("worker stopping: no more reserves; jobs in hand get %.1f s", self.grace)
+        first = not self._stopping.is_set()
         self._stopping.set()
         for slot in self._slots:
             slot.interrupt_reserve()
+        if first:  # logged once no slot can take another job
+            log.info("worker stopping: no more reserves; jobs in hand get %.1f s", self.grace)
 
     def _finish(self, threads: list[threading.Thread]) -> None:
         for slot in self._slots:

@@ -31,12 +31,20 @@ class WorkerJob(Generic[TBody]):
     or instead of the retry policy if it raises); ``touch()`` restarts the TTR at once.
     """
 
+    __slots__ = ("_slot", "_state", "job")
+
     def __init__(self, slot: _Slot, job: Job[Any], state: JobState) -> None:
         self._slot = slot
         self._state = state
         self.job: Job[Any] = job
-        self.id: int = job.id
-        self.body: Any = job.body
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def body(self) -> Any:
+        return self.job.body
 
     def touch(self) -> None:
         self._slot.touch(self._state, self.job)
@@ -65,7 +73,8 @@ class _Slot:
         self.tube = core.private_tube(index)
         self.client: Client[Any] | None = None
         self.conn_lock = threading.Lock()  # who talks on the connection: slot thread or keeper
-        self.cond = threading.Condition()  # guards the fields below
+        self.lock = threading.Lock()  # guards the fields below (taken directly on the per-job path)
+        self.cond = threading.Condition(self.lock)
         self.reserving = False
         self.parked = False
         self.wake_sent = False
@@ -99,7 +108,9 @@ class _Slot:
                 try:
                     self._serve(client)
                 except Exception as exc:
-                    if worker._stopping.is_set() and self.current is None:
+                    with self.cond:
+                        held, self.current, self.current_job = self.current, None, None
+                    if worker._stopping.is_set() and (held is None or held.finished):
                         break
                     delay = backoff.take()
                     log.warning(
@@ -117,27 +128,29 @@ class _Slot:
 
     def _serve(self, client: Client[Any]) -> None:
         while True:
-            with self.cond:
+            with self.lock:
+                self.current = self.current_job = None
                 if self.worker._stopping.is_set():
                     return
                 self.reserving = True
             try:
                 job = client.reserve()
-            except DeadlineSoonError:  # nothing is held while reserving; a server may still say so
-                continue
-            finally:
-                with self.cond:
+            except BaseException as exc:
+                with self.lock:
                     self.reserving = False
-            self._process(client, job)
+                if isinstance(exc, DeadlineSoonError):  # nothing is held while reserving; just in case
+                    continue
+                raise
+            state = JobState(job.id)
+            with self.lock:  # one lock round per job on the way in, one (conn_lock) on the way out
+                self.reserving = False
+                self.current, self.current_job, self.started = state, job, time.monotonic()
+                if self.keeper_idle:
+                    self.cond.notify_all()
+            self._process(client, job, state)
 
-    def _process(self, client: Client[Any], job: Job[Any]) -> None:
+    def _process(self, client: Client[Any], job: Job[Any], state: JobState) -> None:
         worker = self.worker
-        state = JobState(job.id)
-        with self.cond:
-            self.current, self.current_job, self.started = state, job, time.monotonic()
-            if self.keeper_idle:
-                self.cond.notify_all()
-        log.debug("job %d reserved", job.id)
         error: Exception | None = None
         try:
             worker.handler(WorkerJob(self, job, state))
@@ -150,22 +163,20 @@ class _Slot:
                 return
             if state.lost:
                 raise JobLost(f"job {job.id} was lost with the connection")
-            worker.counters.add("processed" if error is None else "failed")
             try:
-                self._settle(client, job, state, error)
+                done = self._settle(client, job, state, error)
             except OSError:
-                state.lost = True
-                worker.counters.add("lost")
-                log.warning("job %d lost with the connection: the server will hand it out again", job.id)
+                worker.counters.add("failed" if error else "processed")
+                self._lost(state)
                 raise
+            worker.counters.add("failed" if error else "processed", done)
         finally:
-            with self.cond:
-                self.current = self.current_job = None
             self.conn_lock.release()
 
-    def _settle(self, client: Client[Any], job: Job[Any], state: JobState, error: Exception | None) -> None:
+    def _settle(self, client: Client[Any], job: Job[Any], state: JobState, error: Exception | None) -> str:
+        """Carry out what happens to the job; return the counter it adds to."""
         worker = self.worker
-        action: Delete | Release | Bury = state.action or Delete()
+        action: Delete | Release | Bury = state.action or core.DELETE
         if error is not None and state.action is None:
             stats = client.job_stats(job)
             action = core.after_failure(worker.retry, stats.releases, stats.pri)
@@ -192,25 +203,24 @@ class _Slot:
         try:
             if isinstance(action, Delete):
                 client.delete(job)
-                worker.counters.add("deleted")
-                return
+                return "deleted"
             priority = action.priority
             if priority is None:
                 priority = client.job_stats(job).pri
             if isinstance(action, Release):
                 client.release(job, priority, action.delay)
-                worker.counters.add("released")
-            else:
-                client.bury(job, priority)
-                worker.counters.add("buried")
+                return "released"
+            client.bury(job, priority)
+            return "buried"
         except NotFoundError:
             log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job.id)
+            return "lost"
 
     # -- the handler's calls -----------------------------------------------------------------
 
     def _claim(self, state: JobState, finishing: bool) -> None:
         """Take the connection from the keeper (waking it if it waits on the server)."""
-        with self.cond:
+        with self.lock:
             if finishing:
                 state.finished = True
             state.wanted = True
@@ -287,9 +297,13 @@ class _Slot:
                         return
                     state, job = self.current, self.current_job
                     if state is None or job is None or state.finished or state.lost or state.abandoned:
-                        self.keeper_idle = True
-                        self.cond.wait()
-                        self.keeper_idle = False
+                        if time.monotonic() - self.started < worker.park_after:
+                            # jobs are flowing: look again later rather than be woken for each one
+                            self.cond.wait(worker.park_after)
+                        else:
+                            self.keeper_idle = True
+                            self.cond.wait()
+                            self.keeper_idle = False
                         continue
                     remaining = self.started + worker.park_after - time.monotonic()
                     if worker._grace_over.is_set() or remaining <= 0:

@@ -41,7 +41,7 @@ def test_touches_come_the_margin_before_the_ttr_ends_and_never_in_a_busy_loop() 
 
 def test_counters_wake_a_waiter_when_they_change() -> None:
     counters = Counters()
-    thread = threading.Thread(target=lambda: counters.add("deleted", 2))
+    thread = threading.Thread(target=lambda: counters.add("deleted", "deleted"))
     thread.start()
     assert counters.wait_for(lambda c: c.deleted == 2, timeout=10)
     thread.join()
