@@ -272,7 +272,7 @@ class _AsyncSlot:
         while not self.closing:
             state, job = self.current, self.current_job
             self.changed.clear()
-            if state is None or job is None or state.finished or state.lost or state.abandoned:
+            if state is None or job is None or not state.in_keeping(worker.grace_over):
                 if loop.time() - self.started < worker.park_after:
                     # jobs are flowing: look again later rather than be woken for each one
                     try:
@@ -305,16 +305,24 @@ class _AsyncSlot:
                 return
             self.parked = True
             try:
-                await self._park(client, job)
+                await self._park(client, state, job)
             except (OSError, Error, asyncio.TimeoutError):
                 self._lost(state)
             finally:
                 self.parked = self.wake_sent = False
                 self.started = asyncio.get_running_loop().time()
 
-    async def _park(self, client: AsyncClient[Any], job: Job[Any]) -> None:
+    async def _park(self, client: AsyncClient[Any], state: JobState, job: Job[Any]) -> None:
         worker = self.worker
         stats = await client.job_stats(job)
+        if stats.ttr < core.SHORTEST_KEPT_TTR:
+            state.unkept = True
+            log.warning(
+                "job %d: a TTR of %d s is too short to keep the job alive; it is not touched",
+                job.id,
+                stats.ttr,
+            )
+            return
         wait = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
         await client.watch(self.tube)
         for tube in worker.tubes:

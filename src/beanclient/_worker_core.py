@@ -105,6 +105,11 @@ def after_failure(policy: RetryPolicy, releases: int, priority: int) -> Release 
 # -- keeping a long job ------------------------------------------------------------------------
 
 
+# With a TTR of 1 s a job is always within beanstalkd's one-second safety margin, so every reserve
+# answers DEADLINE_SOON at once: touching on that signal would be a busy loop. Such jobs are not kept.
+SHORTEST_KEPT_TTR = 2
+
+
 def first_touch_wait(time_left: int, ttr: int, margin: int) -> int:
     """Seconds (server time) to wait before the first touch of a job with ``time_left``."""
     return max(0, min(time_left - margin, touch_interval(ttr, margin)))
@@ -173,7 +178,7 @@ class JobState:
     ``action`` is what the handler asked for (``bury()``/``release()``), if anything.
     """
 
-    __slots__ = ("job_id", "action", "finished", "lost", "abandoned", "wanted")
+    __slots__ = ("job_id", "action", "finished", "lost", "abandoned", "wanted", "unkept")
 
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
@@ -182,6 +187,13 @@ class JobState:
         self.lost = False  # the connection went with the job on it
         self.abandoned = False  # released at shutdown while the handler still ran
         self.wanted = False  # the handler side wants the connection (touch, or the final action)
+        self.unkept = False  # its TTR is too short to keep it alive
+
+    def in_keeping(self, grace_over: bool) -> bool:
+        """Whether a keeper has work with this job: keep it alive, or release it after the grace."""
+        if self.finished or self.lost or self.abandoned:
+            return False
+        return grace_over or not self.unkept
 
     def check_usable(self) -> None:
         if self.lost:

@@ -296,7 +296,7 @@ class _Slot:
                     if self.closing:
                         return
                     state, job = self.current, self.current_job
-                    if state is None or job is None or state.finished or state.lost or state.abandoned:
+                    if state is None or job is None or not state.in_keeping(worker._grace_over.is_set()):
                         if time.monotonic() - self.started < worker.park_after:
                             # jobs are flowing: look again later rather than be woken for each one
                             self.cond.wait(worker.park_after)
@@ -321,7 +321,7 @@ class _Slot:
                 self.parked = True
             try:
                 if not worker._grace_over.is_set():
-                    self._park(client, job)
+                    self._park(client, state, job)
                 if worker._grace_over.is_set() and not state.finished:
                     self._abandon(client, state, job)
             except (OSError, Error):
@@ -332,10 +332,18 @@ class _Slot:
                     self.started = time.monotonic()
                     self.cond.notify_all()
 
-    def _park(self, client: Client[Any], job: Job[Any]) -> None:
+    def _park(self, client: Client[Any], state: JobState, job: Job[Any]) -> None:
         """Wait on the server's clock for the time to touch, until woken."""
         worker = self.worker
         stats = client.job_stats(job)
+        if stats.ttr < core.SHORTEST_KEPT_TTR:
+            state.unkept = True
+            log.warning(
+                "job %d: a TTR of %d s is too short to keep the job alive; it is not touched",
+                job.id,
+                stats.ttr,
+            )
+            return
         wait = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
         client.watch(self.tube)
         for tube in worker.tubes:

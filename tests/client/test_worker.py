@@ -307,3 +307,24 @@ def test_a_job_lost_with_the_connection_is_logged_and_never_deleted_twice(
     assert runs == [job_id, job_id]
     assert logs.matching(f"job {job_id} lost with the connection")
     assert probe.stats_tube("emails")["cmd-delete"] == 1
+
+
+def test_a_job_with_a_one_second_ttr_is_not_touched_in_a_loop(
+    server: Backend, probe: beanclient.Client[Any]
+) -> None:
+    """Such a job is always inside the one-second safety margin: DEADLINE_SOON would answer every wait."""
+    started, finish = threading.Event(), threading.Event()
+
+    def handler(job: WorkerJob[str]) -> None:
+        started.set()
+        assert finish.wait(IO_TIMEOUT)
+
+    probe.put("quick", ttr=1)
+    worker = Worker(server.address, "emails", handler, park_after=0)
+    with caught_logs() as logs, running(worker):
+        assert started.wait(IO_TIMEOUT)
+        logs.wait(1, "too short to keep the job alive")
+        finish.set()
+        wait_counters(worker, lambda c: c.processed == 1)
+    assert worker.counters.touched == 0
+    assert probe.stats()["cmd-touch"] == 0
