@@ -34,7 +34,19 @@ def session() -> list[tuple[str, list[str]]]:
 
 def test_the_session_covers_the_commands() -> None:
     used = {shlex.split(command.split("|")[-1])[1] for command, _ in session() if "beanclient" in command}
-    assert {"put", "tubes", "peek", "bury", "kick", "tail", "move", "export", "clear", "import", "delete"} <= used
+    assert {
+        "put",
+        "tubes",
+        "peek",
+        "bury",
+        "kick",
+        "tail",
+        "move",
+        "export",
+        "clear",
+        "import",
+        "delete",
+    } <= used
 
 
 def test_the_readme_session(
