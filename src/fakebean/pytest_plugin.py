@@ -37,9 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from . import timehooks
+    from . import freezegun_hooks
 
-    timehooks.install_freezegun_hook()
+    freezegun_hooks.install_freezegun_hook()
     real, path = _real_option(config)
     if real:
         try:

@@ -14,9 +14,10 @@ import asyncio
 import os
 import socket
 import threading
+import warnings
 from types import TracebackType
 
-from . import timehooks
+from . import freezegun_hooks
 from .clock import Clock, make_clock
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
@@ -24,7 +25,7 @@ from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 Address = tuple[str, int] | str
 
 
-class _Protocol(asyncio.Protocol):
+class _AsyncioHandle(asyncio.Protocol):
     __slots__ = ("conn", "read_paused", "server", "transport", "write_paused")
 
     def __init__(self, server: Server) -> None:
@@ -37,7 +38,7 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
         server = self.server
         self.conn = server.engine.connect(server.clock.now())
-        self.conn.transport = self
+        self.conn.handle = self
         server.protocols.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -112,15 +113,20 @@ class Server(Shell):
         version: str = "1.12",
         clock: Clock | str | None = "real",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
-        verbose: int = 0,
+        verbose: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.unix_path = unix_path
         self.sock = sock
         super().__init__(make_clock(clock), max_job_size, version, binlog_max_size)
-        self.verbose = verbose
-        self.protocols: set[_Protocol] = set()
+        if verbose is not None:
+            # It never did anything (the in-process server logs nothing); kept so callers that
+            # pass it still work.
+            warnings.warn(
+                "Server(verbose=) does nothing and will be removed", DeprecationWarning, stacklevel=2
+            )
+        self.protocols: set[_AsyncioHandle] = set()
         self.all_closed: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -136,8 +142,8 @@ class Server(Shell):
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()
 
-        def factory() -> _Protocol:
-            return _Protocol(self)
+        def factory() -> _AsyncioHandle:
+            return _AsyncioHandle(self)
 
         if self.sock is not None:
             if self.sock.family == socket.AF_UNIX:
@@ -148,7 +154,7 @@ class Server(Shell):
             self._server = await loop.create_unix_server(factory, path=self.unix_path)
         else:
             self._server = await loop.create_server(factory, self.host, self.port, reuse_address=True)
-        timehooks.register(self)
+        freezegun_hooks.register(self)
         self.settle()
 
     @property
@@ -181,7 +187,7 @@ class Server(Shell):
         server = self._server
         if server is None:
             return
-        timehooks.unregister(self)
+        freezegun_hooks.unregister(self)
         server.close()
         for proto in list(self.protocols):
             proto.transport.abort()

@@ -1,10 +1,10 @@
-"""What every I/O shell does around the engine, whatever moves its bytes (asyncio or selectors).
+"""What every I/O shell does around the engine, whatever moves its bytes (asyncio or epoll).
 
 After each event (bytes, EOF, a timer, a writable socket) the shell runs the engine's due events,
 as the real server's loop does between socket events, writes every dirty connection's replies in
 one write, lets a connection that was stalled carry on, and re-arms its one timer.
 
-Each engine ``Conn`` carries its shell's handle in ``conn.transport``; a handle offers
+Each engine ``Conn`` carries its shell's handle in ``conn.handle``; a handle offers
 ``write(data)``, ``close()``, ``closing``, ``write_paused`` and ``adjust_reading()``.
 """
 
@@ -60,7 +60,7 @@ class Shell:
                 self.flush_conn(conn)
 
     def flush_conn(self, conn: Conn) -> None:
-        handle: Handle = conn.transport
+        handle: Handle = conn.handle
         out = conn.out
         if conn.closed or handle.closing:
             out.clear()

@@ -11,7 +11,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import timehooks
+from . import freezegun_hooks
 from .threaded import ThreadedServer
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class Beanstalkd:
                 beanstalkd_path, options.get("max_job_size"), options.get("binlog_max_size")
             )
             self.address: tuple[str, int] = self.process.address
-            timehooks.register(self)
+            freezegun_hooks.register(self)
         else:
             self.server = ThreadedServer(**options).start()
             address = self.server.address
@@ -249,7 +249,7 @@ class Beanstalkd:
     def close(self) -> None:
         """Stop the server first, so that a client still blocked in ``reserve`` in another thread
         gets a closed connection instead of holding its client's lock forever; then the clients."""
-        timehooks.unregister(self)
+        freezegun_hooks.unregister(self)
         try:
             if self.server is not None:
                 self.server.close()
