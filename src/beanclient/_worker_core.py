@@ -135,7 +135,7 @@ class Counters:
     released: int = 0
     buried: int = 0
     touched: int = 0
-    lost: int = 0  # reserved jobs lost with a connection
+    lost: int = 0  # jobs no longer ours when the worker acted: their connection dropped, or TTR ran out
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
 
     _waiters: int = field(default=0, repr=False, compare=False)
