@@ -24,4 +24,5 @@ def test_the_worker_benchmark_runs_and_reports_the_overhead() -> None:
     assert done.returncode == 0, done.stderr
     assert re.search(r"^bare +[\d,]+ +[\d.]+", done.stdout, re.MULTILINE)
     assert re.search(r"^worker +[\d,]+ +[\d.]+", done.stdout, re.MULTILINE)
-    assert re.search(r"worker overhead: [-+][\d.]+% wall time per job, [-+][\d.]+% client CPU per job", done.stdout)
+    overhead = r"worker overhead: [-+][\d.]+% wall time per job, [-+][\d.]+% client CPU per job"
+    assert re.search(overhead, done.stdout)
