@@ -72,8 +72,8 @@ class Worker:
     # -- running -----------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Work until stopped; return once every job in hand is finished or released."""
-        self._stopping.clear()
+        """Work until stopped; return once every job in hand is finished or released. A ``stop()``
+        that came before ``run()`` makes it return at once."""
         self._grace_over.clear()
         self._slots = [_Slot(self, i) for i in range(self.concurrency)]
         restore = self._install_signals()
@@ -90,6 +90,7 @@ class Worker:
             self._stopping.set()
             self._finish(threads)
             restore()
+            self._stopping.clear()  # the worker may run again
         log.info("worker stopped: %s", self.counters.as_dict())
 
     def stop(self) -> None:

@@ -328,3 +328,15 @@ def test_a_job_with_a_one_second_ttr_is_not_touched_in_a_loop(
         wait_counters(worker, lambda c: c.processed == 1)
     assert worker.counters.touched == 0
     assert probe.stats()["cmd-touch"] == 0
+
+
+def test_stop_before_run_makes_run_return_at_once_and_the_worker_can_run_again(
+    server: Backend, probe: beanclient.Client[Any]
+) -> None:
+    worker = Worker(server.address, "emails", lambda job: None)
+    worker.stop()
+    worker.run()
+    assert worker.counters.deleted == 0
+    probe.put("x")
+    with running(worker):
+        wait_counters(worker, lambda c: c.deleted == 1)

@@ -43,15 +43,26 @@ def read_until(stream: Any, text: str) -> list[str]:
             return lines
 
 
-@pytest.mark.parametrize("handler", ["waits_for_stdin", "waits_for_stdin_async"])
-def test_sigterm_in_the_middle_of_a_job_finishes_that_job_and_exits(server: Backend, handler: str) -> None:
+@pytest.mark.parametrize(
+    ("handler", "signum"),
+    [
+        ("waits_for_stdin", signal.SIGTERM),
+        ("waits_for_stdin_async", signal.SIGTERM),
+        ("waits_for_stdin", signal.SIGINT),
+        ("waits_for_stdin_async", signal.SIGINT),
+    ],
+    ids=["sync-SIGTERM", "async-SIGTERM", "sync-SIGINT", "async-SIGINT"],
+)
+def test_a_signal_in_the_middle_of_a_job_finishes_that_job_and_exits(
+    server: Backend, handler: str, signum: signal.Signals
+) -> None:
     with beanclient.Client(server.address, use="emails", timeout=IO_TIMEOUT) as probe:
         first = probe.put("report")
         proc = runner(server.address, f"tests.client.worker_handlers:{handler}", "--concurrency", "2")
         try:
             assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
             assert proc.stdout.readline() == f"started {first} report\n"
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signum)
             read_until(proc.stderr, "worker stopping")  # logged once no slot reserves
             second = probe.put("after the signal")
             proc.stdin.write("\n")
