@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from ._cli_commands import STATES, AddAddress, body_text
 from ._errors import NotFoundError, TimedOutError
-from ._protocol import Job
+from ._protocol import DEFAULT_PRIORITY, DEFAULT_TTR, Job
 from ._sync import Client
 
 
@@ -221,11 +221,10 @@ def import_(client: Client[bytes], args: argparse.Namespace) -> int:
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise ValueError(f"{args.file}:{number}: not a job record ({exc!r})") from exc
             client.use(tube)
-            new_id = client.put(
-                body, record.get("pri", 2**31), record.get("delay", 0), record.get("ttr", 120)
-            )
+            pri = record.get("pri", DEFAULT_PRIORITY)
+            new_id = client.put(body, pri, record.get("delay", 0), record.get("ttr", DEFAULT_TTR))
             if record.get("state") == "buried":
-                client.bury(client.reserve_job(new_id), record.get("pri", 2**31))
+                client.bury(client.reserve_job(new_id), pri)
             imported += 1
             progress.step()
     finally:

@@ -7,7 +7,7 @@ The drivers in ``_worker_sync`` and ``_worker_async`` only carry these decisions
 Keeping a long job alive uses the server's clock, not the worker's: while a handler runs long, the
 job's connection waits in ``reserve-with-timeout`` on a tube of its own that no producer uses. The
 server answers ``TIMED_OUT`` when it is time to touch (the TTR minus the margin), or
-``DEADLINE_SOON`` when the job is within beanstalkd's one-second safety margin (``prot.c``'s
+``DEADLINE_SOON`` when the job is within beanstalkd's one-second safety margin (``conn.c``'s
 ``conndeadlinesoon``), which is what that reply is for. A test that moves fakebean's clock therefore
 moves the worker's touches with it.
 """

@@ -198,3 +198,31 @@ def test_the_worker_survives_the_server_going_away_and_coming_back(
             wait_counters(worker, lambda c: c.deleted == 2)
 
         run(working(worker, lambda: in_thread(steps)))
+
+
+def test_deadline_soon_makes_the_worker_touch(fakebean: Beanstalkd) -> None:
+    probe = fakebean.client(use="emails")
+    job_id = probe.put("x", ttr=10)
+
+    async def scenario() -> None:
+        finish = asyncio.Event()
+
+        async def handler(job: AsyncWorkerJob[str]) -> None:
+            await finish.wait()
+
+        worker = AsyncWorker(fakebean.address, "emails", handler, park_after=0, touch_margin=0)
+
+        def steps() -> None:
+            wait_until(lambda: parked(probe), "the worker waiting on the server's clock")
+            fakebean.advance(9)  # inside beanstalkd's one-second safety margin
+            wait_counters(worker, lambda c: c.touched == 1)
+            assert probe.job_stats(job_id).timeouts == 0
+
+        async def body() -> None:
+            await in_thread(steps)
+            finish.set()
+            await in_thread(lambda: wait_counters(worker, lambda c: c.deleted == 1))
+
+        await working(worker, body)
+
+    run(scenario())
