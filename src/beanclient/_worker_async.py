@@ -11,7 +11,7 @@ from typing import Any
 
 from . import _worker_core as core
 from ._async import AsyncClient
-from ._errors import Error
+from ._errors import Error, NotFoundError
 from ._protocol import ConnectionTarget
 from ._worker_async_slot import AsyncWorkerJob, _AsyncSlot
 from ._worker_core import Counters, log
@@ -139,16 +139,18 @@ class AsyncWorker:
                 self._loop.remove_signal_handler(n)
         self._stop_now()
 
-    async def _wake(self, tube: str) -> None:
+    async def _wake(self, wake_id: int) -> None:
+        """Kick a parked keeper's wake-up job (from a connection of our own)."""
         assert self._control_lock is not None
         async with self._control_lock:
             try:
                 if self._control is None:
                     self._control = await AsyncClient(self.address, None, timeout=self.io_timeout).connect()
-                await self._control.use(tube)
-                await self._control.put(b"wake", priority=0, ttr=1)
+                await self._control.kick_job(wake_id)
+            except NotFoundError:
+                pass  # the keeper woke by itself meanwhile
             except (OSError, Error, asyncio.TimeoutError) as exc:
-                log.debug("could not wake the keeper on %s: %r", tube, exc)
+                log.debug("could not wake a keeper (job %d): %r", wake_id, exc)
                 if self._control is not None:
                     await self._control.close()
                 self._control = None

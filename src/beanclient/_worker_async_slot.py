@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from . import _worker_core as core
 from ._async import AsyncClient
-from ._errors import DeadlineSoonError, Error, NotFoundError, TimedOutError
+from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, TimedOutError
 from ._protocol import Job, TBody
 from ._stats import JobStats
 from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
@@ -64,6 +64,7 @@ class _AsyncSlot:
         self.task: asyncio.Task[Any] | None = None
         self.parked = False
         self.wake_sent = False
+        self.wake_id: int | None = None  # the keeper's delayed wake-up job, while it is parked
         self.keeper_idle = False
         self.closing = False
         self.current: JobState | None = None
@@ -81,7 +82,11 @@ class _AsyncSlot:
         try:
             while not worker.stopping:
                 client: AsyncClient[Any] = AsyncClient(
-                    worker.address, worker.encoding, watch=worker.tubes, timeout=worker.io_timeout
+                    worker.address,
+                    worker.encoding,
+                    use=self.tube,  # where the keeper puts its wake-up job
+                    watch=worker.tubes,
+                    timeout=worker.io_timeout,
                 )
                 try:
                     await client.connect()
@@ -204,10 +209,13 @@ class _AsyncSlot:
         if finishing:
             state.finished = True
         state.wanted = True
-        if self.parked and not self.wake_sent:
-            self.wake_sent = True
-            await self.worker._wake(self.tube)
+        await self._wake_keeper()
         await self.conn_lock.acquire()
+
+    async def _wake_keeper(self) -> None:
+        if self.parked and self.wake_id is not None and not self.wake_sent:
+            self.wake_sent = True
+            await self.worker._wake(self.wake_id)
 
     def _unclaim(self, state: JobState) -> None:
         state.wanted = False
@@ -254,9 +262,7 @@ class _AsyncSlot:
         state = self.current
         if state is None:
             return
-        if self.parked and not self.wake_sent:
-            self.wake_sent = True
-            await self.worker._wake(self.tube)
+        await self._wake_keeper()
         self._notify()
         async with self.conn_lock:  # once the keeper has let go of the connection
             if not (state.abandoned or state.lost or state.finished) and self.client is not None:
@@ -310,9 +316,11 @@ class _AsyncSlot:
                 self._lost(state)
             finally:
                 self.parked = self.wake_sent = False
+                self.wake_id = None
                 self.started = asyncio.get_running_loop().time()
 
     async def _park(self, client: AsyncClient[Any], state: JobState, job: Job[Any]) -> None:
+        """As ``_Slot._park``: wait on the server's clock, woken by a kick of a delayed job."""
         worker = self.worker
         stats = await client.job_stats(job)
         if stats.ttr < core.SHORTEST_KEPT_TTR:
@@ -323,21 +331,35 @@ class _AsyncSlot:
                 stats.ttr,
             )
             return
-        wait = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
+        try:
+            wake_id: int | None = await client.put(b"wake", 0, core.WAKE_DELAY, 1)  # into self.tube
+        except DrainingError:
+            wake_id = None
+        self.wake_id = wake_id
+        if state.wanted or worker.grace_over:  # came before the wake-up existed
+            if wake_id is not None:
+                await client.delete(wake_id)
+            return
+        until_touch = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
         await client.watch(self.tube)
         for tube in worker.tubes:
             await client.ignore(tube)
         log.debug("job %d runs long: minding its TTR (%d s)", job.id, stats.ttr)
         while True:
+            wait = until_touch if wake_id is not None else min(until_touch, 1)
             try:
-                wake = await client.reserve(timeout=wait)
+                woken = await client.reserve(timeout=wait)
             except (TimedOutError, DeadlineSoonError) as reason:
-                await client.touch(job)
-                worker.counters.add("touched")
-                log.debug("job %d touched (%s)", job.id, type(reason).__name__)
-                wait = core.touch_interval(stats.ttr, worker.touch_margin)
+                until_touch -= wait
+                if isinstance(reason, DeadlineSoonError) or until_touch <= 0:
+                    await client.touch(job)
+                    worker.counters.add("touched")
+                    log.debug("job %d touched (%s)", job.id, type(reason).__name__)
+                    until_touch = core.touch_interval(stats.ttr, worker.touch_margin)
+                if wake_id is None and (state.wanted or worker.grace_over):
+                    break
                 continue
-            await client.delete(wake)
+            await client.delete(woken)
             break
         for tube in worker.tubes:
             await client.watch(tube)

@@ -109,6 +109,11 @@ def after_failure(policy: RetryPolicy, releases: int, priority: int) -> Release 
 # answers DEADLINE_SOON at once: touching on that signal would be a busy loop. Such jobs are not kept.
 SHORTEST_KEPT_TTR = 2
 
+# The delay of a keeper's wake-up job: kicked when the keeper is wanted, deleted when it unparks. Should
+# a worker die parked, the job becomes ready in its private tube a day later, and a keeper that meets it
+# before that only unparks and parks again.
+WAKE_DELAY = 86400
+
 
 def first_touch_wait(time_left: int, ttr: int, margin: int) -> int:
     """Seconds (server time) to wait before the first touch of a job with ``time_left``."""
@@ -203,8 +208,8 @@ class JobState:
 
 
 def private_tube(slot: int) -> str:
-    """The tube a slot's connection waits on while a handler runs long: nobody puts there but the
-    worker itself, to wake it."""
+    """The tube a slot's connection waits on while a handler runs long: nothing is in it but the
+    keeper's own delayed wake-up job, until someone kicks it."""
     return f"beanclient-worker.{uuid.uuid4().hex}.{slot}"
 
 

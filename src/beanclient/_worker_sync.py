@@ -1,5 +1,5 @@
 """``Worker``: the blocking worker, one thread per slot (``_worker_sync_slot``), each slot with its
-own ``Client``; signals, the grace period and the connection that wakes keepers."""
+own ``Client``; signals, the grace period and the connection that kicks keepers awake."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from types import FrameType
 from typing import Any
 
 from . import _worker_core as core
-from ._errors import Error
+from ._errors import Error, NotFoundError
 from ._protocol import ConnectionTarget
 from ._sync import Client
 from ._worker_core import Counters, log
@@ -137,16 +137,17 @@ class Worker:
 
         return restore
 
-    def _wake(self, tube: str) -> None:
-        """Put a wake-up job into a keeper's private tube (from a connection of our own)."""
+    def _wake(self, wake_id: int) -> None:
+        """Kick a parked keeper's wake-up job (from a connection of our own)."""
         with self._control_lock:
             try:
                 if self._control is None:
                     self._control = Client(self.address, None, timeout=self.io_timeout)
-                self._control.use(tube)
-                self._control.put(b"wake", priority=0, ttr=1)
+                self._control.kick_job(wake_id)
+            except NotFoundError:
+                pass  # the keeper woke by itself meanwhile
             except (OSError, Error) as exc:
-                log.debug("could not wake the keeper on %s: %r", tube, exc)
+                log.debug("could not wake a keeper (job %d): %r", wake_id, exc)
                 if self._control is not None:
                     self._control.close()
                 self._control = None

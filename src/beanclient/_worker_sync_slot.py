@@ -3,7 +3,7 @@ inline (so a short job costs no thread hand-off), and a keeper thread for long j
 
 The keeper sleeps until a handler has run ``park_after`` seconds; then it takes the idle connection
 and keeps the job alive on the server's clock (see ``_worker_core``). The slot thread gets the
-connection back by putting a wake-up job into the keeper's private tube. Also ``WorkerJob``, the job
+connection back by kicking the delayed wake-up job the keeper left in its private tube. Also ``WorkerJob``, the job
 as the handler sees it.
 """
 
@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, Generic
 
 from . import _worker_core as core
-from ._errors import DeadlineSoonError, Error, NotFoundError, TimedOutError
+from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, TimedOutError
 from ._protocol import Job, TBody
 from ._stats import JobStats
 from ._sync import Client
@@ -78,6 +78,7 @@ class _Slot:
         self.reserving = False
         self.parked = False
         self.wake_sent = False
+        self.wake_id: int | None = None  # the keeper's delayed wake-up job, while it is parked
         self.keeper_idle = False
         self.closing = False
         self.current: JobState | None = None
@@ -95,7 +96,11 @@ class _Slot:
             while not worker._stopping.is_set():
                 try:
                     client = Client(
-                        worker.address, worker.encoding, watch=worker.tubes, timeout=worker.io_timeout
+                        worker.address,
+                        worker.encoding,
+                        use=self.tube,  # where the keeper puts its wake-up job
+                        watch=worker.tubes,
+                        timeout=worker.io_timeout,
                     )
                 except OSError as exc:
                     delay = backoff.take()
@@ -224,11 +229,14 @@ class _Slot:
             if finishing:
                 state.finished = True
             state.wanted = True
-            wake = self.parked and not self.wake_sent
-            if wake:
-                self.wake_sent = True
-                self.worker._wake(self.tube)
+            self._wake_keeper()
         self.conn_lock.acquire()
+
+    def _wake_keeper(self) -> None:
+        """Kick the parked keeper's wake-up job (with ``self.lock`` held)."""
+        if self.parked and self.wake_id is not None and not self.wake_sent:
+            self.wake_sent = True
+            self.worker._wake(self.wake_id)
 
     def _unclaim(self, state: JobState) -> None:
         with self.cond:
@@ -277,9 +285,7 @@ class _Slot:
     def give_up(self) -> None:
         """The grace period is over: have the keeper release the job in hand, and wait for it."""
         with self.cond:
-            if self.parked and not self.wake_sent:
-                self.wake_sent = True
-                self.worker._wake(self.tube)
+            self._wake_keeper()
             self.cond.notify_all()
             self.cond.wait_for(
                 lambda: self.current is None or self.current.abandoned or self.current.lost or self.closing,
@@ -329,11 +335,17 @@ class _Slot:
             finally:
                 with self.cond:
                     self.parked = self.wake_sent = False
+                    self.wake_id = None
                     self.started = time.monotonic()
                     self.cond.notify_all()
 
     def _park(self, client: Client[Any], state: JobState, job: Job[Any]) -> None:
-        """Wait on the server's clock for the time to touch, until woken."""
+        """Wait on the server's clock for the time to touch, until woken.
+
+        The wake-up is a delayed job the keeper puts into its private tube before it waits there;
+        whoever needs the connection back kicks it (``kick-job`` works in drain mode too). A server
+        in drain mode takes no put: then the keeper looks every second instead.
+        """
         worker = self.worker
         stats = client.job_stats(job)
         if stats.ttr < core.SHORTEST_KEPT_TTR:
@@ -344,21 +356,37 @@ class _Slot:
                 stats.ttr,
             )
             return
-        wait = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
+        try:
+            wake_id: int | None = client.put(b"wake", 0, core.WAKE_DELAY, 1)  # into self.tube
+        except DrainingError:
+            wake_id = None
+        with self.lock:
+            self.wake_id = wake_id
+            wanted = state.wanted or worker._grace_over.is_set()  # came before the wake-up existed
+        if wanted:
+            if wake_id is not None:
+                client.delete(wake_id)
+            return
+        until_touch = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
         client.watch(self.tube)
         for tube in worker.tubes:
             client.ignore(tube)
         log.debug("job %d runs long: minding its TTR (%d s)", job.id, stats.ttr)
         while True:
+            wait = until_touch if wake_id is not None else min(until_touch, 1)
             try:
-                wake = client.reserve(timeout=wait)
+                woken = client.reserve(timeout=wait)
             except (TimedOutError, DeadlineSoonError) as reason:
-                client.touch(job)
-                worker.counters.add("touched")
-                log.debug("job %d touched (%s)", job.id, type(reason).__name__)
-                wait = core.touch_interval(stats.ttr, worker.touch_margin)
+                until_touch -= wait
+                if isinstance(reason, DeadlineSoonError) or until_touch <= 0:
+                    client.touch(job)
+                    worker.counters.add("touched")
+                    log.debug("job %d touched (%s)", job.id, type(reason).__name__)
+                    until_touch = core.touch_interval(stats.ttr, worker.touch_margin)
+                if wake_id is None and (state.wanted or worker._grace_over.is_set()):
+                    break
                 continue
-            client.delete(wake)
+            client.delete(woken)
             break
         for tube in worker.tubes:
             client.watch(tube)

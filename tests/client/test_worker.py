@@ -340,3 +340,50 @@ def test_stop_before_run_makes_run_return_at_once_and_the_worker_can_run_again(
     probe.put("x")
     with running(worker):
         wait_counters(worker, lambda c: c.deleted == 1)
+
+
+def test_a_long_job_finishing_while_the_server_drains_is_settled(fakebean: Beanstalkd) -> None:
+    """In drain mode the keeper cannot put its wake-up job; it looks every second instead."""
+    probe = fakebean.client(use="emails")
+    started, finish = threading.Event(), threading.Event()
+
+    def handler(job: WorkerJob[str]) -> None:
+        started.set()
+        assert finish.wait(IO_TIMEOUT)
+
+    job_id = probe.put("x", ttr=60)
+    fakebean.drain()  # before the worker starts: its keeper's put will be refused
+    worker = Worker(fakebean.address, "emails", handler, park_after=0)
+    with caught_logs() as logs, running(worker):
+        assert started.wait(IO_TIMEOUT)
+        wait_until(lambda: parked(probe), "the worker waiting on the server's clock")
+        finish.set()
+        wait_counters(worker, lambda c: c.deleted == 1)
+    with pytest.raises(beanclient.NotFoundError):
+        probe.stats_job(job_id)
+    assert logs.matching("runs long")
+    stats = probe.stats()
+    assert (stats["current-jobs-delayed"], stats["current-jobs-ready"]) == (0, 0)  # no wake-up job left
+
+
+def test_a_long_job_leaves_no_wake_up_job_behind(server: Backend, probe: beanclient.Client[Any]) -> None:
+    started, finish = threading.Event(), threading.Event()
+
+    def handler(job: WorkerJob[str]) -> None:
+        started.set()
+        assert finish.wait(IO_TIMEOUT)
+
+    probe.put("x", ttr=60)
+    worker = Worker(server.address, "emails", handler, park_after=0)
+    with running(worker):
+        assert started.wait(IO_TIMEOUT)
+        wait_until(lambda: parked(probe), "the worker waiting on the server's clock")
+        assert probe.stats()["current-jobs-delayed"] == 1  # its wake-up job
+        finish.set()
+        wait_counters(worker, lambda c: c.deleted == 1)
+    stats = probe.stats()
+    assert (stats["current-jobs-delayed"], stats["current-jobs-ready"], stats["current-jobs-reserved"]) == (
+        0,
+        0,
+        0,
+    )
