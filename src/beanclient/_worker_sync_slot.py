@@ -3,8 +3,8 @@ inline (so a short job costs no thread hand-off), and a keeper thread for long j
 
 The keeper sleeps until a handler has run ``park_after`` seconds; then it takes the idle connection
 and keeps the job alive on the server's clock (see ``_worker_core``). The slot thread gets the
-connection back by kicking the delayed wake-up job the keeper left in its private tube. Also ``WorkerJob``, the job
-as the handler sees it.
+connection back by kicking the delayed wake-up job the keeper left in its private tube. Also
+``WorkerJob``, the job as the handler sees it.
 """
 
 from __future__ import annotations
