@@ -74,7 +74,6 @@ class Worker:
     def run(self) -> None:
         """Work until stopped; return once every job in hand is finished or released. A ``stop()``
         that came before ``run()`` makes it return at once."""
-        self._grace_over.clear()
         self._slots = [_Slot(self, i) for i in range(self.concurrency)]
         restore = self._install_signals()
         log.info("worker started on %s: tubes %s, concurrency %d", self.address, self.tubes, self.concurrency)
@@ -90,7 +89,8 @@ class Worker:
             self._stopping.set()
             self._finish(threads)
             restore()
-            self._stopping.clear()  # the worker may run again
+            # fresh events for a later run; this run's slots keep the set ones
+            self._stopping, self._grace_over = threading.Event(), threading.Event()
         log.info("worker stopped: %s", self.counters.as_dict())
 
     def stop(self) -> None:

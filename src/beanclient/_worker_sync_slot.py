@@ -70,6 +70,10 @@ class _Slot:
     def __init__(self, worker: Worker, index: int) -> None:
         self.worker = worker
         self.index = index
+        # this run's events: a slot left behind in a handler after the grace period stays stopped
+        # even when the worker runs again
+        self.stopping = worker._stopping
+        self.grace_over = worker._grace_over
         self.tube = core.private_tube(index)
         self.client: Client[Any] | None = None
         self.conn_lock = threading.Lock()  # who talks on the connection: slot thread or keeper
@@ -93,7 +97,7 @@ class _Slot:
         keeper.start()
         backoff = worker.reconnect.delays()
         try:
-            while not worker._stopping.is_set():
+            while not self.stopping.is_set():
                 try:
                     client = Client(
                         worker.address,
@@ -105,7 +109,7 @@ class _Slot:
                 except OSError as exc:
                     delay = backoff.take()
                     log.warning("cannot reach %s (%s); trying again in %.2f s", worker.address, exc, delay)
-                    worker._stopping.wait(delay)
+                    self.stopping.wait(delay)
                     continue
                 backoff.reset()
                 with self.cond:
@@ -115,13 +119,13 @@ class _Slot:
                 except Exception as exc:
                     with self.cond:
                         held, self.current, self.current_job = self.current, None, None
-                    if worker._stopping.is_set() and (held is None or held.finished):
+                    if self.stopping.is_set() and (held is None or held.finished):
                         break
                     delay = backoff.take()
                     log.warning(
                         "connection to %s lost (%r); reconnecting in %.2f s", worker.address, exc, delay
                     )
-                    worker._stopping.wait(delay)
+                    self.stopping.wait(delay)
                 finally:
                     with self.cond:
                         self.client = None
@@ -135,7 +139,7 @@ class _Slot:
         while True:
             with self.lock:
                 self.current = self.current_job = None
-                if self.worker._stopping.is_set():
+                if self.stopping.is_set():
                     return
                 self.reserving = True
             try:
@@ -302,7 +306,7 @@ class _Slot:
                     if self.closing:
                         return
                     state, job = self.current, self.current_job
-                    if state is None or job is None or not state.in_keeping(worker._grace_over.is_set()):
+                    if state is None or job is None or not state.in_keeping(self.grace_over.is_set()):
                         if time.monotonic() - self.started < worker.park_after:
                             # jobs are flowing: look again later rather than be woken for each one
                             self.cond.wait(worker.park_after)
@@ -312,13 +316,12 @@ class _Slot:
                             self.keeper_idle = False
                         continue
                     remaining = self.started + worker.park_after - time.monotonic()
-                    if worker._grace_over.is_set() or remaining <= 0:
+                    if self.grace_over.is_set() or remaining <= 0:
                         break
                     self.cond.wait(remaining)
             self._keep(state, job)
 
     def _keep(self, state: JobState, job: Job[Any]) -> None:
-        worker = self.worker
         with self.conn_lock:
             client = self.client
             with self.cond:
@@ -326,9 +329,9 @@ class _Slot:
                     return
                 self.parked = True
             try:
-                if not worker._grace_over.is_set():
+                if not self.grace_over.is_set():
                     self._park(client, state, job)
-                if worker._grace_over.is_set() and not state.finished:
+                if self.grace_over.is_set() and not state.finished:
                     self._abandon(client, state, job)
             except (OSError, Error):
                 self._lost(state)
@@ -362,7 +365,7 @@ class _Slot:
             wake_id = None
         with self.lock:
             self.wake_id = wake_id
-            wanted = state.wanted or worker._grace_over.is_set()  # came before the wake-up existed
+            wanted = state.wanted or self.grace_over.is_set()  # came before the wake-up existed
         if wanted:
             if wake_id is not None:
                 client.delete(wake_id)
@@ -383,7 +386,7 @@ class _Slot:
                     worker.counters.add("touched")
                     log.debug("job %d touched (%s)", job.id, type(reason).__name__)
                     until_touch = core.touch_interval(stats.ttr, worker.touch_margin)
-                if wake_id is None and (state.wanted or worker._grace_over.is_set()):
+                if wake_id is None and (state.wanted or self.grace_over.is_set()):
                     break
                 continue
             client.delete(woken)

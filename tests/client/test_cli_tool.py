@@ -314,3 +314,14 @@ def test_the_module_and_the_console_script_run(server: Backend) -> None:
         timeout=30,
     )
     assert (done.returncode, done.stderr) == (3, "beanclient: cannot reach 127.0.0.1:1: connection refused\n")
+
+
+def test_urls_go_to_the_client_as_they_are(server: Backend, capsys: Any, tmp_path: Path) -> None:
+    import fakebean
+
+    url = f"beanstalk://{server.address[0]}:{server.address[1]}"
+    assert run(capsys, "put", "by url", "--url", url)[:2] == (0, "1\n")
+    path = str(tmp_path / "bs.sock")
+    with fakebean.ThreadedServer(unix_path=path):
+        assert run(capsys, "put", "over unix", "--url", f"unix://{path}")[:2] == (0, "1\n")
+    assert run(capsys, "stats", "--url", "beanstalk://127.0.0.1:1")[0] == 3

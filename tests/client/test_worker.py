@@ -184,6 +184,9 @@ def test_a_job_still_running_after_the_grace_period_is_released(
         assert worker.counters.released == 1
     finally:
         finish.set()
+    # the slot left in the handler stops when it returns, and takes no other job
+    wait_until(lambda: probe.stats()["current-connections"] == 1, "the worker's connection closed")
+    assert probe.job_stats(job_id).state == "ready"
 
 
 def test_stop_before_any_job_returns_at_once(server: Backend) -> None:
