@@ -111,6 +111,8 @@ from ._worker_core import Counters as WorkerCounters  # noqa: E402
 from ._worker_core import JobLost, ReconnectPolicy, RetryPolicy  # noqa: E402
 from ._worker_sync import Worker, WorkerJob  # noqa: E402
 
+JobLost.__module__ = __name__  # shown as beanclient.JobLost, like the errors above
+
 __all__ += [
     "AsyncWorker",
     "AsyncWorkerJob",
