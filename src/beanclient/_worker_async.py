@@ -63,6 +63,7 @@ class AsyncWorker:
         self._control: AsyncClient[bytes] | None = None
         self._control_lock: asyncio.Lock | None = None
         self._stop_requested = False
+        self._failure: Exception | None = None
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -87,6 +88,16 @@ class AsyncWorker:
             self._loop = None
             self._stop_requested = False
         log.info("worker stopped: %s", self.counters.as_dict())
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def _fail(self, exc: Exception) -> None:
+        """A slot cannot work at all: stop, and have ``run()`` raise ``exc``."""
+        log.error("worker cannot start: %r", exc)
+        if self._failure is None:
+            self._failure = exc
+        self._stop_now()
 
     def stop(self) -> None:
         """Stop reserving; safe from any thread, and before ``run()`` has started."""

@@ -81,20 +81,23 @@ class _AsyncSlot:
         backoff = worker.reconnect.delays()
         try:
             while not worker.stopping:
-                client: AsyncClient[Any] = AsyncClient(
-                    worker.address,
-                    worker.encoding,
-                    use=self.tube,  # where the keeper puts its wake-up job
-                    watch=worker.tubes,
-                    timeout=worker.io_timeout,
-                )
                 try:
+                    client: AsyncClient[Any] = AsyncClient(
+                        worker.address,
+                        worker.encoding,
+                        use=self.tube,  # where the keeper puts its wake-up job
+                        watch=worker.tubes,
+                        timeout=worker.io_timeout,
+                    )
                     await client.connect()
                 except (OSError, asyncio.TimeoutError) as exc:
                     delay = backoff.take()
-                    log.warning("cannot reach %s (%s); trying again in %.2f s", worker.address, exc, delay)
+                    log.warning("cannot reach the server (%s); trying again in %.2f s", exc, delay)
                     await worker.pause(delay)
                     continue
+                except Exception as exc:  # a bad tube name, an unusable address: retrying won't help
+                    worker._fail(exc)
+                    return
                 backoff.reset()
                 self.client = client
                 try:

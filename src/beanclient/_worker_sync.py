@@ -68,6 +68,7 @@ class Worker:
         self._slots: list[_Slot] = []
         self._control: Client[bytes] | None = None
         self._control_lock = threading.Lock()
+        self._failure: Exception | None = None
 
     # -- running -----------------------------------------------------------------------------
 
@@ -92,6 +93,16 @@ class Worker:
             # fresh events for a later run; this run's slots keep the set ones
             self._stopping, self._grace_over = threading.Event(), threading.Event()
         log.info("worker stopped: %s", self.counters.as_dict())
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def _fail(self, exc: Exception) -> None:
+        """A slot cannot work at all: stop, and have ``run()`` raise ``exc``."""
+        log.error("worker cannot start: %r", exc)
+        if self._failure is None:
+            self._failure = exc
+        self.stop()
 
     def stop(self) -> None:
         """Stop reserving; ``run()`` returns once the jobs in hand are done (or the grace is over)."""

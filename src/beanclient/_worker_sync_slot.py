@@ -108,9 +108,12 @@ class _Slot:
                     )
                 except OSError as exc:
                     delay = backoff.take()
-                    log.warning("cannot reach %s (%s); trying again in %.2f s", worker.address, exc, delay)
+                    log.warning("cannot reach the server (%s); trying again in %.2f s", exc, delay)
                     self.stopping.wait(delay)
                     continue
+                except Exception as exc:  # a bad tube name, an unusable address: retrying won't help
+                    worker._fail(exc)
+                    return
                 backoff.reset()
                 with self.cond:
                     self.client = client

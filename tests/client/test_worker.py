@@ -390,3 +390,9 @@ def test_a_long_job_leaves_no_wake_up_job_behind(server: Backend, probe: beancli
         0,
         0,
     )
+
+
+def test_a_bad_tube_name_makes_run_raise_instead_of_retrying(server: Backend) -> None:
+    worker = Worker(server.address, "bad name", lambda job: None, concurrency=2)
+    with pytest.raises(beanclient.InvalidTubeNameError):
+        worker.run()

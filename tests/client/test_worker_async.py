@@ -226,3 +226,12 @@ def test_deadline_soon_makes_the_worker_touch(fakebean: Beanstalkd) -> None:
         await working(worker, body)
 
     run(scenario())
+
+
+def test_a_bad_tube_name_makes_run_raise_instead_of_retrying(server: Backend) -> None:
+    async def handler(job: AsyncWorkerJob[str]) -> None:
+        pass
+
+    worker = AsyncWorker(server.address, "bad name", handler)
+    with pytest.raises(beanclient.InvalidTubeNameError):
+        run(worker.run())
