@@ -127,6 +127,10 @@ class Server(Shell):
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
+        # wake() calls from other threads waiting for the loop; close() releases them, because a
+        # loop that stops after close() would never run their callbacks
+        self._wakes: set[threading.Event] = set()
+        self._wakes_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -188,7 +192,11 @@ class Server(Shell):
         await server.wait_closed()
         if self.protocols and self.all_closed is not None:
             await self.all_closed.wait()
-        self._server = None
+        with self._wakes_lock:
+            self._server = None
+            wakes, self._wakes = self._wakes, set()
+        for done in wakes:
+            done.set()  # a closed server has nothing to wake
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -237,8 +245,19 @@ class Server(Shell):
             finally:
                 done.set()
 
-        loop.call_soon_threadsafe(run)
-        done.wait(30.0)
+        with self._wakes_lock:
+            if self._server is None:
+                return  # closed meanwhile
+            try:
+                loop.call_soon_threadsafe(run)
+            except RuntimeError:
+                return  # the loop closed meanwhile
+            self._wakes.add(done)
+        try:
+            done.wait(30.0)  # released by run() or by close(), whichever comes first
+        finally:
+            with self._wakes_lock:
+                self._wakes.discard(done)
 
     def advance_now(self, seconds: float) -> None:
         self.clock.advance(seconds)
