@@ -11,6 +11,7 @@ Section numbers (§) refer to ``beanstalkd-protocol.md``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from .commands import BARE, WITH_ARGS, dispatch_line
 from .model import Conn, Job
@@ -51,6 +52,7 @@ class Engine(Queues):
         "max_job_size",
         "next_conn_id",
         "next_job_id",
+        "server_error_log",
         "started_at",
         "total_conns",
         "total_jobs",
@@ -76,6 +78,9 @@ class Engine(Queues):
         self.host_info = (uname.nodename.encode(), uname.version.encode(), uname.machine.encode())
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
+        # Told each reply that beanstalkd also logs on stderr (``reply_serr`` in prot.c); the
+        # executable sets it, in-process servers stay quiet.
+        self.server_error_log: Callable[[bytes], None] | None = None
 
         self.next_job_id = 1
         self.next_conn_id = 1
@@ -288,6 +293,8 @@ class Engine(Queues):
         conn.put_job = None
         if not crlf_ok or self.draining:
             self.drop_incoming(job)
+            if crlf_ok and self.server_error_log is not None:
+                self.server_error_log(DRAINING)
             self.reply(conn, EXPECTED_CRLF if not crlf_ok else DRAINING)
             return
         # The reply first: with a direct shell it is on its way while the job is filed.
