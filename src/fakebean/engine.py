@@ -35,6 +35,11 @@ from .wire import (
 COMMAND, SKIP_LINE, BODY, BITBUCKET = 0, 1, 2, 3
 OUT_LIMIT = 1 << 18  # stop running a connection's commands while this much output is unsent
 IN_LIMIT = 1 << 16  # the shell stops reading a connection holding this much unprocessed input
+# Commands one connection runs per turn of the shell's loop. The rest of its input waits in
+# ``conn.buf`` and the connection in ``Engine.busy`` until the shell has served everyone else once,
+# so that a 64 KiB pipeline holds no other client up for long (beanstalkd runs one command per
+# connection per turn; a batch keeps the per-turn cost of a Python loop small).
+TURN_COMMANDS = 32
 
 
 class Engine(Queues):
@@ -42,6 +47,7 @@ class Engine(Queues):
 
     __slots__ = (
         "binlog_max_size",
+        "busy",
         "counts",
         "cur_conns",
         "cur_producers",
@@ -78,6 +84,9 @@ class Engine(Queues):
         self.host_info = (uname.nodename.encode(), uname.version.encode(), uname.machine.encode())
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
+        # Connections that stopped at TURN_COMMANDS with commands still buffered: the shell calls
+        # ``resume`` for each on its next turn, without waiting for input.
+        self.busy: dict[Conn, None] = {}
         # Told each reply that beanstalkd also logs on stderr (``reply_serr`` in prot.c); the
         # executable sets it, in-process servers stay quiet.
         self.server_error_log: Callable[[bytes], None] | None = None
@@ -179,6 +188,7 @@ class Engine(Queues):
             buf = data
         pos = 0
         n = len(buf)
+        budget = TURN_COMMANDS
         while not conn.waiting and not conn.want_close and conn.out_size < OUT_LIMIT:
             mode = conn.mode
             if mode == COMMAND:
@@ -214,6 +224,10 @@ class Engine(Queues):
                 else:
                     handler(self, conn, rest)
                 if pos == n:
+                    break
+                budget -= 1
+                if not budget:
+                    self.busy[conn] = None  # the rest on the shell's next turn
                     break
                 mode = conn.mode
                 if mode != BODY:
@@ -273,6 +287,7 @@ class Engine(Queues):
         conn.buf = b"" if pos == n else buf[pos:] if pos else buf
         if (
             conn.halfclosed
+            and budget
             and not conn.waiting
             and not conn.want_close
             and conn.out_size < OUT_LIMIT

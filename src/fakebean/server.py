@@ -127,6 +127,7 @@ class Server(Shell):
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
+        self._busy_scheduled = False
         # wake() calls from other threads waiting for the loop; close() releases them, because a
         # loop that stops after close() would never run their callbacks
         self._wakes: set[threading.Event] = set()
@@ -279,6 +280,19 @@ class Server(Shell):
         delay = (deadline - self.clock.now()) / NS
         self._timer = self._loop.call_later(max(0, delay), self._on_timer)
         self._timer_at = deadline
+
+    def schedule_busy(self) -> None:
+        # call_soon: the loop polls its sockets (without waiting) before running it, so every other
+        # connection's bytes are handled between two turns of a busy one
+        if not self._busy_scheduled and self._loop is not None:
+            self._busy_scheduled = True
+            self._loop.call_soon(self._on_busy)
+
+    def _on_busy(self) -> None:
+        self._busy_scheduled = False
+        if self._server is not None:
+            self.run_busy(self.clock.now())
+            self.settle()
 
     def _on_timer(self) -> None:
         self._timer = None
