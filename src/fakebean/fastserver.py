@@ -180,6 +180,10 @@ class _Handle:
         else:
             self.eof = True
             self.engine.feed_eof(conn, now)
+            if conn.want_close:
+                # closed now, not at the end of the turn: another connection's command read in the
+                # same turn (a client right after a readiness probe) no longer counts this one
+                self.server.flush_conn(conn)
         self._update()
 
     def on_hangup(self, now: int) -> None:

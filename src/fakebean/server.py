@@ -77,6 +77,10 @@ class _Protocol(asyncio.Protocol):
 
     def close(self) -> None:
         self.transport.close()
+        # Gone for the engine now, not when asyncio calls connection_lost on a later turn: a command
+        # read meanwhile (a client right after a readiness probe) no longer counts this connection.
+        server = self.server
+        server.engine.disconnect(self.conn, server.clock.now())
 
     @property
     def closing(self) -> bool:
