@@ -568,20 +568,33 @@ def test_a_half_close_behind_a_backlog_ends_the_blocked_reserve_and_frees_the_co
 
 
 @pytest.mark.fake
-def test_connections_reset_behind_a_backlog_are_gone_in_the_turn_that_sees_it(epoll_server: Any) -> None:
+def test_connections_reset_behind_a_backlog_are_closed_and_forgotten(
+    epoll_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakebean import fastserver
+
     observer = epoll_server.connect()
     clients = [epoll_server.connect() for _ in range(5)]
+    lost = threading.Semaphore(0)
+    original = fastserver._Handle.lost
+
+    def count_lost(handle: Any) -> None:
+        closing = handle.fd >= 0
+        original(handle)
+        if closing:
+            lost.release()
+
+    monkeypatch.setattr(fastserver._Handle, "lost", count_lost)
     for client in clients:
         client.send(b"reserve\r\n" + BACKLOG)
-    observer.cmd("list-tube-used")  # a turn later: the backlogs are read as far as the shell reads
     engine = epoll_server.server.engine
-    epoll_server.gate.hold()
-    assert (engine.cur_conns, engine.waiting_ct) == (6, 5)
+    observer.cmd("list-tube-used")
     for client in clients:
         client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.close()  # a reset: the peer is gone for good
-    epoll_server.gate.release()
-    epoll_server.gate.hold()  # that wake-up's turn is done
+    for _ in clients:
+        assert lost.acquire(timeout=GUARD), "a reset connection was never closed"
+    epoll_server.gate.hold()
     assert (engine.cur_conns, engine.waiting_ct, len(epoll_server.server.handles)) == (1, 0, 1)
     epoll_server.gate.release()
     assert observer.put(b"for the living") == 1
