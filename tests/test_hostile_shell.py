@@ -133,7 +133,11 @@ def _daemon_path(kind: str) -> str:
     beanstalkd itself."""
     if kind == "real":
         return beanstalkd_path()
-    code = WITHOUT_EPOLL if kind == "fake-asyncio" else "import sys; from fakebean.cli import main; sys.exit(main())"
+    code = (
+        WITHOUT_EPOLL
+        if kind == "fake-asyncio"
+        else "import sys; from fakebean.cli import main; sys.exit(main())"
+    )
     directory = tempfile.mkdtemp(prefix="fakebean-bin-")
     atexit.register(shutil.rmtree, directory, True)
     path = os.path.join(directory, "fakebean")
@@ -179,7 +183,10 @@ def _unix_failures(tmp: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(
     "kind",
-    [pytest.param("fake", marks=pytest.mark.fake, id="fake"), pytest.param("real", marks=pytest.mark.real, id="real")],
+    [
+        pytest.param("fake", marks=pytest.mark.fake, id="fake"),
+        pytest.param("real", marks=pytest.mark.real, id="real"),
+    ],
 )
 def test_a_unix_socket_that_cannot_be_made_prints_two_lines_and_exits_111(kind: str) -> None:
     with tempfile.TemporaryDirectory(prefix="fb") as tmp:
@@ -202,7 +209,10 @@ def _argv(kind: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "kind",
-    [pytest.param("fake", marks=pytest.mark.fake, id="fake"), pytest.param("real", marks=pytest.mark.real, id="real")],
+    [
+        pytest.param("fake", marks=pytest.mark.fake, id="fake"),
+        pytest.param("real", marks=pytest.mark.real, id="real"),
+    ],
 )
 @pytest.mark.parametrize("flag", ["-v", "-V"])
 def test_a_closed_stdout_kills_the_server_by_sigpipe_without_a_word(kind: str, flag: str) -> None:
@@ -210,7 +220,9 @@ def test_a_closed_stdout_kills_the_server_by_sigpipe_without_a_word(kind: str, f
     os.close(read_end)
     try:
         proc = subprocess.Popen(
-            _argv(kind) + [flag, "-l", "127.0.0.1", "-p", str(free_port())], stdout=write_end, stderr=subprocess.PIPE
+            _argv(kind) + [flag, "-l", "127.0.0.1", "-p", str(free_port())],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
         )
     finally:
         os.close(write_end)
@@ -435,7 +447,9 @@ def _pause_then_reserve(first: RawConn, second: RawConn, send_both: Callable[[],
 
 
 @pytest.mark.fake
-def test_a_zero_pause_read_first_has_ended_for_a_reserve_read_next_in_the_same_wake_up(epoll_server: Any) -> None:
+def test_a_zero_pause_read_first_has_ended_for_a_reserve_read_next_in_the_same_wake_up(
+    epoll_server: Any,
+) -> None:
     first, second = epoll_server.connect(), epoll_server.connect()
 
     def send_both() -> None:
@@ -502,7 +516,9 @@ def test_a_zero_pause_has_ended_for_the_next_command(kind: str) -> None:
 def test_a_readiness_probe_made_while_starting_is_gone_for_the_next_client(kind: str) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [_daemon_path(kind), "-l", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [_daemon_path(kind), "-l", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + GUARD
