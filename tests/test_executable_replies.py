@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fakebean.fastserver import READ, SelectorServer, _Handle
+from fakebean.epollserver import READ, EpollServer, _Handle
 from tests.diff_helpers import GUARD, ExecutableBackend, executable
 from tests.support import Backend, RawConn, RealBackend
 
@@ -122,7 +122,7 @@ def test_a_direct_reply_waits_behind_bytes_already_queued() -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     ours, theirs = socket.socketpair()
-    server = SelectorServer(listener)
+    server = EpollServer(listener)
     try:
         ours.setblocking(False)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)

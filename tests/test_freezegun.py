@@ -1,6 +1,6 @@
 """fakebean under freezegun and time-machine: the libraries that move the wall clock for a test.
 
-freezegun: fakebean wraps ``tick`` and ``move_to`` (``fakebean.timehooks``), so moving the frozen
+freezegun: fakebean wraps ``tick`` and ``move_to`` (``fakebean.freezegun_hooks``), so moving the frozen
 clock moves every running server's clock (``clock="real"``, the default) at once: the next command
 sees every delay, TTR and pause that fell due, and a reserve already blocked wakes. Entering or
 leaving ``freeze_time`` does not move the servers' clocks.

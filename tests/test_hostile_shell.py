@@ -281,7 +281,7 @@ class _EpollServer:
     """A ``SelectorServer`` (the executable's shell) in a thread, its epoll gated, its writes logged."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, clock: Any = "real") -> None:
-        from fakebean import fastserver
+        from fakebean import epollserver as fastserver
 
         self.writes: list[tuple[int, bytes]] = []  # (fd, bytes) in the order the server wrote them
 
@@ -295,7 +295,7 @@ class _EpollServer:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         self.address = listener.getsockname()
-        self.server = fastserver.SelectorServer(listener, clock=clock)
+        self.server = fastserver.EpollServer(listener, clock=clock)
         self.gate = _GatedEpoll(self.server.epoll)
         self.server.epoll = self.gate  # type: ignore[assignment]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -365,13 +365,13 @@ def test_asyncio_shell_answers_another_connection_within_a_turn_of_a_64k_pipelin
     from fakebean import server as asyncio_shell
 
     writes: list[tuple[int, bytes]] = []
-    original = asyncio_shell._Protocol.write
+    original = asyncio_shell._AsyncioHandle.write
 
     def write(self: Any, data: bytes) -> None:
         writes.append((self.conn.id, data))
         original(self, data)
 
-    monkeypatch.setattr(asyncio_shell._Protocol, "write", write)
+    monkeypatch.setattr(asyncio_shell._AsyncioHandle, "write", write)
     with fakebean.ThreadedServer(clock="frozen") as threaded:
         address = threaded.address
         assert isinstance(address, tuple)
@@ -587,7 +587,7 @@ def test_a_half_close_behind_a_backlog_ends_the_blocked_reserve_and_frees_the_co
 def test_connections_reset_behind_a_backlog_are_closed_and_forgotten(
     epoll_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fakebean import fastserver
+    from fakebean import epollserver as fastserver
 
     observer = epoll_server.connect()
     clients = [epoll_server.connect() for _ in range(5)]

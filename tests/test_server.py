@@ -120,3 +120,9 @@ def test_threaded_server_joins_its_thread() -> None:
             sock.sendall(b"stats-tube default\r\n")
             assert sock.recv(10).startswith(b"OK ")
     assert set(threading.enumerate()) == before
+
+
+def test_verbose_argument_is_deprecated_and_ignored() -> None:
+    with pytest.warns(DeprecationWarning, match="verbose"):
+        server = fakebean.Server(verbose=1)
+    assert not hasattr(server, "verbose")

@@ -7,7 +7,7 @@ meanwhile waits in the kernel's accept backlog. Until then it uses the C modules
 ``_signal`` instead of ``socket`` and ``signal``, whose enum machinery costs 10-20 ms on a cold start, and
 hands ``getaddrinfo`` an ASCII host as bytes, which skips loading the IDNA codec (another 7 ms).
 
-The server is ``fakebean.fastserver.SelectorServer``, a one-thread epoll loop (the command serves other
+The server is ``fakebean.epollserver.EpollServer``, a one-thread epoll loop (the command serves other
 processes, so it needs no event loop to share); where there is no epoll, the asyncio ``fakebean.Server``.
 """
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
-    from fakebean.fastserver import SelectorServer
+    from fakebean.epollserver import EpollServer
     from fakebean.server import Server
 else:
     import _signal
@@ -44,17 +44,17 @@ class _Signals:
 
     Before a server is attached the handlers only take note: an exception raised from a signal handler
     in the middle of an import can leave a half-initialised module and a confusing error. Once the
-    selectors server runs, they call it directly, and a stop also writes to ``wake_fd``, a pipe that the
+    epoll server runs, they call it directly, and a stop also writes to ``wake_fd``, a pipe that the
     server's epoll watches, because a signal alone does not end a blocking ``epoll.poll`` (PEP 475).
     """
 
     def __init__(self) -> None:
         self.drain = False
         self.stop = False
-        self.server: SelectorServer | None = None
+        self.server: EpollServer | None = None
         self.wake_fd = -1
 
-    def attach(self, server: SelectorServer, wake_fd: int) -> None:
+    def attach(self, server: EpollServer, wake_fd: int) -> None:
         self.server, self.wake_fd = server, wake_fd
         if self.drain:
             server.drain()
@@ -249,13 +249,13 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
 
     import socket
 
-    from fakebean.fastserver import SelectorServer
+    from fakebean.epollserver import EpollServer
 
     sock = socket.socket(fileno=raw.detach())  # the same listening socket, as the object the server wants
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     try:
-        server = SelectorServer(
+        server = EpollServer(
             sock,
             max_job_size=opts.max_job_size,
             version=opts.version,
@@ -315,7 +315,6 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
             max_job_size=opts.max_job_size,
             version=opts.version,
             binlog_max_size=opts.binlog_max_size,
-            verbose=opts.verbose,
         )
         server.engine.server_error_log = _log_server_error
         await server.start()

@@ -189,7 +189,7 @@ def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
     if state == INVALID or (state == RESERVED and job.reserver is not conn):
         engine.reply(conn, NOT_FOUND)
         return
-    engine.reply(conn, DELETED)  # first: see Queues.reply
+    engine.reply(conn, DELETED)  # first: see Scheduler.reply
     if state == RESERVED:
         engine.unreserve(conn, job)
     else:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from .commands import BARE, WITH_ARGS, dispatch_line
 from .model import Conn, Job
-from .queues import Queues
+from .scheduler import Scheduler
 from .wire import (
     BAD_FORMAT,
     CMD,
@@ -42,7 +42,7 @@ IN_LIMIT = 1 << 16  # the shell stops reading a connection holding this much unp
 TURN_COMMANDS = 32
 
 
-class Engine(Queues):
+class Engine(Scheduler):
     """One beanstalkd server's whole state. ``version`` is ``"1.12"`` (default) or ``"1.13"``."""
 
     __slots__ = (
@@ -121,13 +121,13 @@ class Engine(Queues):
         if conn.waiting:
             self.stop_waiting(conn)
             self.reply(conn, TIMED_OUT)
-        self.run(conn)
+        self.run_buffered(conn)
 
     def resume(self, conn: Conn, now: int) -> None:
         """The shell wrote this connection's output: carry on with its buffered commands."""
         self.tick(now)
         if not conn.closed:
-            self.run(conn)
+            self.run_buffered(conn)
 
     def wants_input(self, conn: Conn) -> bool:
         """Whether the shell should keep reading this connection (bounded memory, §1)."""
@@ -297,7 +297,7 @@ class Engine(Queues):
             if not conn.out:
                 self.dirty.append(conn)
 
-    def run(self, conn: Conn) -> None:
+    def run_buffered(self, conn: Conn) -> None:
         """Run the commands already buffered (after a write, a wait, a half-close). The same as
         feeding no bytes: every event due by ``self.now`` has run already."""
         self.feed(conn, b"", self.now)

@@ -158,7 +158,7 @@ class Conn:
         "send_now",
         "skip_left",
         "timeout_at",
-        "transport",
+        "handle",
         "use",
         "wait_token",
         "waiting",
@@ -189,8 +189,8 @@ class Conn:
         self.halfclosed = False
         self.closed = False
         self.want_close = False  # quit, or half-closed input fully used: flush, then close
-        self.transport: Any = None  # the shell's handle
+        self.handle: Any = None  # the shell's handle (fakebean.shell.Handle)
         # A shell that can write a reply at once sets send_now; the engine uses it for the reply
-        # to the last command of an input when nothing is queued ahead of it (Queues.reply).
+        # to the last command of an input when nothing is queued ahead of it (Scheduler.reply).
         self.send_now: Callable[[bytes], None] | None = None
         self.eager = False

@@ -14,17 +14,23 @@ import asyncio
 import os
 import socket
 import threading
+import warnings
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
-from . import timehooks
+from . import freezegun_hooks
 from .clock import Clock, make_clock
+from .control import Controller, Controls
+from .model import Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
 Address = tuple[str, int] | str
+T = TypeVar("T")
 
 
-class _Protocol(asyncio.Protocol):
+class _AsyncioHandle(asyncio.Protocol):
     __slots__ = ("conn", "read_paused", "server", "transport", "write_paused")
 
     def __init__(self, server: Server) -> None:
@@ -37,7 +43,7 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
         server = self.server
         self.conn = server.engine.connect(server.clock.now())
-        self.conn.transport = self
+        self.conn.handle = self
         server.protocols.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -96,13 +102,17 @@ class _Protocol(asyncio.Protocol):
             self.read_paused = not want
 
 
-class Server(Shell):
+class Server(Shell, Controls):
     """An in-memory beanstalkd on the running asyncio loop.
 
     ``async with fakebean.Server() as server:`` listens on 127.0.0.1 with a free port;
     ``server.address`` says where. ``unix_path`` listens on a Unix socket instead, and ``sock`` takes
     an already listening socket. ``clock`` is ``"real"`` (time flows; ``advance`` jumps ahead),
     ``"frozen"`` (only ``advance`` moves time) or a ``fakebean.clock.Clock``.
+
+    The test double's controls (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults; see
+    ``fakebean.control.Controls``) run on the server's loop: call them from the loop's thread.
+    ``transcript`` keeps that many recent commands and replies; ``strict`` notes client mistakes.
     """
 
     def __init__(
@@ -116,15 +126,22 @@ class Server(Shell):
         version: str = "1.12",
         clock: Clock | str | None = "real",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
-        verbose: int = 0,
+        verbose: int | None = None,
+        transcript: int = 0,
+        strict: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.unix_path = unix_path
         self.sock = sock
         super().__init__(make_clock(clock), max_job_size, version, binlog_max_size)
-        self.verbose = verbose
-        self.protocols: set[_Protocol] = set()
+        if verbose is not None:
+            # It never did anything (the in-process server logs nothing); kept so callers that
+            # pass it still work.
+            warnings.warn(
+                "Server(verbose=) does nothing and will be removed", DeprecationWarning, stacklevel=2
+            )
+        self.protocols: set[_AsyncioHandle] = set()
         self.all_closed: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -136,6 +153,9 @@ class Server(Shell):
         # loop that stops after close() would never run their callbacks
         self._wakes: set[threading.Event] = set()
         self._wakes_lock = threading.Lock()
+        self._address: Address | None = None
+        self._relisten: asyncio.Task[None] | None = None
+        self.controller = Controller(self, transcript, strict)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -145,9 +165,7 @@ class Server(Shell):
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()
 
-        def factory() -> _Protocol:
-            return _Protocol(self)
-
+        factory = self._make_protocol
         if self.sock is not None:
             if self.sock.family == socket.AF_UNIX:
                 self._server = await loop.create_unix_server(factory, sock=self.sock)
@@ -157,14 +175,22 @@ class Server(Shell):
             self._server = await loop.create_unix_server(factory, path=self.unix_path)
         else:
             self._server = await loop.create_server(factory, self.host, self.port, reuse_address=True)
-        timehooks.register(self)
+        self._address = self._listening_address()
+        freezegun_hooks.register(self)
         self.settle()
+
+    def _make_protocol(self) -> _AsyncioHandle:
+        return _AsyncioHandle(self)
 
     @property
     def address(self) -> Address:
         """``(host, port)`` for TCP (the bound port when 0 was asked) or the Unix socket path."""
         if self._server is None:
             raise RuntimeError("server not started")
+        assert self._address is not None
+        return self._address
+
+    def _listening_address(self) -> Address:
         assert isinstance(self._server, asyncio.Server)
         name = self._server.sockets[0].getsockname()
         if isinstance(name, str):
@@ -187,10 +213,15 @@ class Server(Shell):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._relisten is not None:  # the end of an unavailable() block was still binding
+            await asyncio.gather(self._relisten, return_exceptions=True)
+            self._relisten = None
         server = self._server
         if server is None:
             return
-        timehooks.unregister(self)
+        if self.controller.recorder is not None:
+            self.controller.recorder.stopping = True  # closes from here on are the server's
+        freezegun_hooks.unregister(self)
         server.close()
         for proto in list(self.protocols):
             proto.transport.abort()
@@ -302,3 +333,65 @@ class Server(Shell):
         self._timer = None
         self._timer_at = None
         self.settle()
+
+    # ------------------------------------------------------------------ the controls' port (fakebean.control)
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return fn(self.controller)
+
+    def control_now(self) -> int:
+        return self.clock.now()
+
+    def live_conns(self) -> list[Conn]:
+        return [p.conn for p in self.protocols if not p.conn.closed]
+
+    def drop_conn(self, conn: Conn) -> None:
+        handle = conn.handle
+        if isinstance(handle, _AsyncioHandle):
+            handle.transport.abort()
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> None:
+        assert self._loop is not None
+        self._loop.call_later(seconds, callback)
+
+    def stop_listening(self) -> None:
+        """Close the listening socket: connecting now is refused (``unavailable()``)."""
+        assert self._server is not None
+        self._server.close()
+
+    def start_listening(self) -> None:
+        """Listen again on the same address. The socket listens before this returns, so a client may
+        connect at once; the loop starts accepting on its next turn."""
+        assert self._loop is not None and self._address is not None
+        address = self._address
+        family = (
+            socket.AF_UNIX
+            if isinstance(address, str)
+            else socket.AF_INET6
+            if ":" in address[0]
+            else socket.AF_INET
+        )
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if family == socket.AF_UNIX:
+                assert isinstance(address, str)
+                if os.path.exists(address):
+                    os.unlink(address)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(socket.SOMAXCONN)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        loop = self._loop
+
+        async def serve() -> None:
+            if family == socket.AF_UNIX:
+                self._server = await loop.create_unix_server(self._make_protocol, sock=sock)
+            else:
+                self._server = await loop.create_server(self._make_protocol, sock=sock)
+
+        self._relisten = loop.create_task(serve())

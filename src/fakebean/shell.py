@@ -1,4 +1,4 @@
-"""What every I/O shell does around the engine, whatever moves its bytes (asyncio or selectors).
+"""What every I/O shell does around the engine, whatever moves its bytes (asyncio or epoll).
 
 After each event (bytes, EOF, a timer, a writable socket) the shell runs the engine's due events,
 as the real server's loop does between socket events, writes every dirty connection's replies in
@@ -8,7 +8,7 @@ A connection runs at most ``TURN_COMMANDS`` commands per turn; one with more inp
 ``engine.busy`` and carries on at the shell's next turn (``run_busy``), after the other connections'
 events, without waiting for more input.
 
-Each engine ``Conn`` carries its shell's handle in ``conn.transport``; a handle offers
+Each engine ``Conn`` carries its shell's handle in ``conn.handle``; a handle offers
 ``write(data)``, ``close()``, ``closing``, ``write_paused`` and ``adjust_reading()``.
 """
 
@@ -66,7 +66,7 @@ class Shell:
         engine = self.engine
         busy, engine.busy = engine.busy, {}
         for conn in busy:
-            handle: Handle = conn.transport
+            handle: Handle = conn.handle
             if conn.closed or handle.closing or handle.write_paused:
                 continue  # gone, or its replies are not being read: resumed once they are
             engine.resume(conn, now)
@@ -81,7 +81,7 @@ class Shell:
                 self.flush_conn(conn)
 
     def flush_conn(self, conn: Conn) -> None:
-        handle: Handle = conn.transport
+        handle: Handle = conn.handle
         out = conn.out
         if conn.closed or handle.closing:
             out.clear()

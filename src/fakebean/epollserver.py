@@ -1,4 +1,4 @@
-"""A selectors-based shell for the ``fakebean`` executable: one thread, no asyncio.
+"""An epoll shell for the ``fakebean`` executable: one thread, no asyncio.
 
 The executable serves other processes, so it needs neither an event loop to share nor in-process
 control; what it needs is speed per request. A plain epoll loop costs about half of what asyncio's
@@ -8,7 +8,7 @@ The in-process servers (``fakebean.Server``, ``ThreadedServer``) use asyncio; bo
 
 One request at a time, the round trip is the whole cost, so this shell also gives each connection a
 ``send_now``: the engine hands it the reply to the last command of a read as soon as the reply is
-decided, and files the job afterwards, while the reply is on its way (``Queues.reply``). A failed
+decided, and files the job afterwards, while the reply is on its way (``Scheduler.reply``). A failed
 direct write only queues the bytes; the socket's next event closes the connection, never the engine's
 own call stack.
 """
@@ -22,7 +22,7 @@ import socket
 from .clock import Clock, SystemClock, make_clock
 from .engine import IN_LIMIT
 from .model import Conn
-from .queues import NEVER
+from .scheduler import NEVER
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
@@ -90,7 +90,7 @@ class _Handle:
         "write_paused",
     )
 
-    def __init__(self, server: SelectorServer, sock: socket.socket, conn: Conn) -> None:
+    def __init__(self, server: EpollServer, sock: socket.socket, conn: Conn) -> None:
         self.server = server
         self.engine = server.engine
         self.feed = server.engine.feed
@@ -271,7 +271,7 @@ class _Handle:
         server.engine.disconnect(self.conn, server.clock.now())
 
 
-class SelectorServer(Shell):
+class EpollServer(Shell):
     """Serve a listening socket until ``stop()`` (or an exception from a signal handler)."""
 
     def __init__(
@@ -365,7 +365,7 @@ class SelectorServer(Shell):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = engine.connect(now)
             handle = _Handle(self, sock, conn)
-            conn.transport = handle
+            conn.handle = handle
             conn.send_now = handle.send_now
             self.handles[sock.fileno()] = handle
             self.epoll.register(sock.fileno(), READ)

@@ -1,6 +1,6 @@
 """Jobs, tubes, waiting connections and timers: the engine's queues and their transitions (§5).
 
-``Queues`` holds every job in exactly one place (a tube's ready or delayed heap or buried FIFO, or a
+``Scheduler`` holds every job in exactly one place (a tube's ready or delayed heap or buried FIFO, or a
 connection's reserved set), hands ready jobs to waiting connections in the real server's order, and
 keeps one timer heap for every deadline. ``fakebean.engine.Engine`` adds connections and commands.
 Heaps use lazy deletion: an entry is live while its job still points at it.
@@ -20,7 +20,7 @@ NEVER = 1 << 63  # ns: later than any time (the epoch plus 292 years)
 _K_DELAY, _K_PAUSE, _K_TTR, _K_WAIT = 0, 1, 2, 3
 
 
-class Queues:
+class Scheduler:
     # Slots, not a __dict__: attribute access on the engine is the hot path's most common operation.
     __slots__ = (
         "buried_ct",
