@@ -615,3 +615,27 @@ def test_connections_reset_behind_a_backlog_are_closed_and_forgotten(
     epoll_server.gate.release()
     assert observer.put(b"for the living") == 1
     assert observer.stats_job(1)["reserves"] == "0"
+
+
+@pytest.mark.fake
+def test_a_freezegun_wake_whose_callback_the_loop_never_runs_returns_when_the_server_closes() -> None:
+    """The wake path's wait: a wake handed to a loop that stops before running it (the server closes
+    in another thread meanwhile) returns when the server has closed, not 30 s later."""
+    threaded = fakebean.ThreadedServer(clock="frozen").start()
+    loop = threaded._loop
+    assert loop is not None
+    original = loop.call_soon_threadsafe
+    closer = threading.Thread(target=threaded.close)
+
+    def lose_the_wake(callback: Callable[..., Any], *args: Any, context: Any = None) -> Any:
+        if getattr(callback, "__name__", "") == "run":  # Server.wake's callback: the loop never runs it
+            closer.start()
+            return None
+        return original(callback, *args, context=context)
+
+    loop.call_soon_threadsafe = lose_the_wake  # type: ignore[method-assign]
+    waker = threading.Thread(target=threaded.server.wake)
+    waker.start()
+    waker.join(GUARD)
+    closer.join(GUARD)
+    assert not waker.is_alive(), "wake() waited for a callback that a closed server never runs"
