@@ -84,7 +84,17 @@ class _Signals:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGTERM or SIGINT; return the exit status."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    # Until the socket listens, a write to a closed stdout or stderr kills the process silently,
+    # as it kills beanstalkd, which ignores SIGPIPE only once it serves (set_sig_handlers in
+    # main.c); Python ignores it from the start and would die of a BrokenPipeError traceback.
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+
+
+def _main(args: list[str]) -> int:
     try:
         opts = parse_args(args, PROG)
     except Exit as done:
@@ -106,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sock = make_server_socket(opts)
         if sock is None:
             return EXIT_LISTEN
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)  # serving: a vanished client is no reason to die
         if signals.stop:
             return 0
         return _serve(opts, sock, signals)
@@ -118,7 +129,10 @@ def make_server_socket(opts: Options) -> _socket.socket | None:
     """The bound, listening socket for ``-l``/``-p``, or None after printing why not (like net.c)."""
     path = opts.unix_path
     if path is not None:
-        return _unix_socket(path, opts.verbose)
+        sock = _unix_socket(path, opts.verbose)
+        if sock is None:
+            _warn(f"cannot listen on unix:{path}")  # beanstalkd's second line: make_server_socket()
+        return sock
     return _inet_socket(opts.addr, opts.port, opts.verbose)
 
 
@@ -246,6 +260,7 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
             version=opts.version,
             binlog_max_size=opts.binlog_max_size,
         )
+        server.engine.server_error_log = _log_server_error
         # The loop skips an fd it does not know, then finds the stop flag set.
         server.epoll.register(wake_r, select.EPOLLIN)
         status = _become_user(opts) or _open_binlog(opts, server.engine)
@@ -301,6 +316,7 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
             version=opts.version,
             binlog_max_size=opts.binlog_max_size,
         )
+        server.engine.server_error_log = _log_server_error
         if binlog_dir is not None and _open_binlog(opts, server.engine):
             sock.close()
             raise SystemExit(10)
@@ -343,6 +359,11 @@ def _open_binlog(opts: Options, engine: Engine) -> int:
 def _warn(message: str) -> None:
     sys.stderr.write(f"{PROG}: {message}\n")
     sys.stderr.flush()
+
+
+def _log_server_error(reply: bytes) -> None:
+    """beanstalkd's ``reply_serr``: the reply, CRLF and all, as a warning line on stderr."""
+    _warn(f"server error: {reply.decode('ascii')}")
 
 
 def _warn_all(messages: list[str]) -> None:

@@ -83,6 +83,10 @@ class _AsyncioHandle(asyncio.Protocol):
 
     def close(self) -> None:
         self.transport.close()
+        # Gone for the engine now, not when asyncio calls connection_lost on a later turn: a command
+        # read meanwhile (a client right after a readiness probe) no longer counts this connection.
+        server = self.server
+        server.engine.disconnect(self.conn, server.clock.now())
 
     @property
     def closing(self) -> bool:
@@ -148,6 +152,11 @@ class Server(Shell, Controls):
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
+        self._busy_scheduled = False
+        # wake() calls from other threads waiting for the loop; close() releases them, because a
+        # loop that stops after close() would never run their callbacks
+        self._wakes: set[threading.Event] = set()
+        self._wakes_lock = threading.Lock()
         self._address: Address | None = None
         self._relisten: asyncio.Task[None] | None = None
         self.controller = Controller(self, transcript, strict)
@@ -229,7 +238,11 @@ class Server(Shell, Controls):
         await server.wait_closed()
         if self.protocols and self.all_closed is not None:
             await self.all_closed.wait()
-        self._server = None
+        with self._wakes_lock:
+            self._server = None
+            wakes, self._wakes = self._wakes, set()
+        for done in wakes:
+            done.set()  # a closed server has nothing to wake
         if self.engine.journal is not None:
             self.engine.journal.close()  # the files stay as a killed beanstalkd leaves them; the lock goes
 
@@ -300,8 +313,19 @@ class Server(Shell, Controls):
             finally:
                 done.set()
 
-        loop.call_soon_threadsafe(run)
-        done.wait(30.0)
+        with self._wakes_lock:
+            if self._server is None:
+                return  # closed meanwhile
+            try:
+                loop.call_soon_threadsafe(run)
+            except RuntimeError:
+                return  # the loop closed meanwhile
+            self._wakes.add(done)
+        try:
+            done.wait(30.0)  # released by run() or by close(), whichever comes first
+        finally:
+            with self._wakes_lock:
+                self._wakes.discard(done)
 
     def advance_now(self, seconds: float) -> None:
         self.clock.advance(seconds)
@@ -323,6 +347,19 @@ class Server(Shell, Controls):
         delay = (deadline - self.clock.now()) / NS
         self._timer = self._loop.call_later(max(0, delay), self._on_timer)
         self._timer_at = deadline
+
+    def schedule_busy(self) -> None:
+        # call_soon: the loop polls its sockets (without waiting) before running it, so every other
+        # connection's bytes are handled between two turns of a busy one
+        if not self._busy_scheduled and self._loop is not None:
+            self._busy_scheduled = True
+            self._loop.call_soon(self._on_busy)
+
+    def _on_busy(self) -> None:
+        self._busy_scheduled = False
+        if self._server is not None:
+            self.run_busy(self.clock.now())
+            self.settle()
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -112,14 +113,23 @@ class RealBeanstalkd:
                 args += ["-s", str(binlog_max_size)]
             if binlog_dir is not None:
                 args += ["-b", str(binlog_dir)]
-            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            # stderr goes to a file, never a pipe: nobody reads a pipe while the test runs, and
+            # beanstalkd blocks once it holds 64 KiB of warnings (one per put refused while draining)
+            self._stderr = tempfile.TemporaryFile()
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._stderr)
             self.address = ("127.0.0.1", port)
             if self._wait_listening():
                 return
             self.process.kill()
-            _, err = self.process.communicate()
-            last_error = err.decode(errors="replace").strip()
+            self.process.wait()
+            last_error = self.stderr().strip()
+            self._stderr.close()
         raise RuntimeError(f"could not start {binary} on a free port: {last_error}")
+
+    def stderr(self) -> str:
+        """Everything the process has written to stderr so far."""
+        fd = self._stderr.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def _wait_listening(self) -> bool:
         """Wait until our process listens on the port.
@@ -170,8 +180,7 @@ class RealBeanstalkd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        self._stderr.close()
 
 
 def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
