@@ -181,8 +181,10 @@ class Backend:
         self.kind = kind
         self._conns: list[RawConn] = []
         if kind == "fake":
-            if os.environ.get("FAKEBEAN_TEST_RECORDER"):  # the whole suite with the recorder on: same bytes
-                options = {"transcript": 1000, "strict": True, **options}
+            # The plain engine, as a server that uses no control runs (the fixture's default turns the
+            # recorder on); FAKEBEAN_TEST_RECORDER runs the whole suite with the recorder on: same bytes.
+            recorder = os.environ.get("FAKEBEAN_TEST_RECORDER")
+            options = {"transcript": 1000 if recorder else 0, "strict": bool(recorder), **options}
             self.beanstalkd = Beanstalkd(clock="frozen", **options)
         else:
             path = command or server_command(kind)
