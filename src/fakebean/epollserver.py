@@ -26,6 +26,12 @@ from .scheduler import NEVER
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .verbose import VerboseLog
+
 READ = select.EPOLLIN | select.EPOLLRDHUP
 IN_ONLY = select.EPOLLIN  # the usual event: bytes to read, nothing else
 WRITE = select.EPOLLOUT
@@ -198,6 +204,8 @@ class _Handle:
             self.events = 0
         del server.handles[fd]
         self.sock.close()
+        if server.log is not None:
+            server.log.close(self.conn.id, fd)
         self.fd = -1  # never read or write a number the kernel may hand to the next connection
         self.closing = True
         self.pending.clear()
@@ -222,6 +230,10 @@ class EpollServer(Shell):
         self.epoll = select.epoll()
         self.handles: dict[int, _Handle] = {}  # by file descriptor
         self._stopping = False
+        #: other descriptors on this loop (the admin API's sockets): fd -> callback(event mask)
+        self.watchers: dict[int, Callable[[int], None]] = {}
+        #: ``-V``'s accept/close lines (``fakebean.verbose.VerboseLog``), or None
+        self.log: VerboseLog | None = None
 
     def drain(self) -> None:
         self.engine.drain()
@@ -260,6 +272,8 @@ class EpollServer(Shell):
                     if handle is None:
                         if fd == listen_fd:
                             self._accept()
+                        elif fd in self.watchers:
+                            self.watchers[fd](mask)
                     elif mask == IN_ONLY and handle.events == READ:
                         handle.on_readable(now)  # the common case, first
                     else:
@@ -294,3 +308,5 @@ class EpollServer(Shell):
             conn.send_now = handle.send_now
             self.handles[sock.fileno()] = handle
             self.epoll.register(sock.fileno(), READ)
+            if self.log is not None:
+                self.log.accept(conn.id, sock.fileno())

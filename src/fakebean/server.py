@@ -125,6 +125,8 @@ class Server(Shell, Controls):
         verbose: int | None = None,
         transcript: int = 0,
         strict: bool = False,
+        admin: str | None = None,
+        admin_allow_remote: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -147,6 +149,10 @@ class Server(Shell, Controls):
         self._address: Address | None = None
         self._relisten: asyncio.Task[None] | None = None
         self.controller = Controller(self, transcript, strict)
+        self.admin = admin
+        self.admin_allow_remote = admin_allow_remote
+        self._admin_server: asyncio.Server | None = None
+        self._admin_address: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -167,6 +173,10 @@ class Server(Shell, Controls):
         else:
             self._server = await loop.create_server(factory, self.host, self.port, reuse_address=True)
         self._address = self._listening_address()
+        if self.admin is not None:
+            from .admin import start_asyncio
+
+            self._admin_server, self._admin_address = await start_asyncio(self, self.admin, self.admin_allow_remote)
         freezegun_hooks.register(self)
         self.settle()
 
@@ -180,6 +190,13 @@ class Server(Shell, Controls):
             raise RuntimeError("server not started")
         assert self._address is not None
         return self._address
+
+    @property
+    def admin_url(self) -> str:
+        """``http://host:port/``, where the admin API and dashboard answer (``admin=``)."""
+        if self._admin_address is None:
+            raise RuntimeError("no admin API: start the server with admin='127.0.0.1:0'")
+        return f"http://{self._admin_address}/"
 
     def _listening_address(self) -> Address:
         assert isinstance(self._server, asyncio.Server)
@@ -210,6 +227,10 @@ class Server(Shell, Controls):
         server = self._server
         if server is None:
             return
+        if self._admin_server is not None:
+            self._admin_server.close()
+            await self._admin_server.wait_closed()
+            self._admin_server = None
         if self.controller.recorder is not None:
             self.controller.recorder.stopping = True  # closes from here on are the server's
         freezegun_hooks.unregister(self)
