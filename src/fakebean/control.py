@@ -211,7 +211,8 @@ class Controller:
 
     def pause(self, tube: str, seconds: float) -> None:
         self._now()
-        self._changed(control_ops.pause(self.shell.engine, tube, seconds))
+        control_ops.pause(self.shell.engine, tube, seconds)
+        self.shell.settle()
 
     def clear(self, tube: str, states: tuple[str, ...] = ("ready", "delayed", "buried")) -> int:
         self._now()

@@ -169,8 +169,8 @@ def page(
     after: int = 0,
 ) -> tuple[list[JobInfo], int, bool]:
     """Up to ``limit`` jobs with ids above ``after`` (the cursor), by id, how many match in all,
-    and whether more follow the page. Only the page's jobs become snapshots; the rest is read as ids, so a page out of 100,000
-    jobs costs a few milliseconds."""
+    and whether more follow the page. Only the page's jobs become snapshots; the rest is read as
+    ids, so a page out of 100,000 jobs costs milliseconds."""
     if state is not None and state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
     limit = max(0, min(limit, PAGE_MAX))

@@ -8,8 +8,8 @@ usage text on stderr and exits 0; ``-v`` prints the version on stdout and exits 
 order, so warnings printed before an exit stay printed.
 
 Our only additions: the long options ``--compat VERSION`` (or ``--compat=VERSION``), ``--admin HOST:PORT``
-and ``--admin-allow-remote``, and the default listen address 127.0.0.1 instead of all interfaces. This module imports nothing heavy: the executable must be
-listening within 100 ms of starting.
+and ``--admin-allow-remote``, and the default listen address 127.0.0.1 instead of all interfaces. This
+module imports nothing heavy: the executable must be listening within 100 ms of starting.
 """
 
 from __future__ import annotations

@@ -176,7 +176,8 @@ class Server(Shell, Controls):
         if self.admin is not None:
             from .admin import start_asyncio
 
-            self._admin_server, self._admin_address = await start_asyncio(self, self.admin, self.admin_allow_remote)
+            admin = await start_asyncio(self, self.admin, self.admin_allow_remote)
+            self._admin_server, self._admin_address = admin
         freezegun_hooks.register(self)
         self.settle()
 

@@ -35,7 +35,9 @@ def start_epoll(server: ControlledEpollServer, address: str, allow_remote: bool 
     return _show(host, port)
 
 
-async def start_asyncio(server: Server, address: str, allow_remote: bool = False) -> tuple[asyncio.Server, str]:
+async def start_asyncio(
+    server: Server, address: str, allow_remote: bool = False
+) -> tuple[asyncio.Server, str]:
     """Serve the admin API on ``server``'s asyncio loop; returns the server and ``host:port``."""
     host, port = parse_address(address)
     check_address(host, allow_remote)

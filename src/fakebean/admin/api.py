@@ -218,9 +218,7 @@ class AdminApi:
 
 _POSTS = {
     f"/api/{name}"
-    for name in (
-        "put kick delete bury move pause clear advance drain reset faults transcript".split()
-    )
+    for name in ("put kick delete bury move pause clear advance drain reset faults transcript".split())
 }
 
 

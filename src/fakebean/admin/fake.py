@@ -94,7 +94,9 @@ class FakeBackend:
         c = self.controller
         kind = data.get("kind")
         if kind == "fail_next":
-            c.fail_next(str(data["command"]), str(data.get("reply", "INTERNAL_ERROR")), int(data.get("count", 1)))
+            c.fail_next(
+                str(data["command"]), str(data.get("reply", "INTERNAL_ERROR")), int(data.get("count", 1))
+            )
         elif kind == "drop_connection_on":
             c.drop_connection_on(str(data["command"]), bool(data.get("executed", True)))
         elif kind == "delay_replies":

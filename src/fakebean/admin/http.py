@@ -59,7 +59,7 @@ class HttpParser:
 
     def feed(self, data: bytes) -> list[Request]:
         self.buf += data
-        requests = []
+        requests: list[Request] = []
         while True:
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:

@@ -60,7 +60,10 @@ def allowed_hosts(host: str, port: int) -> set[str] | None:
     """The ``Host`` headers a loopback server accepts (None: any, for an address given on purpose)."""
     if not is_loopback(host):
         return None
-    return {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]", host if ":" not in host else f"[{host}]")}
+    return {
+        f"{name}:{port}"
+        for name in ("127.0.0.1", "localhost", "[::1]", host if ":" not in host else f"[{host}]")
+    }
 
 
 class Session:
@@ -172,7 +175,11 @@ class EpollAdmin:
     """The admin API's listening socket and connections, on an ``EpollServer``'s epoll."""
 
     def __init__(
-        self, api: AdminApi, epoll: select.epoll, watchers: dict[int, Callable[[int], None]], sock: socket.socket
+        self,
+        api: AdminApi,
+        epoll: select.epoll,
+        watchers: dict[int, Callable[[int], None]],
+        sock: socket.socket,
     ) -> None:
         self.api = api
         self.epoll = epoll
