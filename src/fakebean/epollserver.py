@@ -286,6 +286,7 @@ class EpollServer(Shell):
                 if engine.dirty:
                     self.flush()
         finally:
+            self.log = None  # beanstalkd logs no close for the connections it drops at exit
             for handle in list(handles.values()):
                 handle.lost()
             epoll.close()
