@@ -149,7 +149,9 @@ def parse_yaml_dict(body: bytes) -> dict[str, Any]:
         key, sep, value = line.partition(": ")
         if not sep:
             continue  # the ``---`` line
-        value = value.strip('"')
+        if value.startswith('"'):
+            out[key] = value.strip('"')  # quoted in the YAML: text, even when it looks like a number
+            continue
         try:
             out[key] = int(value)
         except ValueError:

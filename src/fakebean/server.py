@@ -149,8 +149,11 @@ class Server(Shell, Controls):
         self._address: Address | None = None
         self._relisten: asyncio.Task[None] | None = None
         self.controller = Controller(self, transcript, strict)
+        if admin is not None:  # refused (or warned about) before anything listens
+            from .admin.serve import check_address, parse_address
+
+            check_address(parse_address(admin)[0], admin_allow_remote)
         self.admin = admin
-        self.admin_allow_remote = admin_allow_remote
         self._admin_server: asyncio.Server | None = None
         self._admin_address: str | None = None
 
@@ -176,7 +179,7 @@ class Server(Shell, Controls):
         if self.admin is not None:
             from .admin import start_asyncio
 
-            admin = await start_asyncio(self, self.admin, self.admin_allow_remote)
+            admin = await start_asyncio(self, self.admin)
             self._admin_server, self._admin_address = admin
         freezegun_hooks.register(self)
         self.settle()
