@@ -89,7 +89,9 @@ def test_jobs_filter_by_state(admin: AdminClient, server: fakebean.ThreadedServe
     server.put("a")
     server.put("b", buried=True)
     server.put("c", delay=10)
-    states = {s: [j["body"] for j in admin.get(f"/api/jobs?state={s}")["jobs"]] for s in ("ready", "buried", "delayed")}
+    states = {
+        s: [j["body"] for j in admin.get(f"/api/jobs?state={s}")["jobs"]] for s in ("ready", "buried", "delayed")
+    }
     assert states == {"ready": ["a"], "buried": ["b"], "delayed": ["c"]}
     assert admin.request("GET", "/api/jobs?state=lost")[0] == 400
 
@@ -190,4 +192,4 @@ def test_the_async_server_serves_the_api_on_its_loop() -> None:
 
 def test_a_server_without_admin_has_no_url() -> None:
     with fakebean.ThreadedServer() as server, pytest.raises(RuntimeError, match="admin"):
-        server.admin_url
+        print(server.admin_url)

@@ -62,7 +62,9 @@ def test_a_cross_site_fetch_is_refused_by_sec_fetch_site(admin: AdminClient) -> 
     assert status == 403
 
 
-def test_a_post_without_json_content_type_is_refused(admin: AdminClient, server: fakebean.ThreadedServer) -> None:
+def test_a_post_without_json_content_type_is_refused(
+    admin: AdminClient, server: fakebean.ThreadedServer
+) -> None:
     # a form (or a "simple" cross-origin fetch) can send text/plain without a preflight
     status, _ = admin.request("POST", "/api/put", b'{"body": "x"}', {"Content-Type": "text/plain"})
     assert status == 415
@@ -74,7 +76,11 @@ def test_the_pages_own_origin_is_accepted(admin: AdminClient, server: fakebean.T
         "POST",
         "/api/put",
         b'{"body": "x"}',
-        {"Content-Type": "application/json", "Origin": f"http://{admin.netloc}", "Sec-Fetch-Site": "same-origin"},
+        {
+            "Content-Type": "application/json",
+            "Origin": f"http://{admin.netloc}",
+            "Sec-Fetch-Site": "same-origin",
+        },
     )
     assert status == 200
     assert len(server.jobs()) == 1
