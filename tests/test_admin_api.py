@@ -16,6 +16,7 @@ import fakebean
 from tests.admin_support import AdminClient
 
 pytestmark = pytest.mark.fake
+STATES = ("ready", "buried", "delayed")
 
 
 @pytest.fixture
@@ -89,9 +90,7 @@ def test_jobs_filter_by_state(admin: AdminClient, server: fakebean.ThreadedServe
     server.put("a")
     server.put("b", buried=True)
     server.put("c", delay=10)
-    states = {
-        s: [j["body"] for j in admin.get(f"/api/jobs?state={s}")["jobs"]] for s in ("ready", "buried", "delayed")
-    }
+    states = {s: [j["body"] for j in admin.get(f"/api/jobs?state={s}")["jobs"]] for s in STATES}
     assert states == {"ready": ["a"], "buried": ["b"], "delayed": ["c"]}
     assert admin.request("GET", "/api/jobs?state=lost")[0] == 400
 
