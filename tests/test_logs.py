@@ -155,3 +155,69 @@ def test_without_v_nothing_is_logged() -> None:
         conn.close()
     _status, out, err = process.stop()
     assert (out, err) == ("", "")
+
+
+ERROR_SESSION = [
+    ("put 0 0 10 3", b"abc"),
+    ("put 0 0 10 20", b"x" * 20),  # JOB_TOO_BIG with -z 10: the body is skipped
+    ("put 0 0 10 3", b"abcd"),  # EXPECTED_CRLF
+    ("put x", None),
+    ("reserve-with-timeout 0", None),
+    ("bury 1 0", None),
+    ("kick 5", None),
+    ("peek 2", None),
+    ("stats-tube default", None),
+    ("list-tubes", None),
+    ("pause-tube default 0", None),
+    ("use " + "a" * 201, None),  # BAD_FORMAT: a name too long
+    ("ignore default", None),
+    ("touch 99", None),
+]
+
+
+def error_session(kind: str) -> list[str]:
+    with logging_server(kind, "-VV", "-z", "10") as process:
+        conn = process.connect()
+        for line, body in ERROR_SESSION:
+            conn.send(line.encode() + b"\r\n" + (body + b"\r\n" if body is not None else b""))
+            conn.recv_reply()
+        conn.send(b"quit\r\n")
+        conn.expect_closed()
+        conn.close()
+        last = process.connect()
+        assert last.cmd("list-tube-used") == b"USING default\r\n"
+        _status, out, _err = process.stop()
+        last.close()
+    return [line for line in masked(process.head + out) if not line.startswith("bind")]  # type: ignore[attr-defined]
+
+
+@pytest.mark.real
+def test_two_v_log_errors_skipped_bodies_and_yaml_replies_as_beanstalkd_does() -> None:
+    fake, real = error_session("fake"), error_session("real")
+    assert fake == real
+    assert (
+        ">N reply JOB_TOO_BIG" in fake and ">N reply EXPECTED_CRLF" in fake and ">N reply BAD_FORMAT" in fake
+    )
+
+
+@pytest.mark.fake
+def test_a_put_refused_while_draining_logs_no_job_line() -> None:
+    # COMPAT.md: beanstalkd logs "<FD job ID" for the job it made and then refused; fakebean made none
+    from tests.admin_support import AdminClient
+
+    with logging_server("fake", "-VV", "--admin", "127.0.0.1:0") as process:
+        assert process.proc.stdout is not None
+        admin = AdminClient(process.proc.stdout.readline().split()[1])
+        admin.post("/api/drain")
+        conn = process.connect()
+        assert conn.cmd("put 0 0 10 1", b"x") == b"DRAINING\r\n"
+        assert conn.cmd("list-tube-used") == b"USING default\r\n"
+        _status, out, _err = process.stop()
+        conn.close()
+    assert masked(out)[-5:] == [
+        "accept N",
+        "<N command put ",
+        ">N reply DRAINING",
+        "<N command list-tube-used",
+        ">N reply USING default",
+    ]
