@@ -206,3 +206,38 @@ def test_the_dashboard_shows_a_real_beanstalkds_peekable_jobs(browser: Any, tmp_
     finally:
         admin.stop()
         real.stop()
+
+
+def test_the_dashboard_of_the_executable(browser: Any) -> None:
+    # the same page on the executable's epoll loop, where the real clock travels too
+    port = free_port()
+    process = Process(
+        [sys.executable, "-m", "fakebean", "-p", str(port), "--admin", "127.0.0.1:0"], ("127.0.0.1", port)
+    )
+    try:
+        assert process.proc.stdout is not None
+        url = process.proc.stdout.readline().split()[1]
+        context = browser.new_context()
+        tab = context.new_page()
+        tab.goto(url)
+        tab.wait_for_selector("#stats td[data-key='version']", timeout=WAIT_MS)
+        with beanclient.Client(("127.0.0.1", port), None) as c:
+            job_id = c.put(b"delayed an hour", delay=3600)
+            tab.click("#states button:text-is('delayed')")
+            tab.wait_for_selector(f"#jobs tr[data-id='{job_id}']", timeout=WAIT_MS)
+            tab.fill("#advance-seconds", "3600")
+            tab.click("#advance")
+            tab.wait_for_selector(f"#jobs tr[data-id='{job_id}']", state="detached", timeout=WAIT_MS)
+            assert c.reserve(timeout=0).id == job_id
+        context.close()
+    finally:
+        process.stop()
+
+
+def test_move_from_the_page(page: Any, server: fakebean.ThreadedServer) -> None:
+    job_id = server.put("to move")
+    page.wait_for_selector(f"#jobs tr[data-id='{job_id}']", timeout=WAIT_MS)
+    page.once("dialog", lambda dialog: dialog.accept("elsewhere"))
+    page.click(f"#jobs tr[data-id='{job_id}'] button[data-action='move']")
+    page.wait_for_selector("#tubes tr[data-tube='elsewhere']", timeout=WAIT_MS)
+    assert [(j.id, j.tube) for j in server.jobs()] == [(job_id + 1, "elsewhere")]

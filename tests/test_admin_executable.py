@@ -123,3 +123,17 @@ def test_admin_flag_parsing() -> None:
     with pytest.raises(Exit) as done:
         parse_args(["--admin", "nowhere"])
     assert done.value.status == 5 and "HOST:PORT" in done.value.stderr
+
+
+def test_a_page_larger_than_the_socket_buffer_arrives_whole(running: Running) -> None:
+    # about 2.5 MB of JSON: the epoll loop writes it in pieces, between beanstalk events
+    conn = running.process.connect()
+    body = b"x" * 2000
+    conn.send(b"".join(b"put 0 0 60 2000\r\n" + body + b"\r\n" for _ in range(1000)))
+    for i in range(1, 1001):
+        assert conn.recv_line() == b"INSERTED %d\r\n" % i
+    page = running.admin.get("/api/jobs?limit=1000")
+    assert [j["id"] for j in page["jobs"]] == list(range(1, 1001))
+    assert {j["body"] for j in page["jobs"]} == {body.decode()}
+    assert conn.cmd("stats-job 1000").startswith(b"OK ")  # the beanstalk side still answers
+    conn.close()
