@@ -13,7 +13,10 @@ pytestmark = pytest.mark.fake
 
 
 def test_a_request_split_anywhere_is_parsed_once_whole() -> None:
-    raw = b"POST /api/put?x=1 HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    raw = (
+        b"POST /api/put?x=1 HTTP/1.1\r\nHost: h\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    )
     for cut in range(1, len(raw)):
         parser = HttpParser()
         assert parser.feed(raw[:cut]) == []
