@@ -137,3 +137,15 @@ def test_a_page_larger_than_the_socket_buffer_arrives_whole(running: Running) ->
     assert {j["body"] for j in page["jobs"]} == {body.decode()}
     assert conn.cmd("stats-job 1000").startswith(b"OK ")  # the beanstalk side still answers
     conn.close()
+
+
+def test_replies_delayed_in_real_time_on_the_executable(running: Running) -> None:
+    running.admin.post("/api/faults", {"kind": "delay_replies", "seconds": 0.2, "real": True})
+    conn = running.process.connect()
+    conn.send(b"list-tube-used\r\n")
+    assert conn.recv_line() == b"USING default\r\n"  # held back 0.2 s on the server, then sent
+    running.admin.post("/api/faults", {"kind": "delay_replies", "seconds": 0})
+    assert conn.cmd("list-tube-used") == b"USING default\r\n"
+    (entry, _second) = running.admin.get("/api/transcript")["entries"]
+    assert entry["fault"] == "delay_replies()"
+    conn.close()

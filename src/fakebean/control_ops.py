@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import snapshots
-from .model import BURIED, DELAYED, READY, RESERVED, Conn, Job
+from .model import BURIED, DELAYED, READY, RESERVED, Conn, Job, Tube
 from .snapshots import STATES, JobInfo
 from .stats import server_stats
 from .wire import CMD, NS, U32_MAX
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 PAGE_MAX = 1000  # jobs per page at most: a page stays a few hundred KiB of JSON
 
 
-def find_tube(engine: Engine, tube: str) -> Any:
+def find_tube(engine: Engine, tube: str) -> Tube:
     found = engine.tube_by_name.get(tube.encode())
     if found is None:
         raise LookupError(f"no tube {tube!r}")

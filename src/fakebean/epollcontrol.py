@@ -10,7 +10,10 @@ time travel works on the executable too. Without ``--admin`` or ``-VV`` the exec
 from __future__ import annotations
 
 import os
+import select
 import socket
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +32,8 @@ class ControlledEpollServer(EpollServer):
         super().__init__(sock, clock=RealClock(), **options)
         self._address = sock.getsockname()
         self._family = sock.family
+        self._wake_w = -1
+        self._due: deque[Callable[[], None]] = deque()
         self.controller = Controller(self)
         if verbose:
             self.log = VerboseLog(verbose)
@@ -54,9 +59,33 @@ class ControlledEpollServer(EpollServer):
         conn.handle.lost()
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> None:
-        raise NotImplementedError(
-            "delay_replies(real=True) is not available on the executable: delay on the server's clock"
-        )
+        """``callback`` on this loop after ``seconds`` of real time (``delay_replies(real=True)``):
+        a timer thread wakes the loop through a pipe, and the loop runs the callback."""
+        if self._wake_w < 0:
+            read_end, self._wake_w = os.pipe()
+            os.set_blocking(read_end, False)
+            os.set_blocking(self._wake_w, False)
+            self.watchers[read_end] = lambda mask: self._run_due(read_end)
+            self.epoll.register(read_end, select.EPOLLIN)
+
+        def fire() -> None:
+            self._due.append(callback)  # deque.append is atomic: safe from the timer's thread
+            try:
+                os.write(self._wake_w, b"!")
+            except OSError:
+                pass  # the pipe is full (a wake-up is already waiting) or the server is gone
+
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+
+    def _run_due(self, read_end: int) -> None:
+        try:
+            os.read(read_end, 4096)
+        except BlockingIOError:
+            pass
+        while self._due:
+            self._due.popleft()()
 
     def stop_listening(self) -> None:
         listener = self.listener

@@ -17,7 +17,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import freezegun_hooks
 from .clock import Clock, make_clock
@@ -25,6 +25,9 @@ from .control import Controller, Controls
 from .model import Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
+
+if TYPE_CHECKING:
+    from .admin.serve import AsyncioAdmin
 
 Address = tuple[str, int] | str
 T = TypeVar("T")
@@ -109,6 +112,8 @@ class Server(Shell, Controls):
     The test double's controls (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults; see
     ``fakebean.control.Controls``) run on the server's loop: call them from the loop's thread.
     ``transcript`` keeps that many recent commands and replies; ``strict`` notes client mistakes.
+    ``admin="127.0.0.1:0"`` serves the admin HTTP API and dashboard on the same loop (``admin_url``
+    says where); an address beyond loopback also needs ``admin_allow_remote=True``.
     """
 
     def __init__(
@@ -154,7 +159,7 @@ class Server(Shell, Controls):
 
             check_address(parse_address(admin)[0], admin_allow_remote)
         self.admin = admin
-        self._admin_server: asyncio.Server | None = None
+        self._admin_server: AsyncioAdmin | None = None
         self._admin_address: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -232,8 +237,7 @@ class Server(Shell, Controls):
         if server is None:
             return
         if self._admin_server is not None:
-            self._admin_server.close()
-            await self._admin_server.wait_closed()
+            await self._admin_server.close()
             self._admin_server = None
         if self.controller.recorder is not None:
             self.controller.recorder.stopping = True  # closes from here on are the server's

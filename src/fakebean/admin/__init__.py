@@ -12,11 +12,17 @@ from typing import TYPE_CHECKING
 
 from .api import AdminApi
 from .fake import FakeBackend
-from .serve import EpollAdmin, allowed_hosts, check_address, listen, parse_address, serve_asyncio
+from .serve import (
+    AsyncioAdmin,
+    EpollAdmin,
+    allowed_hosts,
+    check_address,
+    listen,
+    parse_address,
+    serve_asyncio,
+)
 
 if TYPE_CHECKING:
-    import asyncio
-
     from ..epollcontrol import ControlledEpollServer
     from ..server import Server
 
@@ -35,16 +41,14 @@ def start_epoll(server: ControlledEpollServer, address: str, allow_remote: bool 
     return _show(host, port)
 
 
-async def start_asyncio(
-    server: Server, address: str, allow_remote: bool = False
-) -> tuple[asyncio.Server, str]:
-    """Serve the admin API on ``server``'s asyncio loop; returns the server and ``host:port``."""
+async def start_asyncio(server: Server, address: str) -> tuple[AsyncioAdmin, str]:
+    """Serve the admin API on ``server``'s asyncio loop (the address was checked when the server
+    was made); returns the admin server and ``host:port``."""
     host, port = parse_address(address)
-    check_address(host, allow_remote)
     backend = FakeBackend(server.controller, server.advance_now, server.drain)
     api = AdminApi(backend)
     admin = await serve_asyncio(api, host, port)
-    port = admin.sockets[0].getsockname()[1]
+    port = admin.port
     api.hosts = allowed_hosts(host, port)
     return admin, _show(host, port)
 

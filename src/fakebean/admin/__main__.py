@@ -32,13 +32,14 @@ def main(argv: list[str] | None = None) -> int:
 
     async def run() -> None:
         api = AdminApi(backend)
-        server = await serve_asyncio(api, host, port)
-        bound = server.sockets[0].getsockname()[1]
-        api.hosts = allowed_hosts(host, bound)
+        admin = await serve_asyncio(api, host, port)
+        api.hosts = allowed_hosts(host, admin.port)
         shown = f"[{host}]" if ":" in host else host
-        print(f"admin http://{shown}:{bound}/ for {args.beanstalkd}", flush=True)
-        async with server:
-            await server.serve_forever()
+        print(f"admin http://{shown}:{admin.port}/ for {args.beanstalkd}", flush=True)
+        try:
+            await admin.server.serve_forever()
+        finally:
+            await admin.close()
 
     try:
         asyncio.run(run())

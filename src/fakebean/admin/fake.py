@@ -91,6 +91,12 @@ class FakeBackend:
         raise ApiError(404, f"no such endpoint /api/{action}")
 
     def _fault(self, data: dict[str, Any]) -> Any:
+        try:
+            return self._arm(data)
+        except KeyError as missing:
+            raise ApiError(400, f"{data.get('kind')} needs {missing.args[0]!r}") from None
+
+    def _arm(self, data: dict[str, Any]) -> Any:
         c = self.controller
         kind = data.get("kind")
         if kind == "fail_next":

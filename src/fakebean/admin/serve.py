@@ -95,13 +95,19 @@ class Session:
 
 # ---------------------------------------------------------------------- asyncio
 class _AsyncioAdmin(asyncio.Protocol):
-    def __init__(self, api: AdminApi) -> None:
+    def __init__(self, api: AdminApi, open_conns: set[asyncio.Transport]) -> None:
         self.session = Session(api)
+        self.open_conns = open_conns
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.open_conns.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.open_conns.discard(self.transport)
 
     def data_received(self, data: bytes) -> None:
         out, close = self.session.on_data(data)
@@ -112,9 +118,31 @@ class _AsyncioAdmin(asyncio.Protocol):
             self.transport.close()
 
 
-async def serve_asyncio(api: AdminApi, host: str, port: int) -> asyncio.Server:
+class AsyncioAdmin:
+    """The admin API's listening socket and its connections on an asyncio loop."""
+
+    def __init__(self, server: asyncio.Server, open_conns: set[asyncio.Transport]) -> None:
+        self.server = server
+        self.open_conns = open_conns
+
+    @property
+    def port(self) -> int:
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
+
+    async def close(self) -> None:
+        """Stop listening and drop the open connections (a browser keeps them alive)."""
+        self.server.close()
+        for transport in list(self.open_conns):
+            transport.abort()
+        await self.server.wait_closed()
+
+
+async def serve_asyncio(api: AdminApi, host: str, port: int) -> AsyncioAdmin:
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: _AsyncioAdmin(api), host, port, reuse_address=True)
+    open_conns: set[asyncio.Transport] = set()
+    server = await loop.create_server(lambda: _AsyncioAdmin(api, open_conns), host, port, reuse_address=True)
+    return AsyncioAdmin(server, open_conns)
 
 
 # ---------------------------------------------------------------------- epoll
