@@ -73,14 +73,18 @@ def test_a_worker_in_reserve_gets_a_job_put_through_the_api(running: Running) ->
 
 def test_faults_transcript_and_disconnect_on_the_executable(running: Running) -> None:
     with running.client() as client:
-        client.put(b"x")
+        client.put(b"x")  # the plain engine: no transcript asked for yet
+        assert running.admin.get("/api/transcript") == {"size": 0, "entries": []}
+        # the fault and the transcript start on a connection that is already open
+        assert running.admin.post("/api/transcript", {"size": 100})["size"] == 100
+        client.put(b"y")
         running.admin.post(
             "/api/faults", {"kind": "fail_next", "command": "peek-ready", "reply": "INTERNAL_ERROR"}
         )
         with pytest.raises(beanclient.InternalError):
             client.peek_ready()
         entries = running.admin.get("/api/transcript")["entries"]
-        assert [e["reply"] for e in entries[-2:]] == ["INSERTED 1\r\n", "INTERNAL_ERROR\r\n"]
+        assert [e["reply"] for e in entries] == ["INSERTED 2\r\n", "INTERNAL_ERROR\r\n"]
         assert running.admin.post("/api/faults", {"kind": "disconnect_all"}) == {"disconnected": 1}
         with pytest.raises((beanclient.ConnectionLostError, ConnectionError)):
             client.stats()
@@ -140,6 +144,7 @@ def test_a_page_larger_than_the_socket_buffer_arrives_whole(running: Running) ->
 
 
 def test_replies_delayed_in_real_time_on_the_executable(running: Running) -> None:
+    running.admin.post("/api/transcript", {"size": 10})
     running.admin.post("/api/faults", {"kind": "delay_replies", "seconds": 0.2, "real": True})
     conn = running.process.connect()
     conn.send(b"list-tube-used\r\n")

@@ -242,17 +242,17 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     try:
-        options = {
-            "max_job_size": opts.max_job_size,
-            "version": opts.version,
-            "binlog_max_size": opts.binlog_max_size,
-        }
         if opts.admin is not None or opts.verbose >= 2:
-            server = _controlled_server(opts, sock, options)
+            server = _controlled_server(opts, sock)
             if server is None:
                 return EXIT_LISTEN
         else:
-            server = EpollServer(sock, **options)  # type: ignore[arg-type]
+            server = EpollServer(
+                sock,
+                max_job_size=opts.max_job_size,
+                version=opts.version,
+                binlog_max_size=opts.binlog_max_size,
+            )
             if opts.verbose:
                 from fakebean.verbose import VerboseLog
 
@@ -275,13 +275,18 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
     return 0
 
 
-def _controlled_server(opts: Options, sock: socket.socket, options: dict[str, object]) -> EpollServer | None:
+def _controlled_server(opts: Options, sock: socket.socket) -> EpollServer | None:
     """The epoll server with the controls: for ``-VV`` and for ``--admin`` (None after printing why
     the admin address cannot be served)."""
-    from fakebean.epollcontrol import TRANSCRIPT_SIZE, ControlledEpollServer
+    from fakebean.epollcontrol import ControlledEpollServer
 
+    # No transcript unless asked (POST /api/transcript {"size": N}): the plain engine is faster.
     server = ControlledEpollServer(
-        sock, verbose=opts.verbose, transcript=TRANSCRIPT_SIZE if opts.admin else 0, **options
+        sock,
+        verbose=opts.verbose,
+        max_job_size=opts.max_job_size,
+        version=opts.version,
+        binlog_max_size=opts.binlog_max_size,
     )
     if opts.admin is None:
         return server

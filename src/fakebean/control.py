@@ -11,6 +11,7 @@ Faults act at the shell boundary (see ``fakebean.recorder``): the engine stays a
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
@@ -90,6 +91,16 @@ class Controller:
 
     def transcript(self, connection: int | None = None) -> list[Entry]:
         return self.ring.entries(connection)
+
+    def keep_transcript(self, size: int) -> None:
+        """Keep the last ``size`` exchanges from now on (0: none); the recorder starts if needed."""
+        if size < 0:
+            raise ValueError("a transcript size is >= 0")
+        ring = self.ring
+        ring.size = size
+        ring.ring = deque(ring.ring, maxlen=size)
+        if size:
+            self.recording()
 
     def mistakes(self, clear: bool = False) -> list[Mistake]:
         if self.recorder is None:
@@ -308,6 +319,10 @@ class Controls:
     def transcript(self, connection: int | None = None) -> list[Entry]:
         """The recorded commands and replies, oldest first (a ring: the last ones only)."""
         return self._control(lambda c: c.transcript(connection))
+
+    def keep_transcript(self, size: int) -> None:
+        """Keep the last ``size`` commands and replies from now on (0: stop recording)."""
+        self._control(lambda c: c.keep_transcript(size))
 
     def mistakes(self, clear: bool = False) -> list[Mistake]:
         """Strict mode's findings that no ``expect_error`` declared; ``clear`` forgets them (the

@@ -21,10 +21,22 @@ from .clock import RealClock
 from .control import Controller
 from .epollserver import EpollServer
 from .model import Conn
+from .recorder import Recorder
 from .transcript import Transcript
 from .verbose import VerboseLog, VerboseTranscript
 
-TRANSCRIPT_SIZE = 1000  # entries kept for the admin API's transcript
+
+class _EpollController(Controller):
+    shell: ControlledEpollServer
+
+    def recording(self) -> Recorder:
+        recorder = super().recording()
+        # each connection's handle keeps the engine's feed method, bound when it connected: the
+        # connections already open must see the recorder too
+        feed = self.shell.engine.feed
+        for handle in self.shell.handles.values():
+            handle.feed = feed
+        return recorder
 
 
 class ControlledEpollServer(EpollServer):
@@ -34,7 +46,7 @@ class ControlledEpollServer(EpollServer):
         self._family = sock.family
         self._wake_w = -1
         self._due: deque[Callable[[], None]] = deque()
-        self.controller = Controller(self)
+        self.controller = _EpollController(self)
         if verbose:
             self.log = VerboseLog(verbose)
         if verbose >= 2 or transcript:

@@ -83,6 +83,11 @@ class FakeBackend:
         if action == "connections":
             return {"connections": [x.as_dict() for x in c.connections()]}
         if action == "transcript":
+            if "size" in data:  # (POST) keep that many from now on; 0 stops recording
+                size = data["size"]
+                if isinstance(size, bool) or not isinstance(size, int):
+                    raise ApiError(400, "size must be an integer")
+                c.keep_transcript(size)
             conn = data.get("connection")
             entries = c.transcript(None if conn in (None, "") else int(conn))
             return {"size": c.ring.size, "entries": [e.as_dict() for e in entries]}
