@@ -120,5 +120,5 @@ class ControlledEpollServer(EpollServer):
         sock.setblocking(False)
         self.listener = sock
         # the loop knows the first listener's number; a new number is reached through a watcher
-        self.watchers[sock.fileno()] = lambda mask: self._accept()
+        self.watchers[sock.fileno()] = lambda mask: self._accept(self.clock.now())
         self.epoll.register(sock.fileno(), 1)  # EPOLLIN
