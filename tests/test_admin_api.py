@@ -192,3 +192,11 @@ def test_the_async_server_serves_the_api_on_its_loop() -> None:
 def test_a_server_without_admin_has_no_url() -> None:
     with fakebean.ThreadedServer() as server, pytest.raises(RuntimeError, match="admin"):
         print(server.admin_url)
+
+
+def test_a_restart_keeps_the_admin_address(server: fakebean.ThreadedServer, admin: AdminClient) -> None:
+    url = server.admin_url
+    admin.post("/api/put", {"body": "survives"})
+    server.restart(keep_jobs=True)
+    assert server.admin_url == url
+    assert [j["body"] for j in admin.get("/api/jobs")["jobs"]] == ["survives"]

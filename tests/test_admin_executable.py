@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -154,3 +155,14 @@ def test_replies_delayed_in_real_time_on_the_executable(running: Running) -> Non
     (entry, _second) = running.admin.get("/api/transcript")["entries"]
     assert entry["fault"] == "delay_replies()"
     conn.close()
+
+
+def test_reset_is_refused_with_a_binlog(tmp_path: Path) -> None:
+    for running in start("-b", str(tmp_path)):
+        with running.client() as client:
+            client.put(b"kept")
+        status, data = running.admin.request(
+            "POST", "/api/reset", b"{}", {"Content-Type": "application/json"}
+        )
+        assert status == 409 and "binlog" in data["error"]
+        assert [j["body"] for j in running.admin.get("/api/jobs")["jobs"]] == ["kept"]

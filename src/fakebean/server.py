@@ -203,7 +203,8 @@ class Server(Shell, Controls):
         if self.admin is not None:
             from .admin import start_asyncio
 
-            admin = await start_asyncio(self, self.admin)
+            # after a restart, the same address again, as the beanstalk port
+            admin = await start_asyncio(self, self._admin_address or self.admin)
             self._admin_server, self._admin_address = admin
         freezegun_hooks.register(self)
         self.settle()

@@ -78,7 +78,13 @@ class FakeBackend:
             self._drain()
             return {"draining": True}
         if action == "reset":
+            engine = c.shell.engine
+            if engine.journal is not None:
+                # a reset would leave the binlog behind (and unwritten from then on)
+                raise ApiError(409, "reset is not available on a server with a binlog (-b)")
+            log = engine.server_error_log
             c.reset()
+            c.shell.engine.server_error_log = log  # the executable's stderr lines go on
             return {"reset": True}
         if action == "connections":
             return {"connections": [x.as_dict() for x in c.connections()]}
