@@ -154,9 +154,7 @@ def test_pause_and_clear_from_the_page(page: Any, server: fakebean.ThreadedServe
     server.put("b")
     page.wait_for_selector("#jobs tr[data-id='2']", timeout=WAIT_MS)
     page.click("#pause")
-    page.wait_for_function(
-        "document.querySelector(\"#tubes tr[data-tube='default']\").cells[5].textContent !== ''"
-    )
+    page.wait_for_selector("#tubes tr[data-tube='default'][data-paused='true']", timeout=WAIT_MS)
     page.on("dialog", lambda dialog: dialog.accept())
     page.click("#clear")
     page.wait_for_selector("#jobs tr[data-id='1']", state="detached", timeout=WAIT_MS)

@@ -117,3 +117,16 @@ def test_only_loopback_unless_asked_and_then_a_warning(capsys: pytest.CaptureFix
 def test_an_in_process_server_refuses_a_remote_admin_address_before_listening() -> None:
     with pytest.raises(ValueError, match="loopback"), fakebean.ThreadedServer(admin="0.0.0.0:0"):
         pass
+
+
+def test_the_page_may_not_be_framed_nor_fetch_from_elsewhere(admin: AdminClient) -> None:
+    import http.client
+
+    conn = http.client.HTTPConnection(admin.host, admin.port, timeout=10)
+    conn.request("GET", "/")
+    reply = conn.getresponse()
+    reply.read()
+    policy = reply.getheader("Content-Security-Policy", "")
+    assert "frame-ancestors 'none'" in policy and "connect-src 'self'" in policy
+    assert reply.getheader("X-Frame-Options") == "DENY"
+    conn.close()

@@ -20,6 +20,15 @@ from .api import AdminApi
 from .http import HttpError, HttpParser, response
 
 LOOPBACK_NAMES = ("localhost",)
+# The dashboard talks to its own origin only and is never framed (no clickjacking of its buttons).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -87,7 +96,8 @@ class Session:
                 status, kind, body = 500, "application/json", json.dumps({"error": repr(err)}).encode()
             if request.method == "HEAD":
                 body = b""
-            out.append(response(status, body, kind, request.keep_alive))
+            extra = PAGE_HEADERS if kind.startswith("text/html") else None
+            out.append(response(status, body, kind, request.keep_alive, extra))
             if not request.keep_alive:
                 return b"".join(out), True
         return b"".join(out), False
