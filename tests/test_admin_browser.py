@@ -23,7 +23,8 @@ import fakebean
 from tests.support import free_port
 from tests.test_cli import Process
 
-pytestmark = [pytest.mark.browser, pytest.mark.fake]
+pytestmark = pytest.mark.browser
+FAKE = pytest.mark.fake
 
 BUILD = Path(__file__).parent.parent / "build"
 WAIT_MS = 10_000  # against a hang only: the page shows changes within REFRESH_MS
@@ -77,6 +78,7 @@ def client(server: fakebean.ThreadedServer) -> beanclient.Client[bytes]:
     return beanclient.Client(server.address, None, timeout=10)  # type: ignore[arg-type]
 
 
+@FAKE
 def test_the_page_loads_with_the_servers_stats(page: Any, server: fakebean.ThreadedServer) -> None:
     assert page.title() == "fakebean dashboard"
     assert page.text_content("#stats td[data-key='version']") == "1.12"
@@ -84,6 +86,7 @@ def test_the_page_loads_with_the_servers_stats(page: Any, server: fakebean.Threa
     assert page.is_visible("#time-travel")
 
 
+@FAKE
 def test_a_job_put_by_a_client_shows_within_a_second(page: Any, server: fakebean.ThreadedServer) -> None:
     assert page.evaluate("REFRESH_MS") <= 500  # so a change shows on the next refresh, within a second
     with client(server) as c:
@@ -99,6 +102,7 @@ def test_a_job_put_by_a_client_shows_within_a_second(page: Any, server: fakebean
     page.screenshot(path=str(BUILD / "dashboard.png"), full_page=True)
 
 
+@FAKE
 def test_a_kick_from_the_page_changes_the_server(page: Any, server: fakebean.ThreadedServer) -> None:
     job_id = server.put("buried one", buried=True)
     page.click("#states button:text-is('buried')")
@@ -109,6 +113,7 @@ def test_a_kick_from_the_page_changes_the_server(page: Any, server: fakebean.Thr
     assert [(j.id, j.state, j.kicks) for j in server.jobs()] == [(job_id, "ready", 1)]
 
 
+@FAKE
 def test_bury_and_delete_from_the_page(page: Any, server: fakebean.ThreadedServer) -> None:
     first, second = server.put("one"), server.put("two")
     page.wait_for_selector(f"#jobs tr[data-id='{second}']", timeout=WAIT_MS)
@@ -119,6 +124,7 @@ def test_bury_and_delete_from_the_page(page: Any, server: fakebean.ThreadedServe
     assert [(j.id, j.state) for j in server.jobs()] == [(first, "buried")]
 
 
+@FAKE
 def test_a_body_holding_script_shows_as_text(page: Any, server: fakebean.ThreadedServer) -> None:
     hostile = '<script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2">'
     job_id = server.put(hostile)
@@ -129,6 +135,7 @@ def test_a_body_holding_script_shows_as_text(page: Any, server: fakebean.Threade
     assert page.query_selector("#jobs img") is None and page.query_selector("#jobs script") is None
 
 
+@FAKE
 def test_put_from_a_saved_template_survives_a_reload(page: Any, server: fakebean.ThreadedServer) -> None:
     page.fill("#put-body", '{"to": "ann"}')
     page.fill("#put-tube", "emails")
@@ -141,6 +148,7 @@ def test_put_from_a_saved_template_survives_a_reload(page: Any, server: fakebean
     assert [(j.tube, j.body) for j in server.jobs()] == [("emails", b'{"to": "ann"}')]
 
 
+@FAKE
 def test_time_travel_makes_a_delayed_job_ready(page: Any, server: fakebean.ThreadedServer) -> None:
     job_id = server.put("later", delay=120)
     page.fill("#advance-seconds", "120")
@@ -149,6 +157,7 @@ def test_time_travel_makes_a_delayed_job_ready(page: Any, server: fakebean.Threa
     assert [j.state for j in server.jobs()] == ["ready"]
 
 
+@FAKE
 def test_pause_and_clear_from_the_page(page: Any, server: fakebean.ThreadedServer) -> None:
     server.put("a")
     server.put("b")
@@ -206,6 +215,7 @@ def test_the_dashboard_shows_a_real_beanstalkds_peekable_jobs(browser: Any, tmp_
         real.stop()
 
 
+@FAKE
 def test_the_dashboard_of_the_executable(browser: Any) -> None:
     # the same page on the executable's epoll loop, where the real clock travels too
     port = free_port()
@@ -232,6 +242,7 @@ def test_the_dashboard_of_the_executable(browser: Any) -> None:
         process.stop()
 
 
+@FAKE
 def test_move_from_the_page(page: Any, server: fakebean.ThreadedServer) -> None:
     job_id = server.put("to move")
     page.wait_for_selector(f"#jobs tr[data-id='{job_id}']", timeout=WAIT_MS)
