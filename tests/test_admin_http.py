@@ -77,3 +77,17 @@ def test_admin_addresses() -> None:
     with pytest.raises(ValueError):
         parse_address("8080")
     assert allowed_hosts("::1", 5) == {"127.0.0.1:5", "localhost:5", "[::1]:5"}
+
+
+def test_head_gives_the_gets_headers_without_the_body() -> None:
+    from fakebean.admin.api import AdminApi
+
+    class NoBackend:
+        kind = "fakebean"
+
+    session = Session(AdminApi(NoBackend()))  # type: ignore[arg-type]
+    out, close = session.on_data(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    page = AdminApi(NoBackend()).page()  # type: ignore[arg-type]
+    assert body == b"" and not close
+    assert f"Content-Length: {len(page)}".encode() in head

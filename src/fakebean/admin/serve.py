@@ -94,10 +94,11 @@ class Session:
                 status, kind, body = self.api.handle(request)
             except Exception as err:  # a bug: say so to the client, keep the beanstalk server up
                 status, kind, body = 500, "application/json", json.dumps({"error": repr(err)}).encode()
-            if request.method == "HEAD":
-                body = b""
             extra = PAGE_HEADERS if kind.startswith("text/html") else None
-            out.append(response(status, body, kind, request.keep_alive, extra))
+            data = response(status, body, kind, request.keep_alive, extra)
+            if request.method == "HEAD":  # the GET's headers, Content-Length included, and no body
+                data = data[: len(data) - len(body)]
+            out.append(data)
             if not request.keep_alive:
                 return b"".join(out), True
         return b"".join(out), False
