@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -200,3 +201,10 @@ def test_a_restart_keeps_the_admin_address(server: fakebean.ThreadedServer, admi
     server.restart(keep_jobs=True)
     assert server.admin_url == url
     assert [j["body"] for j in admin.get("/api/jobs")["jobs"]] == ["survives"]
+
+
+def test_the_fixture_takes_admin_too(fakebean_factory: Any) -> None:
+    server = fakebean_factory(admin="127.0.0.1:0")
+    server.put("seeded")
+    admin = AdminClient(server.server.admin_url)
+    assert [j["body"] for j in admin.get("/api/jobs")["jobs"]] == ["seeded"]
