@@ -170,7 +170,7 @@ class Server(Shell, Controls):
         if admin is not None:  # refused (or warned about) before anything listens
             from .admin.serve import check_address, parse_address
 
-            check_address(parse_address(admin)[0], admin_allow_remote)
+            check_address(parse_address(admin)[0], admin_allow_remote, "admin_allow_remote=True")
         self.admin = admin
         self._admin_server: AsyncioAdmin | None = None
         self._admin_address: str | None = None

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         host, port = parse_address(args.listen)
-        check_address(host, args.allow_remote)
+        check_address(host, args.allow_remote, "--allow-remote")
     except ValueError as err:
         parser.error(str(err))
     target = args.beanstalkd if "://" in args.beanstalkd else f"beanstalk://{args.beanstalkd}"

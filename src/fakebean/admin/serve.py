@@ -49,13 +49,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_address(host: str, allow_remote: bool) -> None:
+def check_address(host: str, allow_remote: bool, flag: str = "--admin-allow-remote") -> None:
     """Loopback only, unless asked for explicitly; then warn on stderr."""
     if is_loopback(host):
         return
     if not allow_remote:
         raise ValueError(
-            f"the admin API listens on loopback only; {host} needs --admin-allow-remote "
+            f"the admin API listens on loopback only; {host} needs {flag} "
             "(anyone who can reach it can change and delete every job)"
         )
     sys.stderr.write(
