@@ -19,6 +19,7 @@ from types import TracebackType
 
 from . import freezegun_hooks
 from .clock import Clock, make_clock
+from .model import Buffer
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
@@ -73,7 +74,7 @@ class _AsyncioHandle(asyncio.Protocol):
         self.adjust_reading()
 
     # the shell's handle interface
-    def write(self, data: bytes) -> None:
+    def write(self, data: Buffer) -> None:
         self.transport.write(data)
 
     def close(self) -> None:
