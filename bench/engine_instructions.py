@@ -1,11 +1,13 @@
 """Machine instructions per command in the engine alone, with valgrind's callgrind (no sockets).
 
-    python bench/engine_instructions.py               # both workloads, 2,000 and 4,000 rounds
+    python bench/engine_instructions.py               # both workloads, 8,192 and 16,384 rounds
     python bench/engine_instructions.py --src DIR     # another checkout's src/ (before/after)
 
 Wall time on a shared machine drifts by tens of percent; an instruction count does not. The script
 runs one workload twice under ``valgrind --tool=callgrind`` with N and 2N rounds and divides the
-difference by the N extra rounds' commands, so interpreter start-up and imports cancel out.
+difference by the N extra rounds' commands, so interpreter start-up and imports cancel out. N is
+large enough that both runs include the timer heap's compactions (the amortised cost of the stale
+entries each delete leaves), which a short run would leave out.
 
 Workloads (each round is three commands on one connection):
   pipelined  ``put``, ``reserve``, ``delete`` fed as one input: replies queue on ``conn.out``;
@@ -76,7 +78,7 @@ def instructions(src: Path, rounds: int, workload: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, default=SRC, help="fakebean's src/ folder")
-    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=8192)
     args = parser.parse_args(argv)
     for workload in ("pipelined", "direct"):
         low = instructions(args.src.resolve(), args.rounds, workload)

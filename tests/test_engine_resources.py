@@ -206,3 +206,14 @@ def test_a_big_body_is_answered_without_a_copy() -> None:
     assert peak < 0.1 * size, peak / size  # before: the reply formatted around a copy
     assert b"".join(conn.out) == b"RESERVED 1 %d\r\n" % size + body + b"\r\n"
     assert any(piece is body for piece in conn.out)  # the job's own bytes, queued as they are
+
+
+# ------------------------------------------------------------------ the put-header cache
+def test_parsed_put_headers_belong_to_one_engine() -> None:
+    small, small_conn = _fresh(max_job_size=5)
+    large, large_conn = _fresh(max_job_size=10)
+    line = b"put 0 0 60 8\r\n12345678\r\n"
+    assert _run(large, large_conn, line) == b"INSERTED 1\r\n"
+    assert _run(small, small_conn, line) == b"JOB_TOO_BIG\r\n"  # not the other engine's verdict
+    large.max_job_size = 5  # and a new limit is not judged by the old one's verdicts
+    assert _run(large, large_conn, line) == b"JOB_TOO_BIG\r\n"

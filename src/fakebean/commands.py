@@ -7,7 +7,7 @@ that leads here is in ``dispatch``.
 
 from __future__ import annotations
 
-from .engine_view import EngineView
+from .engine_view import PUT_GARBAGE, PUT_OK, PUT_TOO_BIG, EngineView
 from .model import BURIED as S_BURIED
 from .model import DELAYED, INVALID, RESERVED, Conn, Job, Tube
 from .wire import (
@@ -44,16 +44,19 @@ def cmd_put(engine: EngineView, conn: Conn, rest: bytes) -> None:
             engine.reply(conn, BAD_FORMAT)
             return
         (pri, delay, ttr, size), garbage = parsed
+        # JOB_TOO_BIG comes before the garbage check (the cache is per engine: its -z holds)
+        verdict = PUT_TOO_BIG if size > engine.max_job_size else PUT_GARBAGE if garbage else PUT_OK
         if len(headers) >= PUT_HEADERS_MAX:
             headers.clear()
-        header = headers[rest] = (pri, delay * NS, (ttr or 1) * NS, size + 2, garbage)
+        header = headers[rest] = (pri, delay * NS, (ttr or 1) * NS, size + 2, verdict)
     engine.counts[_PUT] += 1
-    if header[3] - 2 > engine.max_job_size:  # JOB_TOO_BIG comes before the garbage check
-        engine.skip_body(conn, header[3])
-    elif header[4]:
-        engine.reply(conn, BAD_FORMAT)
-    else:
+    verdict = header[4]
+    if verdict == PUT_OK:
         engine.begin_put(conn, header)
+    elif verdict == PUT_TOO_BIG:
+        engine.skip_body(conn, header[3])
+    else:
+        engine.reply(conn, BAD_FORMAT)
 
 
 def cmd_use(engine: EngineView, conn: Conn, rest: bytes) -> None:

@@ -70,7 +70,7 @@ class Engine(Scheduler):
         "host_info",
         "incoming",
         "instance_id",
-        "max_job_size",
+        "_max_job_size",
         "next_conn_id",
         "next_job_id",
         "put_headers",
@@ -90,7 +90,8 @@ class Engine(Scheduler):
     ) -> None:
         if version not in ("1.12", "1.13"):
             raise ValueError(f"version must be '1.12' or '1.13', not {version!r}")
-        self.max_job_size = min(max(max_job_size, 0), JOB_SIZE_LIMIT)  # -z is clamped (§4.1)
+        self.put_headers: dict[bytes, PutHeader] = {}  # parsed put headers by their text
+        self.max_job_size = max_job_size
         self.version = version
         self.binlog_max_size = binlog_max_size
         super().__init__(now)
@@ -104,9 +105,18 @@ class Engine(Scheduler):
         self.next_conn_id = 1
         self.incoming: dict[int, Conn] = {}  # jobs whose body is still being read, by id
         self.counts = [0] * len(CMD)  # by CMD index
-        self.put_headers: dict[bytes, PutHeader] = {}  # parsed put headers by their text
         self.total_jobs = 0
         self.cur_conns = self.total_conns = self.cur_producers = 0
+
+    @property
+    def max_job_size(self) -> int:
+        """-z: the largest body a put may have (clamped as beanstalkd clamps it, §4.1)."""
+        return self._max_job_size
+
+    @max_job_size.setter
+    def max_job_size(self, size: int) -> None:
+        self._max_job_size = min(max(size, 0), JOB_SIZE_LIMIT)
+        self.put_headers.clear()  # their verdicts (JOB_TOO_BIG or not) were made for the old size
 
     # ------------------------------------------------------------------ connections
     def connect(self, now: int) -> Conn:
@@ -304,7 +314,7 @@ class Engine(Scheduler):
 
     def begin_put(self, conn: Conn, header: PutHeader) -> None:
         """A put's line was accepted: make its job and read its body next (§2.5)."""
-        pri, delay, ttr, need, _garbage = header
+        pri, delay, ttr, need, _verdict = header
         if not conn.producer:
             conn.producer = True
             self.cur_producers += 1

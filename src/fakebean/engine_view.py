@@ -13,8 +13,9 @@ from typing import Protocol
 
 from .model import Buffer, Conn, Job, Tube
 
-# A parsed put header by its text: (pri, delay ns, ttr ns, bytes to read with the CRLF, garbage).
-PutHeader = tuple[int, int, int, int, bool]
+# A parsed put header by its text: (pri, delay ns, ttr ns, bytes to read with the CRLF, verdict).
+PutHeader = tuple[int, int, int, int, int]
+PUT_OK, PUT_TOO_BIG, PUT_GARBAGE = 0, 1, 2  # the verdict: read the body, skip it, BAD_FORMAT
 
 
 class ServerCounters(Protocol):
@@ -77,7 +78,7 @@ class EngineView(ServerCounters, Protocol):
     @property
     def tube_by_name(self) -> dict[bytes, Tube]: ...
     @property
-    def put_headers(self) -> dict[bytes, PutHeader]: ...  # this engine's cache of parsed headers
+    def put_headers(self) -> dict[bytes, PutHeader]: ...  # parsed headers, judged by this -z
 
     # replies (see ``Scheduler.reply``: a reply may leave before the handler returns)
     def reply(self, conn: Conn, data: Buffer) -> None: ...

@@ -322,7 +322,11 @@ class Scheduler:
         elif not self.waiting_ct:
             # Nobody else waits: dispatch would hand ``best`` to this connection, the waiter
             # list's only member (ms_take then leaves that tube's cursor at 1).
-            self.reply_job(conn, b"RESERVED", best)
+            body = best.body
+            if len(body) < BIG_BODY:  # reply_job's common case, inline: the hot path
+                self.reply(conn, b"RESERVED %d %d\r\n%s\r\n" % (best.id, len(body), body))
+            else:
+                self.reply_job(conn, b"RESERVED", best)
             tube = best.tube
             heappop(tube.ready)  # best is the live top of its heap
             self.take_out(best)
