@@ -8,6 +8,7 @@ times, a big body was copied three times on the way in and twice on the way out)
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -104,6 +105,20 @@ def test_closed_waiters_leave_the_timer_heap_bounded_by_live_state() -> None:
     # 2,000 ready jobs have no timers: the heap holds about twice the live timers (one per tube
     # here), plus slack. Before the fix the bound grew with the live jobs: all 5,000 stayed.
     assert len(engine.timers) < 300
+
+
+def test_a_connection_closed_while_waiting_is_freed_at_once() -> None:
+    engine, _ = _fresh()
+    waiter = engine.connect(0)
+    _run(engine, waiter, b"reserve-with-timeout 100\r\n")
+    assert engine.waiting_ct == 1
+    engine.disconnect(waiter, 0)
+    conn_id = waiter.id
+    del waiter
+    gc.collect()
+    # Before, its stale wait timer held it (and through it the shell's handle) until compacted.
+    assert not [o for o in gc.get_objects() if isinstance(o, Conn) and o.id == conn_id]
+    assert engine.next_deadline() is None
 
 
 # ------------------------------------------------------------------ 9.2 touch

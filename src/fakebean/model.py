@@ -27,7 +27,7 @@ BITBUCKET = 3  # the body of a put too big to keep, thrown away unread (then JOB
 DELAY_TIMER = 0  # a delayed job falls due; obj is the job, token its delayed-heap entry
 PAUSE_TIMER = 1  # a tube's pause ends; obj is the tube, token its unpause time
 TTR_TIMER = 2  # a reservation runs out; obj is the job's id, token its arming (job.entry)
-WAIT_TIMER = 3  # a reserve's wait ends (timeout or DEADLINE_SOON); obj is the conn, token its wait
+WAIT_TIMER = 3  # a reserve's wait ends (timeout, DEADLINE_SOON); obj a weakref to the conn, token its wait
 
 
 # Reply and body bytes: a big body stays the bytearray it was read into (see wire.BIG_BODY); a
@@ -186,6 +186,7 @@ class Conn:
         "want_close",
         "watch",
         "worker",
+        "__weakref__",  # the wait timer refers to a waiting connection weakly
     )
 
     def __init__(self, conn_id: int, default: Tube) -> None:

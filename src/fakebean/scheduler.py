@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
 from typing import Any
+from weakref import ref
 
 from .model import (
     BURIED,
@@ -355,7 +356,9 @@ class Scheduler:
             self.reply(conn, TIMED_OUT)
         elif when >= 0:
             conn.wait_token += 1
-            self.push_timer(when, WAIT_TIMER, conn, conn.wait_token)
+            # A weak reference: a connection closed while waiting is freed at once, not kept by
+            # its stale timer until the heap is compacted.
+            self.push_timer(when, WAIT_TIMER, ref(conn), conn.wait_token)
 
     def wait_timer_fired(self, conn: Conn) -> None:
         if self.in_margin(conn):
@@ -442,7 +445,8 @@ class Scheduler:
             return job is not None and job.entry == token
         if kind == PAUSE_TIMER:
             return bool(obj.alive and obj.pause and obj.unpause_at == token)
-        return bool(obj.waiting and obj.wait_token == token)
+        conn = obj()  # a weak reference
+        return conn is not None and conn.waiting and conn.wait_token == token
 
     def next_deadline(self) -> int | None:
         """When ``tick`` must next run (ns), or None when nothing is scheduled."""
@@ -481,7 +485,7 @@ class Scheduler:
                 obj.pause = 0
                 self.dispatch_waiters()
             else:
-                self.wait_timer_fired(obj)
+                self.wait_timer_fired(obj())
         self.next_due = timers[0][0] if timers else NEVER
         self._set_now(now)
 
