@@ -1,4 +1,4 @@
-"""The commands that change state: one handler per command (§4), given the text after its prefix.
+"""The commands that change state: one handler per command, given the text after its prefix.
 
 Handlers parse their arguments (``wire``), count the command, answer, and move jobs with the
 scheduler's transitions. They see the engine only as ``engine_view.EngineView``; the command table

@@ -1,4 +1,4 @@
-"""Command lookup: the real server's ordered prefix table and the handler for each command (§2.2).
+"""Command lookup: the real server's ordered prefix table (prot.c's ``which_cmd``) and the handlers.
 
 A command line goes to exactly one handler (in ``commands`` or ``inspection``) with the text after
 its prefix, or is answered here (UNKNOWN_COMMAND, BAD_FORMAT). The engine's framing loop looks up

@@ -110,7 +110,7 @@ class Engine(Scheduler):
 
     @property
     def max_job_size(self) -> int:
-        """-z: the largest body a put may have (clamped as beanstalkd clamps it, §4.1)."""
+        """-z: the largest body a put may have (clamped to 1 GiB, as beanstalkd clamps it)."""
         return self._max_job_size
 
     @max_job_size.setter
@@ -313,7 +313,7 @@ class Engine(Scheduler):
         self.feed(conn, b"", self.now)
 
     def begin_put(self, conn: Conn, header: PutHeader) -> None:
-        """A put's line was accepted: make its job and read its body next (§2.5)."""
+        """A put's line was accepted: make its job and read its body next (prot.c's ``fill_extra_data``)."""
         pri, delay, ttr, need, _verdict = header
         if not conn.producer:
             conn.producer = True
