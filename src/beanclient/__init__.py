@@ -1,11 +1,14 @@
 """beanclient: a beanstalkd client with greenstalk's API, for blocking code and for asyncio.
 
 ``import beanclient as greenstalk`` is enough to switch. Beyond greenstalk: ``AsyncClient``,
-connect and I/O timeouts, pipelined ``put_many``/``delete_many``, typed statistics, opt-in
-reconnects that never duplicate a put, client-side argument checks, and a clear error for servers
-too old for ``reserve-job``.
+connection URLs (``beanstalk://host:port``, ``unix:///path``, ``BEANSTALKD_URL``; see
+``parse_address``), connect and I/O timeouts, pipelined ``put_many``/``delete_many``, typed
+statistics, opt-in reconnects that never duplicate a put, client-side argument checks, and errors
+that name the reply, the command and the address.
 """
 
+from . import _errors
+from ._address import parse_address
 from ._async import AsyncClient
 from ._errors import (
     ERROR_RESPONSES,
@@ -50,6 +53,13 @@ from ._sync import Client
 
 __version__ = "0.1.0"
 
+# Tracebacks and reprs of classes say where users import them from: beanclient.NotFoundError, not
+# beanclient._errors.NotFoundError (pickle finds them here too).
+for _cls in vars(_errors).values():
+    if isinstance(_cls, type) and issubclass(_cls, Exception) and _cls.__module__ == _errors.__name__:
+        _cls.__module__ = __name__
+del _cls
+
 __all__ = [
     "DEFAULT_DELAY",
     "DEFAULT_PRIORITY",
@@ -92,4 +102,5 @@ __all__ = [
     "UnknownResponseError",
     "ValidationError",
     "__version__",
+    "parse_address",
 ]

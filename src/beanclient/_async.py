@@ -1,4 +1,12 @@
-"""The asyncio client: ``Client``'s commands, awaited, over ``StreamTransport``."""
+"""The client's commands, written once: ``AsyncClient`` here, and ``Client`` generated from this
+file into ``_sync.py`` by ``scripts/unasync.py`` (``tests/client/test_unasync.py`` fails when that
+file is stale).
+
+Each command is a request built by the protocol core (``_protocol``), sent by the transport
+(``_async_io.StreamTransport`` here, ``_sync_io.SocketTransport`` in the generated file; both have
+the same private API), and its reply parsed by the core. Edit this file, then run
+``python scripts/unasync.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,6 @@ from typing import cast, overload
 
 from . import _protocol as p
 from ._async_io import StreamTransport
-from ._errors import BatchResult
 from ._protocol import (
     DEFAULT_DELAY,
     DEFAULT_PRIORITY,
@@ -23,47 +30,51 @@ from ._stats import JobStats, ServerStats, Stats, StatsJob, StatsTube, TubeStats
 
 
 class AsyncClient(StreamTransport[TBody]):
-    """The asyncio twin of ``Client``: same arguments, same methods, each one awaited.
+    """A beanstalkd client with greenstalk's API: ``Client`` blocks, ``AsyncClient`` is its asyncio
+    twin with the same arguments and methods, each one awaited.
 
-    Nothing happens in the constructor; ``async with AsyncClient(...) as client`` (or
-    ``await client.connect()``) opens the connection inside the running loop. One call at a time
-    per client: a second call while one is in flight raises ``RuntimeError``, because beanstalkd
-    answers in order and a waiting ``reserve`` holds the connection. The ``timeout`` bounds each
-    whole call (``reserve(timeout=t)`` gets ``timeout + t``). A call that is cancelled mid-reply
-    closes the connection, since the reply would arrive later out of step.
+    :param address: ``(host, port)`` for TCP, a Unix socket path, a URL
+        (``beanstalk://host:port``, ``beanstalk://[::1]:11300``, ``unix:///path/to.sock``), or a
+        connected socket. Left out: ``$BEANSTALKD_URL``, else ``("127.0.0.1", 11300)``.
+    :param encoding: Codec for job bodies; ``None`` for bytes in and bytes out.
+    :param use: The tube to use after connecting.
+    :param watch: The tube, or tubes, to watch after connecting; ``default`` is ignored unless
+        listed.
+    :param connect_timeout: Seconds the connect may take (default: Python's socket default).
+    :param timeout: Seconds any reply may take (default: none). ``reserve(timeout=t)`` gets
+        ``timeout + t``; a plain ``reserve()`` waits as long as it takes for a job (the blocking
+        client tunes TCP keepalive to ``timeout`` to notice a vanished peer meanwhile). Zero is
+        refused: a reply never arrives in no time.
+    :param reconnect: Open a new connection when the old one is found dropped, restoring ``use``
+        and ``watch``. Nothing that may have reached the server is sent twice: the call during
+        which a connection drops raises ``ConnectionLostError`` (with the reserved jobs lost),
+        and the next call reconnects.
+    :param max_job_size: The server's ``max-job-size``, if known, so over-long bodies fail before
+        they are sent. ``stats()``/``server_stats()`` also learn it.
+
+    ``Client`` connects in its constructor, as greenstalk's does. ``AsyncClient`` connects in
+    ``await client.connect()`` or ``async with``, inside the running loop; it runs one call at a
+    time (a second call while one is in flight raises ``RuntimeError``, since beanstalkd answers in
+    order and a waiting ``reserve`` holds the connection), and a call cancelled mid-reply closes
+    the connection, since the reply would arrive later out of step.
     """
 
+    # The two overloads type the client by its encoding: Client[str], or Client[bytes] for None.
     @overload
-    def __init__(
-        self: AsyncClient[bytes],
-        address: ConnectionTarget,
-        encoding: None,
-        use: str = DEFAULT_TUBE,
-        watch: str | Iterable[str] = DEFAULT_TUBE,
-        *,
-        connect_timeout: float | None = None,
-        timeout: float | None = None,
-        reconnect: bool = False,
-        max_job_size: int | None = None,
-    ) -> None: ...
+    def __init__(self: AsyncClient[str], address: ConnectionTarget | None = None, encoding: str = "utf-8",
+                 use: str = DEFAULT_TUBE, watch: str | Iterable[str] = DEFAULT_TUBE, *,
+                 connect_timeout: float | None = None, timeout: float | None = None,
+                 reconnect: bool = False, max_job_size: int | None = None) -> None: ...  # fmt: skip
 
     @overload
-    def __init__(
-        self: AsyncClient[str],
-        address: ConnectionTarget,
-        encoding: str = "utf-8",
-        use: str = DEFAULT_TUBE,
-        watch: str | Iterable[str] = DEFAULT_TUBE,
-        *,
-        connect_timeout: float | None = None,
-        timeout: float | None = None,
-        reconnect: bool = False,
-        max_job_size: int | None = None,
-    ) -> None: ...
+    def __init__(self: AsyncClient[bytes], address: ConnectionTarget | None, encoding: None,
+                 use: str = DEFAULT_TUBE, watch: str | Iterable[str] = DEFAULT_TUBE, *,
+                 connect_timeout: float | None = None, timeout: float | None = None,
+                 reconnect: bool = False, max_job_size: int | None = None) -> None: ...  # fmt: skip
 
     def __init__(
         self,
-        address: ConnectionTarget,
+        address: ConnectionTarget | None = None,
         encoding: str | None = "utf-8",
         use: str = DEFAULT_TUBE,
         watch: str | Iterable[str] = DEFAULT_TUBE,
@@ -74,23 +85,17 @@ class AsyncClient(StreamTransport[TBody]):
         max_job_size: int | None = None,
     ) -> None:
         self.encoding = encoding
-        session = Session(use, watch, reconnect, max_job_size)
-        self._init_transport(address, session, connect_timeout, timeout, reconnect)
-
-    # -- connection --------------------------------------------------------------------------------
-
-    async def connect(self) -> AsyncClient[TBody]:
-        """Open the connection and set up ``use``/``watch``. Returns the client."""
-        await self._connect()
-        return self
-
-    # -- context -------------------------------------------------------------------------------------
-
-    async def __aenter__(self) -> AsyncClient[TBody]:
-        return await self.connect()
-
-    async def __aexit__(self, *args: object) -> None:
-        await self.close()
+        self._start(
+            Session(
+                use,
+                watch,
+                reconnect,
+                max_job_size,
+                address=address,
+                connect_timeout=connect_timeout,
+                timeout=timeout,
+            )
+        )
 
     # -- producer ------------------------------------------------------------------------------------
 
@@ -101,15 +106,15 @@ class AsyncClient(StreamTransport[TBody]):
         delay: int = DEFAULT_DELAY,
         ttr: int = DEFAULT_TTR,
     ) -> int:
-        """Insert a job into the used tube and return its id (see ``Client.put``)."""
-        if isinstance(body, str):  # encoded first, as greenstalk does, so a bytes client fails early
-            if self.encoding is None:
-                raise TypeError(p.NO_ENCODING)
-            data = body.encode(self.encoding)
-        else:
-            data = body
+        """Insert a job into the used tube and return its id.
+
+        :param priority: 0 (most urgent) to 4,294,967,295.
+        :param delay: Seconds before the job becomes ready.
+        :param ttr: Seconds a worker may hold the job before the server releases it.
+        """
+        data = p.encode_body(body, self.encoding)  # first, as greenstalk does: a bytes client fails early
         request = p.put_request(data, priority, delay, ttr, self._session.max_job_size)
-        return p.inserted(await self._simple(request))
+        return p.int_reply(await self._line(request), b"INSERTED ", request)
 
     async def put_many(
         self,
@@ -118,55 +123,58 @@ class AsyncClient(StreamTransport[TBody]):
         delay: int = DEFAULT_DELAY,
         ttr: int = DEFAULT_TTR,
     ) -> list[int]:
-        """Insert many jobs, pipelined; return their ids (see ``Client.put_many``)."""
+        """Insert many jobs with one write (pipelined); return their ids in order.
+
+        Every body is checked before anything is sent. If the server refuses some, all replies are
+        still read and ``BatchError`` is raised; its ``results`` hold an id or an exception per
+        body. A connection drop mid-batch raises ``ConnectionLostError`` with the results read
+        so far.
+        """
         requests = p.put_batch(bodies, self.encoding, priority, delay, ttr, self._session.max_job_size)
-        results: list[BatchResult] = []
-        if requests:
-            await self._call(self._pipeline(requests, p.put_results, results), self._timeout, results)
-        p.check_batch("puts", results)
+        results = await self._pipeline(requests, p.put_results)
+        p.check_batch("puts", results, requests)
         return cast(list[int], results)
 
     async def use(self, tube: str) -> None:
         """Put later jobs into ``tube``."""
-        p.using_reply(await self._simple(p.tube_request(b"use", tube)))
+        request = p.tube_request(b"use", tube)
+        p.using_reply(await self._line(request), request)
         self._session.used(tube)
 
     # -- worker --------------------------------------------------------------------------------------
 
     async def reserve(self, timeout: int | None = None) -> Job[TBody]:
-        """Reserve a job from the watched tubes (see ``Client.reserve``)."""
-        seconds = self._timeout
-        if seconds is not None:
-            seconds = None if timeout is None or timeout < 0 else seconds + timeout
-        job_id, body = await self._call(self._chunked(p.reserve_request(timeout), _reserved_header), seconds)
-        job: Job[TBody] = p.make_job(job_id, body, self.encoding)
-        if self._held is not None:
-            self._held.add(job_id)
+        """Reserve a job from the watched tubes, waiting for one if needed.
+
+        :param timeout: Seconds to wait before ``TimedOutError``; ``None`` waits indefinitely.
+        """
+        job: Job[TBody] = await self._job(p.reserve_request(timeout), p.reserved_header, timeout)
+        self._session.reserved(job.id)
         return job
 
     async def reserve_job(self, id: int) -> Job[TBody]:
-        """Reserve the job with this id (beanstalkd 1.12+, else ``ServerTooOldError``)."""
+        """Reserve the job with this id, in any tube (beanstalkd 1.12+; older servers raise
+        ``ServerTooOldError``)."""
         job: Job[TBody] = await self._job(p.id_request(b"reserve-job", id), p.reserve_job_header)
-        if self._held is not None:
-            self._held.add(job.id)
+        self._session.reserved(job.id)
         return job
 
     async def delete(self, job: JobOrID[TBody]) -> None:
         """Delete a job (a ``Job`` or an id)."""
-        p.expect(await self._simple(p.id_request(b"delete", job)), b"DELETED\r\n")
-        if self._held is not None:
-            self._held.discard(p.job_id(job))
+        await self._expect(p.id_request(b"delete", job), b"DELETED\r\n")
+        self._session.let_go(job)
 
     async def delete_many(self, jobs: Iterable[JobOrID[TBody]]) -> None:
-        """Delete many jobs, pipelined (see ``Client.delete_many``)."""
+        """Delete many jobs with one write (pipelined).
+
+        If some deletes fail, all replies are still read and ``BatchError`` is raised; its
+        ``results`` hold ``None`` or an exception per job.
+        """
         ids = [p.job_id(job) for job in jobs]
-        results: list[BatchResult] = []
-        if ids:
-            requests = [b"delete %d\r\n" % i for i in ids]
-            await self._call(self._pipeline(requests, p.delete_results, results), self._timeout, results)
-        if self._held is not None:
-            self._held.difference_update(i for i, r in zip(ids, results, strict=True) if r is None)
-        p.check_batch("deletes", results)
+        requests = [b"delete %d\r\n" % i for i in ids]
+        results = await self._pipeline(requests, p.delete_results)
+        self._session.deleted(ids, results)
+        p.check_batch("deletes", results, requests)
 
     async def release(
         self,
@@ -174,30 +182,29 @@ class AsyncClient(StreamTransport[TBody]):
         priority: int = DEFAULT_PRIORITY,
         delay: int = DEFAULT_DELAY,
     ) -> None:
-        """Put a reserved job back; the priority is reset to ``priority`` (2**16 unless given)."""
-        p.expect(await self._simple(p.release_request(job, priority, delay)), b"RELEASED\r\n")
-        if self._held is not None:
-            self._held.discard(p.job_id(job))
+        """Put a reserved job back (ready, or delayed by ``delay`` seconds). The priority is
+        reset to ``priority`` (2**16 unless given)."""
+        await self._expect(p.release_request(job, priority, delay), b"RELEASED\r\n")
+        self._session.let_go(job)
 
     async def bury(self, job: JobOrID[TBody], priority: int = DEFAULT_PRIORITY) -> None:
         """Bury a reserved job, setting its priority (2**16 unless given)."""
-        p.expect(await self._simple(p.bury_request(job, priority)), b"BURIED\r\n")
-        if self._held is not None:
-            self._held.discard(p.job_id(job))
+        await self._expect(p.bury_request(job, priority), b"BURIED\r\n")
+        self._session.let_go(job)
 
     async def touch(self, job: JobOrID[TBody]) -> None:
         """Restart the TTR of a reserved job."""
-        p.expect(await self._simple(p.id_request(b"touch", job)), b"TOUCHED\r\n")
+        await self._expect(p.id_request(b"touch", job), b"TOUCHED\r\n")
 
     async def watch(self, tube: str) -> int:
         """Add ``tube`` to the watch list; return how many tubes are watched."""
-        count = p.int_reply(await self._simple(p.tube_request(b"watch", tube)), b"WATCHING ")
+        count = await self._number(p.tube_request(b"watch", tube), b"WATCHING ")
         self._session.watched_tube(tube)
         return count
 
     async def ignore(self, tube: str) -> int:
         """Remove ``tube`` from the watch list; return how many tubes are watched."""
-        count = p.int_reply(await self._simple(p.tube_request(b"ignore", tube)), b"WATCHING ")
+        count = await self._number(p.tube_request(b"ignore", tube), b"WATCHING ")
         self._session.ignored_tube(tube)
         return count
 
@@ -205,27 +212,28 @@ class AsyncClient(StreamTransport[TBody]):
 
     async def peek(self, id: int) -> Job[TBody]:
         """The job with this id, in any state."""
-        return await self._job(p.id_request(b"peek", id), _found_header)
+        return await self._job(p.id_request(b"peek", id), p.found_header)
 
     async def peek_ready(self) -> Job[TBody]:
         """The next ready job in the used tube."""
-        return await self._job(b"peek-ready\r\n", _found_header)
+        return await self._job(b"peek-ready\r\n", p.found_header)
 
     async def peek_delayed(self) -> Job[TBody]:
         """The delayed job in the used tube that becomes ready first."""
-        return await self._job(b"peek-delayed\r\n", _found_header)
+        return await self._job(b"peek-delayed\r\n", p.found_header)
 
     async def peek_buried(self) -> Job[TBody]:
         """The oldest buried job in the used tube."""
-        return await self._job(b"peek-buried\r\n", _found_header)
+        return await self._job(b"peek-buried\r\n", p.found_header)
 
     async def kick(self, bound: int) -> int:
-        """Make up to ``bound`` buried (else delayed) jobs of the used tube ready."""
-        return p.int_reply(await self._simple(p.kick_request(bound)), b"KICKED ")
+        """Make up to ``bound`` jobs of the used tube ready (buried ones if any, else delayed
+        ones); return how many moved."""
+        return await self._number(p.kick_request(bound), b"KICKED ")
 
     async def kick_job(self, job: JobOrID[TBody]) -> None:
         """Make a buried or delayed job ready."""
-        p.expect(await self._simple(p.id_request(b"kick-job", job)), b"KICKED\r\n")
+        await self._expect(p.id_request(b"kick-job", job), b"KICKED\r\n")
 
     async def stats_job(self, job: JobOrID[TBody]) -> StatsJob:
         """Job statistics as greenstalk's dict."""
@@ -242,15 +250,15 @@ class AsyncClient(StreamTransport[TBody]):
         return cast(Stats, stats)
 
     async def job_stats(self, job: JobOrID[TBody]) -> JobStats:
-        """Job statistics with attributes."""
+        """Job statistics with attributes: ``client.job_stats(job).time_left``."""
         return typed_stats(JobStats, await self._ok(p.id_request(b"stats-job", job)))
 
     async def tube_stats(self, tube: str) -> TubeStats:
-        """Tube statistics with attributes."""
+        """Tube statistics with attributes: ``client.tube_stats("emails").current_jobs_ready``."""
         return typed_stats(TubeStats, await self._ok(p.tube_request(b"stats-tube", tube)))
 
     async def server_stats(self) -> ServerStats:
-        """Server statistics with attributes and real booleans."""
+        """Server statistics with attributes and real booleans: ``client.server_stats().draining``."""
         data = await self._ok(b"stats\r\n")
         self._session.learn(p.yaml_dict(data))
         return typed_stats(ServerStats, data)
@@ -261,7 +269,8 @@ class AsyncClient(StreamTransport[TBody]):
 
     async def using(self) -> str:
         """The used tube."""
-        return p.using_reply(await self._simple(b"list-tube-used\r\n"))
+        request = b"list-tube-used\r\n"
+        return p.using_reply(await self._line(request), request)
 
     async def watching(self) -> list[str]:
         """The watched tubes."""
@@ -269,12 +278,12 @@ class AsyncClient(StreamTransport[TBody]):
 
     async def pause_tube(self, tube: str, delay: int) -> None:
         """Keep jobs of ``tube`` from being reserved for ``delay`` seconds."""
-        p.expect(await self._simple(p.pause_tube_request(tube, delay)), b"PAUSED\r\n")
+        await self._expect(p.pause_tube_request(tube, delay), b"PAUSED\r\n")
 
+    # -- reply shapes shared by several commands -----------------------------------------------------
 
-def _reserved_header(line: bytes) -> tuple[int, int]:
-    return p.job_header(line, b"RESERVED")
+    async def _expect(self, request: bytes, reply: bytes) -> None:
+        p.expect(await self._line(request), reply, request)
 
-
-def _found_header(line: bytes) -> tuple[int, int]:
-    return p.job_header(line, b"FOUND")
+    async def _number(self, request: bytes, prefix: bytes) -> int:
+        return p.int_reply(await self._line(request), prefix, request)

@@ -1,7 +1,11 @@
 """The asyncio transport: moves bytes between asyncio streams and the protocol core.
 
 ``AsyncClient`` (in ``_async``) is the command surface on top of it. Loop-bound objects (streams)
-are created in ``_connect``, inside the running loop, never in a constructor.
+are created in ``connect``, inside the running loop, never in a constructor.
+
+Its private API is the blocking transport's (``_sync_io``), name for name and meaning for meaning,
+each method awaited: ``_start``, ``_line``, ``_job``, ``_ok``, ``_pipeline``. That is what lets
+``scripts/unasync.py`` write ``Client`` from ``AsyncClient``.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from . import _protocol as p
-from ._errors import BatchResult, ConnectionLostError, Error
-from ._net import configure_tcp, describe, idle_check, peer_address
-from ._protocol import Address, ConnectionTarget, Job, TBody
+from ._address import where
+from ._errors import BatchResult, ConnectionLostError, Error, timeout_error
+from ._net import configure_tcp, connect_error, describe, idle_check, peer_address
+from ._protocol import Address, Job, TBody
 from ._session import Session
 
 T = TypeVar("T")
+S = TypeVar("S", bound="StreamTransport[Any]")
+Header = Callable[[bytes, bytes], tuple[int, int]]
 
 if sys.version_info >= (3, 11):
 
@@ -56,49 +63,59 @@ class StreamTransport(Generic[TBody]):
 
     encoding: str | None
 
-    def _init_transport(
-        self,
-        address: ConnectionTarget,
-        session: Session,
-        connect_timeout: float | None,
-        timeout: float | None,
-        reconnect: bool,
-    ) -> None:
+    def _start(self, session: Session) -> None:
+        """Remember where to connect; ``connect()`` (or ``async with``) connects, inside the loop."""
         self._session = session
-        self._held = self._session.held
-        self._target = address
-        self._address: Address = peer_address(address) if isinstance(address, socket.socket) else address
-        self._connect_timeout = connect_timeout
-        self._timeout = timeout
-        self._reconnect = reconnect
+        target = session.target
+        self._address: Address = peer_address(target) if isinstance(target, socket.socket) else target
+        self._timeout = session.timeout
+        self._reconnect = session.reconnect
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._busy = False
         self._first = True
+        self._setup_sent = b""
         self._idle_check: Callable[[], bool] = _never
 
     # -- connection --------------------------------------------------------------------------------
+
+    async def connect(self: S) -> S:
+        """Open the connection and set up ``use``/``watch``. Returns the client."""
+        await self._connect()
+        return self
+
+    async def __aenter__(self: S) -> S:
+        return await self.connect()
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.close()
 
     async def _connect(self) -> None:
         if self._writer is not None:
             raise RuntimeError("already connected")
         opening = self._open()
-        if self._connect_timeout is None:
-            reader, writer = await opening
-        else:
-            reader, writer = await _bounded(opening, self._connect_timeout)
+        limit = self._session.connect_timeout
+        try:
+            reader, writer = await (opening if limit is None else _bounded(opening, limit))
+        except (OSError, asyncio.TimeoutError) as exc:
+            if isinstance(exc, asyncio.TimeoutError) and not isinstance(exc, TimeoutError):
+                exc = TimeoutError()  # pragma: no cover - Python 3.10, where they differ
+            raise connect_error(exc, self._address, limit) from exc
         self._reader, self._writer = reader, writer
         if self._reconnect:
             self._idle_check = idle_check(writer.get_extra_info("socket"))
         try:
             setup = self._setup()
             await (setup if self._timeout is None else _bounded(setup, self._timeout))
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            self._drop()
+            raise timeout_error(where(self._address), self._setup_sent, self._timeout) from exc
         except BaseException:
             self._drop()
             raise
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        target = self._target
+        target = self._session.target
         if isinstance(target, socket.socket) and self._first:
             if target.family == socket.AF_UNIX:
                 return await asyncio.open_unix_connection(sock=target)
@@ -114,6 +131,7 @@ class StreamTransport(Generic[TBody]):
         steps = self._session.setup_requests(self._first)
         self._first = False
         if steps:
+            self._setup_sent = steps[0][0]  # named by the timeout error, should the reply not come
             reader, writer = (
                 cast(asyncio.StreamReader, self._reader),
                 cast(asyncio.StreamWriter, self._writer),
@@ -123,8 +141,8 @@ class StreamTransport(Generic[TBody]):
                 lines = [await reader.readuntil(b"\r\n") for _ in steps]
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                 raise _transport_error(exc) from exc
-            for (_, check), line in zip(steps, lines, strict=True):
-                check(line)
+            for (request, check), line in zip(steps, lines, strict=True):
+                check(line, request)
 
     def _drop(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None
@@ -139,7 +157,7 @@ class StreamTransport(Generic[TBody]):
             if not (reader.at_eof() or reader.exception() is not None or self._idle_check()):
                 return
             self._drop()
-        if self._held:
+        if self._session.held:
             raise self._session.lost("the connection was closed", maybe_executed=False)
         try:
             await self._connect()
@@ -152,6 +170,7 @@ class StreamTransport(Generic[TBody]):
         self,
         io: Coroutine[Any, Any, T],
         seconds: float | None,
+        request: bytes,
         results: list[BatchResult] | None = None,
     ) -> T:
         """Run one exchange: one at a time, within its deadline, dropping the connection when the
@@ -169,13 +188,23 @@ class StreamTransport(Generic[TBody]):
         except Error:
             raise  # a reply the server chose: the stream is still in step
         except BaseException as exc:  # re-raised by _failed
-            self._failed(exc, results)
+            self._failed(exc, seconds, request, results)
         finally:
             io.close()  # no-op once it ran; otherwise it never will
             self._busy = False
 
-    def _failed(self, exc: BaseException, results: list[BatchResult] | None) -> NoReturn:
+    def _failed(
+        self,
+        exc: BaseException,
+        seconds: float | None,
+        request: bytes,
+        results: list[BatchResult] | None,
+    ) -> NoReturn:
         self._drop()
+        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+            named = timeout_error(where(self._address), request, seconds)
+            named.__cause__ = exc
+            exc = named
         if isinstance(exc, ConnectionLostError):
             if results is not None and not exc.results:
                 exc.results = results
@@ -189,23 +218,51 @@ class StreamTransport(Generic[TBody]):
             raise exc
         raise error from exc
 
-    # -- the three reply shapes ----------------------------------------------------------------------
+    # -- the reply shapes: the same private API as the blocking transport ---------------------------
 
     async def _line(self, request: bytes) -> bytes:
+        """Send one request; return its reply line, CRLF included. A transport failure drops the
+        connection and raises (see ``_failed``)."""
+        return await self._call(self._read_line(request), self._timeout, request)
+
+    async def _job(self, request: bytes, header: Header, wait: float | None = 0) -> Job[TBody]:
+        """Send one request whose reply carries a job (``RESERVED``/``FOUND``); ``header`` parses
+        the reply line. ``wait`` is how long the server may rightly hold the reply back (a
+        reserve's timeout; ``None``: indefinitely), added to the I/O timeout."""
+        seconds = self._timeout
+        if seconds is not None and wait != 0:
+            seconds = None if wait is None or wait < 0 else seconds + wait
+        job_id, body = await self._call(self._chunked(request, header), seconds, request)
+        return p.make_job(job_id, body, self.encoding)
+
+    async def _ok(self, request: bytes) -> bytes:
+        """Send one request answered ``OK <n>`` and a YAML chunk; return the chunk."""
+        return (await self._call(self._chunked(request, _ok_header), self._timeout, request))[1]
+
+    async def _pipeline(self, requests: list[bytes], parse: Any) -> list[BatchResult]:
+        """Send a batch in slices; read each slice's replies in bulk and have the core parse them."""
+        results: list[BatchResult] = []
+        if requests:
+            await self._call(self._batch(requests, parse, results), self._timeout, requests[0], results)
+        return results
+
+    # -- the raw exchanges, run inside _call -------------------------------------------------------
+
+    async def _read_line(self, request: bytes) -> bytes:
         cast(asyncio.StreamWriter, self._writer).write(request)
         return await cast(asyncio.StreamReader, self._reader).readuntil(b"\r\n")
 
-    async def _chunked(self, request: bytes, header: Callable[[bytes], tuple[int, int]]) -> tuple[int, bytes]:
+    async def _chunked(self, request: bytes, header: Header) -> tuple[int, bytes]:
         cast(asyncio.StreamWriter, self._writer).write(request)
         reader = cast(asyncio.StreamReader, self._reader)
-        value, size = header(await reader.readuntil(b"\r\n"))
+        value, size = header(await reader.readuntil(b"\r\n"), request)
         try:
             data = await reader.readexactly(size + 2)
         except asyncio.IncompleteReadError as exc:
             data = exc.partial  # parse_chunk reports the short read
         return value, p.parse_chunk(data, size)
 
-    async def _pipeline(self, requests: list[bytes], parse: Any, results: list[BatchResult]) -> None:
+    async def _batch(self, requests: list[bytes], parse: Any, results: list[BatchResult]) -> None:
         """Like the sync transport: slices, replies read in bulk, split and parsed by the core."""
         for data in p.batch_slices(requests):
             count = min(p.BATCH_SLICE, len(requests) - len(results))
@@ -227,16 +284,6 @@ class StreamTransport(Generic[TBody]):
                 raise
             results += parse(p.split_replies(bytes(buf), count))
 
-    async def _simple(self, request: bytes) -> bytes:
-        return await self._call(self._line(request), self._timeout)
-
-    async def _job(self, request: bytes, header: Callable[[bytes], tuple[int, int]]) -> Job[TBody]:
-        job_id, body = await self._call(self._chunked(request, header), self._timeout)
-        return p.make_job(job_id, body, self.encoding)
-
-    async def _ok(self, request: bytes) -> bytes:
-        return (await self._call(self._chunked(request, _ok_header), self._timeout))[1]
-
     async def close(self) -> None:
         """Close the connection. The client must not be used afterwards."""
         self._reconnect = False
@@ -252,5 +299,5 @@ class StreamTransport(Generic[TBody]):
         return describe("beanclient.AsyncClient", self._address)
 
 
-def _ok_header(line: bytes) -> tuple[int, int]:
-    return 0, p.ok_header(line)
+def _ok_header(line: bytes, request: bytes) -> tuple[int, int]:
+    return 0, p.ok_header(line, request)

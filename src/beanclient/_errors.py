@@ -16,7 +16,41 @@ class Error(Exception):
     """
 
 
-class UnknownResponseError(Error):
+def _describe(reply: bytes, command: bytes | None) -> str:
+    """``NOT_FOUND: delete 99999``: the reply line, then the command line that drew it."""
+    text = reply.decode("ascii", "backslashreplace")
+    if command is None:
+        return text
+    line = command.split(b"\r\n", 1)[0]  # a put's body stays out of the message
+    if len(line) > 220:
+        line = line[:200] + b"..."
+    return f"{text}: {line.decode('ascii', 'backslashreplace')}"
+
+
+def timeout_error(place: str, request: bytes, limit: float | None) -> TimeoutError:
+    """A ``TimeoutError`` that says what waited and for how long:
+    ``127.0.0.1:11300: no reply to 'reserve-with-timeout 5' within 7 s``."""
+    command = _describe(b"", request)[2:]
+    within = "" if limit is None else f" within {limit:g} s"
+    return TimeoutError(f"{place}: no reply to {command!r}{within}")
+
+
+class _Reply:
+    """What a server error remembers of the exchange, for ``str()`` only: ``.args`` stay
+    greenstalk's (``NotFoundError([])``), so code that inspects them keeps working."""
+
+    #: The reply line without CRLF (``b"NOT_FOUND"``); ``None`` for an error built by hand.
+    reply: bytes | None = None
+    #: The command line that drew the reply (``b"delete 99999"``), when known.
+    command: bytes | None = None
+
+    def __str__(self) -> str:
+        if self.reply is None:
+            return super().__str__()  # Exception's, from .args
+        return _describe(self.reply, self.command)
+
+
+class UnknownResponseError(_Reply, Error):
     """The server answered with a reply word that the command does not expect."""
 
     def __init__(self, status: bytes, values: list[bytes]) -> None:
@@ -27,8 +61,12 @@ class UnknownResponseError(Error):
         self.values: list[bytes] = values
 
 
-class BeanstalkdError(Error):
-    """Base of the errors that beanstalkd names in its reply."""
+class BeanstalkdError(_Reply, Error):
+    """Base of the errors that beanstalkd names in its reply.
+
+    ``str()`` names the reply and the command (``NOT_FOUND: delete 99999``); ``.args`` are
+    greenstalk's (the words after the reply word).
+    """
 
 
 class BadFormatError(BeanstalkdError):

@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 import math
+import os
 import select
 import socket
 from collections.abc import Callable
 from typing import Any
 
+from ._address import where
 from ._protocol import Address
 
 
+def connect_error(exc: OSError, address: Address, connect_timeout: float | None) -> OSError:
+    """The same exception class (``except ConnectionRefusedError`` keeps working), with a message
+    that names the address: ``127.0.0.1:11380: connection refused``."""
+    place = where(address)
+    if isinstance(exc, TimeoutError):
+        limit = f" within {connect_timeout:g} s" if connect_timeout is not None else ""
+        message = f"{place}: could not connect{limit} (connect timed out)"
+    else:
+        # os.strerror: asyncio's own text repeats the address ("Connect call failed (...)")
+        reason = (os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__).lower()
+        message = f"{place}: {reason}"
+        if isinstance(address, str) and isinstance(exc, FileNotFoundError):
+            host, colon, port = address.rpartition(":")
+            url = f"beanstalk://{address}" if colon and host and port.isdigit() else "beanstalk://host:port"
+            message = (
+                f"{place}: no such Unix socket (a str address is a Unix socket path, as in greenstalk;"
+                f" for TCP pass a (host, port) tuple or a URL such as {url!r})"
+            )
+    error = type(exc)(message)
+    error.errno = exc.errno  # strerror stays unset, or str() would show it instead of the message
+    return error
+
+
 def open_socket(address: Address, connect_timeout: float | None, timeout: float | None) -> socket.socket:
-    """Connect to ``(host, port)`` over TCP or to a Unix socket path.
+    """Connect to ``(host, port)`` over TCP or to a Unix socket path; errors name the address.
 
     Without ``connect_timeout`` the connect uses Python's default socket timeout, as greenstalk
     does. Afterwards the socket gets ``timeout`` (or that default again).
     """
+    try:
+        return _open_socket(address, connect_timeout, timeout)
+    except OSError as exc:
+        raise connect_error(exc, address, connect_timeout) from exc
+
+
+def _open_socket(address: Address, connect_timeout: float | None, timeout: float | None) -> socket.socket:
     io_timeout = socket.getdefaulttimeout() if timeout is None else timeout
     if isinstance(address, str):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
-from typing import Generic, NoReturn, TypeVar
+from typing import Generic, TypeVar
 
 from ._errors import (
     ERROR_RESPONSES,
     BatchError,
     BatchResult,
+    BeanstalkdError,
     Error,
     ServerTooOldError,
     UnknownResponseError,
@@ -55,7 +56,7 @@ class Job(Generic[TBody]):
         self.body: TBody = body
 
     def __repr__(self) -> str:
-        return f"greenstalk.Job(id={self.id!r}, body={self.body!r})"  # greenstalk's, to the letter
+        return f"beanclient.Job(id={self.id!r}, body={self.body!r})"
 
 
 JobOrID = Job[TBody] | int
@@ -68,20 +69,23 @@ def job_id(job: JobOrID[TBody]) -> int:
 # -- errors -------------------------------------------------------------------------------------
 
 
-def reply_error(line: bytes) -> Error:
-    """The exception for a reply line the command did not expect."""
+def reply_error(line: bytes, request: bytes | None = None) -> Error:
+    """The exception for a reply line the command did not expect.
+
+    Its ``.args`` are greenstalk's; the reply line and the ``request`` that drew it are kept for
+    ``str()`` (``NOT_FOUND: delete 99999``).
+    """
     words = line.split()
+    error: UnknownResponseError | BeanstalkdError
     if not words:
-        return UnknownResponseError(b"", [])
-    status, values = words[0], words[1:]
-    cls = ERROR_RESPONSES.get(status)
-    if cls is not None:
-        return cls(values)
-    return UnknownResponseError(status, values)
-
-
-def unexpected(line: bytes) -> NoReturn:
-    raise reply_error(line)
+        error = UnknownResponseError(b"", [])
+    else:
+        status, values = words[0], words[1:]
+        cls = ERROR_RESPONSES.get(status)
+        error = UnknownResponseError(status, values) if cls is None else cls(values)
+    error.reply = line.rstrip(b"\r\n")
+    error.command = request
+    return error
 
 
 def parse_response(line: bytes, expected: bytes) -> list[bytes]:
@@ -115,6 +119,11 @@ NO_ENCODING = "Unable to encode string with no encoding set"
 
 
 def encode_body(body: str | bytes, encoding: str | None) -> bytes:
+    """A job body as bytes: the one place bodies are encoded, for ``put`` and ``put_many``.
+
+    A ``str`` body needs an encoding (``TypeError`` otherwise, greenstalk's message); ``bytes``
+    pass through, on either kind of client, as in greenstalk.
+    """
     if isinstance(body, str):
         if encoding is None:
             raise TypeError(NO_ENCODING)
@@ -173,50 +182,58 @@ def kick_request(bound: int) -> bytes:
 # -- replies ------------------------------------------------------------------------------------
 
 
-def expect(line: bytes, expected: bytes) -> None:
+# Each parser takes the request that drew the reply, for the error it raises otherwise.
+
+
+def expect(line: bytes, expected: bytes, request: bytes | None = None) -> None:
     """Check a reply that carries nothing: ``expected`` is the whole line, CRLF included."""
     if line != expected:
-        raise reply_error(line)
+        raise reply_error(line, request)
 
 
-def int_reply(line: bytes, prefix: bytes) -> int:
+def int_reply(line: bytes, prefix: bytes, request: bytes | None = None) -> int:
     """``INSERTED n``, ``WATCHING n``, ``KICKED n``: ``prefix`` is the word plus a space."""
     if line.startswith(prefix):
         return int(line[len(prefix) :])
-    raise reply_error(line)
+    raise reply_error(line, request)
 
 
-def inserted(line: bytes) -> int:
-    if line[:9] == b"INSERTED ":
-        return int(line[9:])
-    raise reply_error(line)
-
-
-def using_reply(line: bytes) -> str:
+def using_reply(line: bytes, request: bytes | None = None) -> str:
     if line[:6] == b"USING ":
         return line[6:-2].decode("ascii")
-    raise reply_error(line)
+    raise reply_error(line, request)
 
 
-def job_header(line: bytes, word: bytes) -> tuple[int, int]:
+def job_header(line: bytes, word: bytes, request: bytes | None = None) -> tuple[int, int]:
     """``RESERVED id n`` / ``FOUND id n``: return ``(id, n)``; the n-byte body follows."""
     parts = line.split()
     if len(parts) == 3 and parts[0] == word:
         return int(parts[1]), int(parts[2])
-    raise reply_error(line)
+    raise reply_error(line, request)
 
 
-def reserve_job_header(line: bytes) -> tuple[int, int]:
+# The header parsers a transport's ``_job`` takes: ``(line, request) -> (id, size)``.
+
+
+def reserved_header(line: bytes, request: bytes | None = None) -> tuple[int, int]:
+    return job_header(line, b"RESERVED", request)
+
+
+def found_header(line: bytes, request: bytes | None = None) -> tuple[int, int]:
+    return job_header(line, b"FOUND", request)
+
+
+def reserve_job_header(line: bytes, request: bytes | None = None) -> tuple[int, int]:
     if line == b"UNKNOWN_COMMAND\r\n":
         raise ServerTooOldError("reserve-job needs beanstalkd 1.12 or newer; this server does not know it")
-    return job_header(line, b"RESERVED")
+    return job_header(line, b"RESERVED", request)
 
 
-def ok_header(line: bytes) -> int:
+def ok_header(line: bytes, request: bytes | None = None) -> int:
     """``OK n``: return n; the n-byte YAML body follows."""
     if line[:3] == b"OK ":
         return int(line[3:])
-    raise reply_error(line)
+    raise reply_error(line, request)
 
 
 def make_job(id: int, body: bytes, encoding: str | None) -> Job[TBody]:
@@ -332,8 +349,12 @@ def delete_results(lines: list[bytes]) -> list[BatchResult]:
     return [None if line == b"DELETED" else reply_error(line) for line in lines]
 
 
-def check_batch(what: str, results: list[BatchResult]) -> None:
+def check_batch(what: str, results: list[BatchResult], requests: list[bytes]) -> None:
+    """Raise ``BatchError`` if any item failed, each failure naming its own command."""
     failed = [(i, r) for i, r in enumerate(results) if isinstance(r, Error)]
+    for i, error in failed:
+        if isinstance(error, (BeanstalkdError, UnknownResponseError)):
+            error.command = requests[i]
     if failed:
         shown = ", ".join(f"#{i}: {type(e).__name__}" for i, e in failed[:5])
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""

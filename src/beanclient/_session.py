@@ -1,8 +1,9 @@
 """What one client remembers about its connection: pure bookkeeping shared by both shells.
 
-It knows which tube is used and which are watched (to restore them after a reconnect), which jobs
-this connection holds reserved (to report them lost when it drops), and the largest body the server
-accepts (to refuse bigger ones before sending).
+It knows where to connect and with which limits (checked before any socket exists), which tube is
+used and which are watched (to restore them after a reconnect), which jobs this connection holds
+reserved (to report them lost when it drops), and the largest body the server accepts (to refuse
+bigger ones before sending).
 """
 
 from __future__ import annotations
@@ -10,15 +11,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._address import resolve
 from ._errors import BatchResult, ConnectionLostError
-from ._protocol import DEFAULT_TUBE, int_reply, tube_request, using_reply
+from ._protocol import DEFAULT_TUBE, ConnectionTarget, JobOrID, int_reply, job_id, tube_request, using_reply
 from ._validate import U32_MAX, check_tube
 
-ReplyCheck = Callable[[bytes], Any]
+#: Checks a setup reply: ``(line, request) -> value``, raising the error the reply names.
+ReplyCheck = Callable[[bytes, bytes], Any]
 
 
-def _watching(line: bytes) -> int:
-    return int_reply(line, b"WATCHING ")
+def _watching(line: bytes, request: bytes) -> int:
+    return int_reply(line, b"WATCHING ", request)
+
+
+def _check_timeouts(connect_timeout: float | None, timeout: float | None) -> None:
+    """Refuse timeouts a request/reply protocol cannot work with.
+
+    Zero would put the socket in non-blocking mode, where a reply that has not arrived yet reads as
+    end of file: a ``put`` that succeeded would look like a lost connection.
+    """
+    for name, value in (("connect_timeout", connect_timeout), ("timeout", timeout)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{name} must be seconds above 0 (or None for no limit), not {value!r}")
 
 
 class Session:
@@ -28,8 +42,18 @@ class Session:
         watch: str | Iterable[str],
         reconnect: bool,
         max_job_size: int | None,
+        *,
+        address: ConnectionTarget | None = None,
+        connect_timeout: float | None = None,
+        timeout: float | None = None,
     ) -> None:
         # Validate everything before the first byte goes out.
+        _check_timeouts(connect_timeout, timeout)
+        #: Where to connect: a URL already parsed, ``None`` already looked up (``BEANSTALKD_URL``).
+        self.target: ConnectionTarget = resolve(address)
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.reconnect = reconnect
         check_tube(use)
         tubes = [watch] if isinstance(watch, str) else list(watch)
         for tube in tubes:
@@ -80,6 +104,22 @@ class Session:
             self.watched.remove(tube)
 
     # -- held jobs -------------------------------------------------------------------------------
+    # Kept only with reconnect (``held`` is None otherwise): they are what a dropped connection
+    # costs, reported in ``ConnectionLostError.lost_job_ids``.
+
+    def reserved(self, job_id: int) -> None:
+        if self.held is not None:
+            self.held.add(job_id)
+
+    def let_go(self, job: JobOrID[Any]) -> None:
+        """The job is deleted, released or buried: this connection no longer holds it."""
+        if self.held is not None:
+            self.held.discard(job_id(job))
+
+    def deleted(self, ids: list[int], results: list[BatchResult]) -> None:
+        """After ``delete_many``: the ids whose delete succeeded are no longer held."""
+        if self.held is not None:
+            self.held.difference_update(i for i, r in zip(ids, results, strict=True) if r is None)
 
     def lost(
         self,

@@ -1,20 +1,28 @@
 """The blocking transport: moves bytes between a socket and the protocol core.
 
-``Client`` (in ``_sync``) is the command surface on top of it. Nothing here knows a command; it
-sends request bytes and hands back reply lines and chunks, and it decides what a transport failure
-means for the connection (see ``_failed``).
+``Client`` (generated into ``_sync`` from ``_async``) is the command surface on top of it. Nothing
+here knows a command; it sends request bytes and hands back reply lines, jobs and data chunks, and
+it decides what a transport failure means for the connection (see ``_failed``).
+
+Its private API is the asyncio transport's (``_async_io``), name for name and meaning for meaning,
+so that one client source serves both: ``_start``, ``_line``, ``_job``, ``_ok``, ``_pipeline``.
 """
 
 from __future__ import annotations
 
 import socket
-from typing import Any, Generic, NoReturn, cast
+from collections.abc import Callable
+from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from . import _protocol as p
-from ._errors import BatchResult, ConnectionLostError
+from ._address import where
+from ._errors import BatchResult, ConnectionLostError, timeout_error
 from ._net import describe, idle_check, open_socket, peer_address
-from ._protocol import MAX_LINE, ConnectionTarget, Job, TBody
+from ._protocol import MAX_LINE, Job, TBody
 from ._session import Session
+
+S = TypeVar("S", bound="SocketTransport[Any]")
+Header = Callable[[bytes, bytes], tuple[int, int]]
 
 
 def _not_connected(*_args: Any) -> NoReturn:
@@ -26,33 +34,26 @@ class SocketTransport(Generic[TBody]):
 
     encoding: str | None
 
-    def _open_transport(
-        self,
-        address: ConnectionTarget,
-        session: Session,
-        connect_timeout: float | None,
-        timeout: float | None,
-        reconnect: bool,
-    ) -> None:
+    def _start(self, session: Session) -> None:
+        """Connect now and set up ``use``/``watch``, as greenstalk's constructor does."""
         self._session = session
-        self._held = self._session.held
-        self._connect_timeout = connect_timeout
-        self._timeout = timeout
-        self._reconnect = reconnect
+        self._timeout = timeout = session.timeout
+        self._reconnect = session.reconnect
         self._sock: socket.socket | None = None
         self._idle_check: Any = None
         self._send: Any = _not_connected
         self._readline: Any = _not_connected
         self._read: Any = _not_connected
         self._read1: Any = _not_connected
-        if isinstance(address, socket.socket):
-            self._address = peer_address(address)
+        target = session.target
+        if isinstance(target, socket.socket):
+            self._address = peer_address(target)
             if timeout is not None:
-                address.settimeout(timeout)
-            self._attach(address)
+                target.settimeout(timeout)
+            self._attach(target)
         else:
-            self._address = address
-            self._attach(open_socket(address, connect_timeout, timeout))
+            self._address = target
+            self._attach(open_socket(target, session.connect_timeout, timeout))
         try:
             self._setup(first=True)
         except BaseException:
@@ -89,8 +90,19 @@ class SocketTransport(Generic[TBody]):
             self._file.close()
             sock.close()
 
-    def _failed(self, exc: BaseException, sent: bool, results: list[BatchResult] | None = None) -> NoReturn:
+    def _failed(
+        self,
+        exc: BaseException,
+        sent: bool,
+        request: bytes,
+        results: list[BatchResult] | None = None,
+    ) -> NoReturn:
         """A transport failure mid-call: the stream is out of step, so the connection goes."""
+        if isinstance(exc, TimeoutError):
+            limit = self._sock.gettimeout() if self._sock is not None else self._timeout
+            named = timeout_error(where(self._address), request, limit)
+            named.__cause__ = exc
+            exc = named
         self._drop()
         if isinstance(exc, ConnectionLostError):
             if results is not None and not exc.results:
@@ -108,10 +120,10 @@ class SocketTransport(Generic[TBody]):
             if not self._idle_check():
                 return
             self._drop()
-        if self._held:
+        if self._session.held:
             raise self._session.lost("the connection was closed", maybe_executed=False)
         try:
-            self._attach(open_socket(self._address, self._connect_timeout, self._timeout))
+            self._attach(open_socket(self._address, self._session.connect_timeout, self._timeout))
             self._setup(first=False)
         except BaseException as exc:
             self._drop()
@@ -129,14 +141,18 @@ class SocketTransport(Generic[TBody]):
         steps = self._session.setup_requests(first)
         if steps:
             lines = self._exchange([request for request, _ in steps])
-            for (_, check), line in zip(steps, lines, strict=True):
-                check(line)
+            for (request, check), line in zip(steps, lines, strict=True):
+                check(line, request)
 
     def _exchange(self, requests: list[bytes]) -> list[bytes]:
         """Write requests in one go and read one line each, without interpreting them."""
+        sock = cast(socket.socket, self._sock)
         try:
-            cast(socket.socket, self._sock).sendall(b"".join(requests))
+            sock.sendall(b"".join(requests))
             lines = [self._readline(MAX_LINE) for _ in requests]
+        except TimeoutError as exc:
+            self._drop()
+            raise timeout_error(where(self._address), requests[0], sock.gettimeout()) from exc
         except BaseException:
             self._drop()
             raise
@@ -148,30 +164,38 @@ class SocketTransport(Generic[TBody]):
     # -- one request, one reply --------------------------------------------------------------------
 
     def _line(self, request: bytes) -> bytes:
+        """Send one request; return its reply line, CRLF included. A transport failure drops the
+        connection and raises (see ``_failed``)."""
         try:
             self._send(request)
         except BaseException as exc:  # re-raised by _failed
-            self._failed(exc, sent=False)
+            self._failed(exc, False, request)
         try:
             line: bytes = self._readline(MAX_LINE)
         except BaseException as exc:  # re-raised by _failed
-            self._failed(exc, sent=True)
+            self._failed(exc, True, request)
         if line[-2:] != b"\r\n":
-            self._failed(ConnectionError("Unexpected EOF"), sent=True)
+            self._failed(ConnectionError("Unexpected EOF"), True, request)
         return line
 
-    def _chunk(self, size: int) -> bytes:
+    def _chunk(self, size: int, request: bytes) -> bytes:
         try:
             return p.parse_chunk(self._read(size + 2), size)
         except BaseException as exc:  # re-raised by _failed
-            self._failed(exc, sent=True)
+            self._failed(exc, True, request)
 
-    def _job(self, request: bytes, word: bytes) -> Job[TBody]:
-        job_id, size = p.job_header(self._line(request), word)
-        return p.make_job(job_id, self._chunk(size), self.encoding)
+    def _job(self, request: bytes, header: Header, wait: float | None = 0) -> Job[TBody]:
+        """Send one request whose reply carries a job (``RESERVED``/``FOUND``); ``header`` parses
+        the reply line. ``wait`` is how long the server may rightly hold the reply back (a
+        reserve's timeout; ``None``: indefinitely), added to the I/O timeout."""
+        if wait != 0 and self._timeout is not None:
+            return self._waiting(request, header, wait)
+        job_id, size = header(self._line(request), request)
+        return p.make_job(job_id, self._chunk(size, request), self.encoding)
 
     def _ok(self, request: bytes) -> bytes:
-        return self._chunk(p.ok_header(self._line(request)))
+        """Send one request answered ``OK <n>`` and a YAML chunk; return the chunk."""
+        return self._chunk(p.ok_header(self._line(request), request), request)
 
     def _pipeline(self, requests: list[bytes], parse: Any) -> list[BatchResult]:
         """Send a batch in slices; read each slice's replies in bulk (one ``read1`` per arrival,
@@ -197,30 +221,36 @@ class SocketTransport(Generic[TBody]):
                     data, whole = p.complete_replies(buf)
                     results += parse(p.split_replies(data, whole))
                 # A part of a batch that failed to go out may still have run in part.
-                self._failed(exc, sent=True, results=results)
+                self._failed(exc, True, data, results)
         return results
 
-    def _waiting(self, io_timeout: float, timeout: float | None, request: bytes) -> Job[TBody]:
-        # The reply may legitimately take `timeout` seconds: widen the socket timeout by that much.
+    def _waiting(self, request: bytes, header: Header, wait: float | None) -> Job[TBody]:
+        # The reply may rightly take `wait` seconds: widen the socket timeout by that much.
         if self._reconnect:
             self._ready()
         sock = self._sock
         if sock is None:
             _not_connected()
-        sock.settimeout(None if timeout is None or timeout < 0 else io_timeout + timeout)
+        io_timeout = cast(float, self._timeout)
+        sock.settimeout(None if wait is None or wait < 0 else io_timeout + wait)
         try:
-            return self._job(request, b"RESERVED")
+            return self._job(request, header)
         finally:
             if self._sock is sock:
                 sock.settimeout(io_timeout)
 
-    # -- context -------------------------------------------------------------------------------------
+    # -- lifecycle -----------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the connection. The client must not be used afterwards."""
         self._reconnect = False
         self._drop()
 
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
-        # greenstalk's repr, to the letter: code and tests that compare reprs keep working
-        return describe("greenstalk.Client", self._address)
+        return describe("beanclient.Client", self._address)

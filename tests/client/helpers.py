@@ -323,13 +323,44 @@ class Proxy:
 @contextmanager
 def unix_server(kind: str, path: str) -> Iterator[None]:
     """A server of backend ``kind`` on the Unix socket ``path`` (the shared fixtures are TCP only)."""
+
+    def probe() -> None:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(path)
+
+    with _server(kind, {"unix_path": path}, ["-l", f"unix:{path}"], probe):
+        yield
+
+
+@contextmanager
+def ipv6_server(kind: str) -> Iterator[int]:
+    """A server of backend ``kind`` listening on ``::1``; yields its port."""
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.bind(("::1", 0))
+        port = int(sock.getsockname()[1])
+
+    def probe() -> None:
+        socket.create_connection(("::1", port), timeout=IO_TIMEOUT).close()
+
+    if kind == "fake":
+        port = 0  # the fake picks its own
+    with _server(kind, {"host": "::1", "port": port}, ["-l", "::1", "-p", str(port)], probe) as fake:
+        yield port if fake is None else int(fake.address[1])
+
+
+@contextmanager
+def _server(
+    kind: str, fake_options: dict[str, Any], real_args: list[str], probe: Callable[[], None]
+) -> Iterator[Any]:
+    """fakebean in a thread with ``fake_options``, or beanstalkd with ``real_args`` once ``probe``
+    connects; yields the fake (``None`` for the real one)."""
     if kind == "fake":
         import fakebean
 
-        fake = fakebean.ThreadedServer(unix_path=path, clock="frozen")
+        fake = fakebean.ThreadedServer(clock="frozen", **fake_options)
         fake.start()
         try:
-            yield
+            yield fake
         finally:
             fake.close()
         return
@@ -337,17 +368,16 @@ def unix_server(kind: str, path: str) -> Iterator[None]:
 
     from tests.support import beanstalkd_path
 
-    proc = subprocess.Popen([beanstalkd_path(), "-l", f"unix:{path}"], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([beanstalkd_path(), *real_args], stderr=subprocess.DEVNULL)
     try:
         for _ in range(5000):  # start-up: bounded wait for the socket to accept
             assert proc.poll() is None, f"beanstalkd exited with {proc.returncode}"
             try:
-                with socket.socket(socket.AF_UNIX) as probe:
-                    probe.connect(path)
+                probe()
                 break
             except OSError:
                 threading.Event().wait(0.001)
-        yield
+        yield None
     finally:
         proc.terminate()
         proc.wait(IO_TIMEOUT)

@@ -257,7 +257,7 @@ def test_constructor_with_defaults_sends_nothing(server: Backend) -> None:
 def test_unix_socket_address(backend_kind: str, tmp_path: os.PathLike[str]) -> None:
     path = os.path.join(tmp_path, "beanstalkd.sock")
     with unix_server(backend_kind, path), Client(path) as c:
-        assert repr(c) == f"greenstalk.Client(socket={path!r})"  # greenstalk's repr, exactly
+        assert repr(c) == f"beanclient.Client(socket={path!r})"  # greenstalk's form, our module name
         c.put("over unix")
         assert c.reserve(timeout=0).body == "over unix"
 
@@ -267,7 +267,7 @@ def test_connected_socket_address_keeps_its_timeout(server: Backend) -> None:
     sock.settimeout(0.2)
     with Client(sock) as c:
         host, port = server.address
-        assert repr(c) == f"greenstalk.Client(host={host!r}, port={port})"
+        assert repr(c) == f"beanclient.Client(host={host!r}, port={port})"
         c.put("x")
         assert c.reserve().body == "x"
         with pytest.raises(TimeoutError):

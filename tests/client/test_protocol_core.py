@@ -64,10 +64,12 @@ def test_numbers_are_checked_against_u32() -> None:
 
 
 def test_success_replies() -> None:
-    assert p.inserted(b"INSERTED 12\r\n") == 12
+    assert p.int_reply(b"INSERTED 12\r\n", b"INSERTED ") == 12
     assert p.int_reply(b"WATCHING 3\r\n", b"WATCHING ") == 3
     assert p.using_reply(b"USING a-b\r\n") == "a-b"
     assert p.job_header(b"RESERVED 4 10\r\n", b"RESERVED") == (4, 10)
+    assert p.reserved_header(b"RESERVED 4 10\r\n") == (4, 10)
+    assert p.found_header(b"FOUND 4 10\r\n") == (4, 10)
     assert p.ok_header(b"OK 955\r\n") == 955
     p.expect(b"DELETED\r\n", b"DELETED\r\n")
 

@@ -1,10 +1,16 @@
-"""The README examples for the features beyond greenstalk, run as written (address aside)."""
+"""The README's beanclient examples, run as written (address aside): every Python block of the README's
+beanclient section stands verbatim between ``# --- example ---`` and ``# --- end ---`` here."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import socket
+import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -78,36 +84,32 @@ def test_typed_stats(server: Backend) -> None:
 
 def test_reconnect(server: Backend) -> None:
     with Proxy(server.address) as proxy:
-        client = beanclient.Client(proxy.address, watch="emails", reconnect=True, timeout=10)
-        client.use("emails")
-        client.put("first")
+        address = proxy.address
+        with beanclient.Client(address, use="emails") as producer:
+            producer.put("first")
         lost: list[int] = []
-        done = []
-        for attempt in range(2):
-            # --- example ---
-            try:
-                job = client.reserve(timeout=5)
-                if attempt == 0:
-                    proxy.cut()  # (test only: the connection drops while the job is held)
-                    client.release(job)  # the drop surfaces on the next call
-                done.append(job.body)
-                client.delete(job)
-            except beanclient.ConnectionLostError as exc:
-                lost.extend(exc.lost_job_ids)  # the server released them; another worker gets them
-                # exc.maybe_executed says whether the failed command may have run; the next call
-                # reconnects and restores use/watch
-            # --- end ---
-        assert lost == [1] and done == ["first"]
         body = "report"
+
+        def handle(job: beanclient.Job[str]) -> None:
+            proxy.cut()  # the connection drops while the job is held
+
         # --- example ---
+        client = beanclient.Client(address, watch="emails", reconnect=True, timeout=10)
+        try:
+            job = client.reserve(timeout=5)
+            handle(job)
+            client.delete(job)
+        except beanclient.ConnectionLostError as exc:
+            lost.extend(exc.lost_job_ids)  # the server released them; another worker gets them
         try:
             client.put(body)
         except beanclient.ConnectionLostError as exc:
             if not exc.maybe_executed:
                 client.put(body)  # certainly not sent: safe to send again
-            # else: the put may have run; check before putting again, never blindly
         # --- end ---
-        assert client.stats_tube("emails")["total-jobs"] == 2
+        assert lost == [1]
+        assert client.stats_tube("default")["total-jobs"] == 1  # the put, once, on the new connection
+        assert client.reserve(timeout=0).id == 1  # released by the server, delivered again
         client.close()
 
 
@@ -144,9 +146,70 @@ def test_server_too_old(server: Backend) -> None:
 def test_switching_from_greenstalk(server: Backend) -> None:
     address = server.address
     # --- example ---
-    with beanclient.Client(address, use="emails", watch="emails") as client:
+    import beanclient  # was: import greenstalk
+
+    with beanclient.Client(address, use="emails", watch="emails") as client:  # address = ("127.0.0.1", 11300)
         job_id = client.put("hello", priority=10, delay=0, ttr=60)
         job = client.reserve(timeout=5)
         assert (job.id, job.body) == (job_id, "hello")
         client.delete(job)
     # --- end ---
+
+
+def test_addresses(server: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BEANSTALKD_URL", raising=False)  # and restored after the test
+    url = f"beanstalk://127.0.0.1:{server.address[1]}"
+    # --- example ---
+    assert beanclient.parse_address("beanstalk://10.0.0.5") == ("10.0.0.5", 11300)
+    assert beanclient.parse_address("beanstalk://[::1]:11301") == ("::1", 11301)
+    assert beanclient.parse_address("unix:///run/beanstalkd.sock") == "/run/beanstalkd.sock"
+
+    with beanclient.Client(url, use="emails") as client:  # url = "beanstalk://127.0.0.1:11300"
+        client.put("hello")
+
+    os.environ["BEANSTALKD_URL"] = url
+    with beanclient.Client(watch="emails") as client:  # no address: $BEANSTALKD_URL, else 127.0.0.1:11300
+        assert client.reserve(timeout=0).body == "hello"
+    # --- end ---
+
+
+def test_errors_that_say_what_happened(server: Backend, capsys: pytest.CaptureFixture[str]) -> None:
+    client = beanclient.Client(server.address)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed_port = free.getsockname()[1]
+    # --- example ---
+    try:
+        client.delete(99999)
+    except beanclient.NotFoundError as exc:
+        assert str(exc) == "NOT_FOUND: delete 99999"
+        assert exc.args == ([],)  # greenstalk's
+    try:
+        beanclient.Client(("127.0.0.1", closed_port))
+    except ConnectionRefusedError as exc:
+        print(exc)  # 127.0.0.1:11380: connection refused
+    # --- end ---
+    assert capsys.readouterr().out == f"127.0.0.1:{closed_port}: connection refused\n"
+    client.close()
+
+
+# -- the README's blocks are these examples, verbatim ---------------------------------------------
+
+
+def readme_blocks() -> list[str]:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n## beanclient\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    return re.findall(r"^```python\n(.*?)^```$", section, flags=re.MULTILINE | re.DOTALL)
+
+
+def example_blocks() -> list[str]:
+    source = Path(__file__).read_text(encoding="utf-8")
+    pattern = r"^ *# --- example ---\n(.*?)^ *# --- end ---$"
+    return [textwrap.dedent(block) for block in re.findall(pattern, source, flags=re.MULTILINE | re.DOTALL)]
+
+
+@pytest.mark.parametrize("index", range(len(readme_blocks())))
+def test_each_readme_block_is_an_example_here(index: int) -> None:
+    block = readme_blocks()[index]
+    assert any(block in example for example in example_blocks()), block.splitlines()[0]
