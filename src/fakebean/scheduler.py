@@ -13,13 +13,16 @@ ones (plus a constant), so memory stays proportional to live state and the compa
 per push, amortised. A deleted job's body is dropped at once (``free_job``): a stale entry keeps
 only the small ``Job`` record alive, never the bytes.
 
-One timer heap. Every deadline (a delayed job falls due, a tube's pause ends, a reservation's TTR
-runs out, a ``reserve-with-timeout`` or DEADLINE_SOON wait ends) is one entry
-``(when, rank, seq, kind, obj, token)`` in ``timers``; ``token`` says which version of ``obj``'s
-deadline the entry was made for, so an entry is live only while that still holds (``_timer_live``).
-Events due at the same instant run in the real server's tick order, by rank: delays, then pauses,
-then connections (TTRs and waits share a rank and go by ``seq``). ``next_due`` is at or before the
-earliest entry, so the hot path tests one number to know that nothing is due.
+Timers. Every deadline (a delayed job falls due, a tube's pause ends, a reservation's TTR runs
+out, a ``reserve-with-timeout`` or DEADLINE_SOON wait ends) is one entry
+``(when, rank, seq, kind, obj, token)`` in the heap of its kind (``timers[kind]``); ``token`` says
+which version of ``obj``'s deadline the entry was made for, so an entry is live only while that
+still holds (``_timer_live``). ``tick`` takes the smallest entry over the four heaps, so events due
+at the same instant run in the real server's tick order, by rank: delays, then pauses, then
+connections (TTRs and waits share a rank and go by ``seq``). Each kind's heap is compacted against
+its own live count, so stale entries of one kind never ride on the live ones of another.
+``next_due`` is at or before the earliest entry, so the hot path tests one number to know that
+nothing is due.
 
 Waiters. A connection blocked in reserve sits in the ``waiting`` multiset of every tube it watches;
 ``dispatch_waiters`` hands ready jobs out best-first in the order of beanstalkd's ``process_queue``
@@ -76,8 +79,8 @@ class Scheduler:
         "reserved_ct",
         "seq",
         "timeouts_ct",
+        "timer_checks",
         "timers",
-        "timers_check",
         "tube_by_name",
         "tubes",
         "urgent_ct",
@@ -97,8 +100,8 @@ class Scheduler:
         self.timeouts_ct = 0
         self.waiting_ct = 0
         self.cur_workers = 0  # connections that ever reserved (the worker flag)
-        self.timers: list[Timer] = []
-        self.timers_check = SLACK  # the heap's length at which push_timer next counts stale entries
+        self.timers: list[list[Timer]] = [[], [], [], []]  # one heap per timer kind
+        self.timer_checks = [SLACK] * 4  # each heap's length at which push_timer next looks at it
         # At or before the earliest timer, live or stale (NEVER when there is none): one comparison
         # tells the hot path that no tick is due.
         self.next_due = NEVER
@@ -412,29 +415,34 @@ class Scheduler:
 
     def push_timer(self, when: int, kind: int, obj: Any, token: Any) -> None:
         self.seq += 1
-        rank = kind if kind < TTR_TIMER else TTR_TIMER
-        timers = self.timers
-        heappush(timers, (when, rank, self.seq, kind, obj, token))
+        heap = self.timers[kind]
+        heappush(heap, (when, kind if kind < TTR_TIMER else TTR_TIMER, self.seq, kind, obj, token))
         if when < self.next_due:
             self.next_due = when
-        if len(timers) >= self.timers_check:
-            self._check_timers()
+        if len(heap) >= self.timer_checks[kind]:
+            self._check_timers(kind)
 
-    def live_timers_bound(self) -> int:
-        """At least the number of live timers: each delayed job, reserved job, waiting connection
-        and paused tube has at most one."""
-        return self.delayed_ct + self.reserved_ct + self.waiting_ct + len(self.tubes)
+    def live_timers_bound(self, kind: int | None = None) -> int:
+        """At least the number of live timers (of one kind): each delayed job, paused tube,
+        reserved job and waiting connection has at most one."""
+        bounds = (self.delayed_ct, len(self.tubes), self.reserved_ct, self.waiting_ct)
+        return sum(bounds) if kind is None else bounds[kind]
 
-    def _check_timers(self) -> None:
-        """Compact the timer heap once more than half of it may be stale (and more than SLACK).
-        A check costs O(1); a compaction of n entries drops at least n/2 of them, so both cost
-        O(1) per push, amortised, and the heap never holds much more than twice the live timers."""
-        bound = self.live_timers_bound()
-        timers = self.timers
-        if len(timers) > 2 * bound + SLACK:
-            timers = self.timers = [t for t in timers if self._timer_live(t)]
-            heapify(timers)
-        self.timers_check = 2 * bound + SLACK + 1
+    def timer_count(self) -> int:
+        """Entries in the timer heaps, live or stale."""
+        return sum(map(len, self.timers))
+
+    def _check_timers(self, kind: int) -> None:
+        """Compact one kind's heap, in place, once more than half of it may be stale (and more
+        than SLACK). A check costs O(1); a compaction of n entries drops at least n/2 of them, so
+        both cost O(1) per push, amortised. One heap per kind, so that many live timers of one kind
+        (20,000 delayed jobs) never let stale ones of another (closed waiters) pile up."""
+        bound = self.live_timers_bound(kind)
+        heap = self.timers[kind]
+        if len(heap) > 2 * bound + SLACK:
+            heap[:] = [t for t in heap if self._timer_live(t)]
+            heapify(heap)
+        self.timer_checks[kind] = 2 * bound + SLACK + 1
 
     def _timer_live(self, timer: Timer) -> bool:
         _when, _rank, _seq, kind, obj, token = timer
@@ -450,22 +458,30 @@ class Scheduler:
 
     def next_deadline(self) -> int | None:
         """When ``tick`` must next run (ns), or None when nothing is scheduled."""
-        timers = self.timers
-        while timers:
-            if self._timer_live(timers[0]):
-                return timers[0][0]
-            heappop(timers)
-        return None
+        soonest: int | None = None
+        for heap in self.timers:
+            while heap and not self._timer_live(heap[0]):
+                heappop(heap)
+            if heap and (soonest is None or heap[0][0] < soonest):
+                soonest = heap[0][0]
+        return soonest
 
     def tick(self, now: int) -> None:
-        """Run every event due at or before ``now``, each at its own time, in deadline order."""
+        """Run every event due at or before ``now``, each at its own time, in the order of the
+        entries (when, rank, seq) over all the heaps."""
         if self.next_due > now:
             self._set_now(now)
             return
         start = self.now
-        # (re-read: an event's push_timer may rebuild the list)
-        while (timers := self.timers) and timers[0][0] <= now:
-            timer = heappop(timers)
+        heaps = self.timers  # (compaction works in place: these lists stay the heaps)
+        while True:
+            first: list[Timer] | None = None
+            for heap in heaps:
+                if heap and (first is None or heap[0] < first[0]):
+                    first = heap
+            if first is None or first[0][0] > now:
+                break
+            timer = heappop(first)
             if not self._timer_live(timer):
                 continue
             when, _rank, _seq, kind, obj, _token = timer
@@ -486,7 +502,7 @@ class Scheduler:
                 self.dispatch_waiters()
             else:
                 self.wait_timer_fired(obj())
-        self.next_due = timers[0][0] if timers else NEVER
+        self.next_due = min([heap[0][0] for heap in heaps if heap], default=NEVER)
         self._set_now(now)
 
 
