@@ -15,15 +15,19 @@ import os
 import socket
 import threading
 import warnings
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from . import freezegun_hooks
 from .clock import Clock, make_clock
-from .model import Buffer
+from .control import Controller, Controls
+from .model import Buffer, Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
 Address = tuple[str, int] | str
+T = TypeVar("T")
 
 
 class _AsyncioHandle(asyncio.Protocol):
@@ -94,13 +98,17 @@ class _AsyncioHandle(asyncio.Protocol):
             self.read_paused = not want
 
 
-class Server(Shell):
+class Server(Shell, Controls):
     """An in-memory beanstalkd on the running asyncio loop.
 
     ``async with fakebean.Server() as server:`` listens on 127.0.0.1 with a free port;
     ``server.address`` says where. ``unix_path`` listens on a Unix socket instead, and ``sock`` takes
     an already listening socket. ``clock`` is ``"real"`` (time flows; ``advance`` jumps ahead),
     ``"frozen"`` (only ``advance`` moves time) or a ``fakebean.clock.Clock``.
+
+    The test double's controls (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults; see
+    ``fakebean.control.Controls``) run on the server's loop: call them from the loop's thread.
+    ``transcript`` keeps that many recent commands and replies; ``strict`` notes client mistakes.
     """
 
     def __init__(
@@ -115,6 +123,8 @@ class Server(Shell):
         clock: Clock | str | None = "real",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
         verbose: int | None = None,
+        transcript: int = 0,
+        strict: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -134,6 +144,9 @@ class Server(Shell):
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
+        self._address: Address | None = None
+        self._relisten: asyncio.Task[None] | None = None
+        self.controller = Controller(self, transcript, strict)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -143,9 +156,7 @@ class Server(Shell):
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()
 
-        def factory() -> _AsyncioHandle:
-            return _AsyncioHandle(self)
-
+        factory = self._make_protocol
         if self.sock is not None:
             if self.sock.family == socket.AF_UNIX:
                 self._server = await loop.create_unix_server(factory, sock=self.sock)
@@ -155,14 +166,22 @@ class Server(Shell):
             self._server = await loop.create_unix_server(factory, path=self.unix_path)
         else:
             self._server = await loop.create_server(factory, self.host, self.port, reuse_address=True)
+        self._address = self._listening_address()
         freezegun_hooks.register(self)
         self.settle()
+
+    def _make_protocol(self) -> _AsyncioHandle:
+        return _AsyncioHandle(self)
 
     @property
     def address(self) -> Address:
         """``(host, port)`` for TCP (the bound port when 0 was asked) or the Unix socket path."""
         if self._server is None:
             raise RuntimeError("server not started")
+        assert self._address is not None
+        return self._address
+
+    def _listening_address(self) -> Address:
         assert isinstance(self._server, asyncio.Server)
         name = self._server.sockets[0].getsockname()
         if isinstance(name, str):
@@ -185,9 +204,14 @@ class Server(Shell):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._relisten is not None:  # the end of an unavailable() block was still binding
+            await asyncio.gather(self._relisten, return_exceptions=True)
+            self._relisten = None
         server = self._server
         if server is None:
             return
+        if self.controller.recorder is not None:
+            self.controller.recorder.stopping = True  # closes from here on are the server's
         freezegun_hooks.unregister(self)
         server.close()
         for proto in list(self.protocols):
@@ -272,3 +296,65 @@ class Server(Shell):
         self._timer = None
         self._timer_at = None
         self.settle()
+
+    # ------------------------------------------------------------------ the controls' port (fakebean.control)
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return fn(self.controller)
+
+    def control_now(self) -> int:
+        return self.clock.now()
+
+    def live_conns(self) -> list[Conn]:
+        return [p.conn for p in self.protocols if not p.conn.closed]
+
+    def drop_conn(self, conn: Conn) -> None:
+        handle = conn.handle
+        if isinstance(handle, _AsyncioHandle):
+            handle.transport.abort()
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> None:
+        assert self._loop is not None
+        self._loop.call_later(seconds, callback)
+
+    def stop_listening(self) -> None:
+        """Close the listening socket: connecting now is refused (``unavailable()``)."""
+        assert self._server is not None
+        self._server.close()
+
+    def start_listening(self) -> None:
+        """Listen again on the same address. The socket listens before this returns, so a client may
+        connect at once; the loop starts accepting on its next turn."""
+        assert self._loop is not None and self._address is not None
+        address = self._address
+        family = (
+            socket.AF_UNIX
+            if isinstance(address, str)
+            else socket.AF_INET6
+            if ":" in address[0]
+            else socket.AF_INET
+        )
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if family == socket.AF_UNIX:
+                assert isinstance(address, str)
+                if os.path.exists(address):
+                    os.unlink(address)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(socket.SOMAXCONN)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        loop = self._loop
+
+        async def serve() -> None:
+            if family == socket.AF_UNIX:
+                self._server = await loop.create_unix_server(self._make_protocol, sock=sock)
+            else:
+                self._server = await loop.create_server(self._make_protocol, sock=sock)
+
+        self._relisten = loop.create_task(serve())

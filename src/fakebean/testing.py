@@ -8,18 +8,29 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from . import freezegun_hooks
+from .control import Controller, Controls
+from .recorder import Mistake
 from .threaded import ThreadedServer
+from .transcript import DEFAULT_SIZE, render
 
 if TYPE_CHECKING:
     import beanclient
 
+T = TypeVar("T")
+
 REAL_SKIP_REASON = "advance() moves fakebean's clock; this test runs against a real beanstalkd"
 REAL_FREEZEGUN_SKIP_REASON = (
     "freezegun's tick()/move_to() moves fakebean's clock; this test runs against a real beanstalkd"
+)
+REAL_CONTROL_SKIP_REASON = (
+    "fakebean's controls (jobs, tubes, connections, put, reset, transcript, faults) exist only in "
+    "fakebean; this test runs against a real beanstalkd"
 )
 
 
@@ -174,19 +185,31 @@ def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
             pytest.skip(f"needs beanstalkd {version}; the real beanstalkd under test is {actual}")
 
 
-class Beanstalkd:
+class Beanstalkd(Controls):
     """What the ``fakebean`` fixture gives a test: a fresh server, fake or real.
 
     ``address``, ``host``, ``port``; ``advance(seconds)`` jumps fakebean's clock (a test that calls
     it against a real beanstalkd is skipped); ``client(**kwargs)`` returns a ``beanclient.Client``
-    that is closed when the test ends; ``drain()`` turns drain mode on.
+    that is closed when the test ends; ``drain()`` turns drain mode on. The test double's controls
+    (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults: ``fakebean.control.Controls``)
+    skip the test against a real beanstalkd, except ``expect_error``, which has nothing to do there.
+    ``transcript`` is the size of the transcript ring (0: none); ``strict`` turns strict mode on.
     """
 
-    def __init__(self, real: bool = False, beanstalkd_path: str | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        real: bool = False,
+        beanstalkd_path: str | None = None,
+        *,
+        strict: bool = False,
+        transcript: int = DEFAULT_SIZE,
+        **options: Any,
+    ) -> None:
         self.kind = "real" if real else "fake"
         self.server: ThreadedServer | None = None
         self.process: RealBeanstalkd | None = None
         self._clients: list[Any] = []
+        self.strict = strict and not real
         if real:
             _check_real_options(beanstalkd_path, options)
             self.process = RealBeanstalkd(
@@ -195,7 +218,7 @@ class Beanstalkd:
             self.address: tuple[str, int] = self.process.address
             freezegun_hooks.register(self)
         else:
-            self.server = ThreadedServer(**options).start()
+            self.server = ThreadedServer(transcript=transcript, strict=strict, **options).start()
             address = self.server.address
             assert isinstance(address, tuple)
             self.address = (address[0], address[1])
@@ -237,6 +260,39 @@ class Beanstalkd:
         else:
             assert self.process is not None
             self.process.drain()
+
+    # ------------------------------------------------------------------ the controls
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        if self.server is None:
+            self._skip(REAL_CONTROL_SKIP_REASON)
+        return self.server._control(fn)
+
+    @contextmanager
+    def expect_error(self, reply: str) -> Iterator[None]:
+        """Strict mode: ``reply`` (``"BAD_FORMAT"``, ...) is expected inside the block. Against a
+        real beanstalkd it does nothing, so the test runs there too."""
+        if self.server is None:
+            yield
+            return
+        with Controls.expect_error(self, reply):
+            yield
+
+    def _controller(self) -> Controller | None:
+        if self.server is None or self.server._server is None:
+            return None
+        return self.server._server.controller
+
+    def recorded(self) -> tuple[str, list[Mistake]]:
+        """The transcript as report text and strict mode's undeclared findings, even after close."""
+        controller = self._controller()
+        if controller is None:
+            return "", []
+        assert self.server is not None
+        if self.server._thread is not None and self.server._thread.is_alive():
+            entries, mistakes = self._control(lambda c: (c.transcript(), c.mistakes()))
+        else:
+            entries, mistakes = controller.transcript(), controller.mistakes()
+        return (render(entries) if controller.ring.size else ""), mistakes
 
     def client(self, **kwargs: Any) -> beanclient.Client[Any]:
         """A ``beanclient.Client`` connected to this server, closed at teardown."""

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .control import Controller, Controls
 from .server import Address, Server
 
 T = TypeVar("T")
 _CONTROL_TIMEOUT = 30.0  # a control call that takes longer than this is a bug, not a wait
 
 
-class ThreadedServer:
+class ThreadedServer(Controls):
     """``with fakebean.ThreadedServer() as server:`` runs a server in a thread until the block ends.
 
     Takes the same arguments as ``fakebean.Server``. ``advance(seconds)`` jumps the clock and
-    returns once every resulting reply has been handed to the sockets.
+    returns once every resulting reply has been handed to the sockets. The controls (``jobs()``,
+    ``put()``, faults, ...) run on the server's thread, so each sees and leaves a consistent state.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
@@ -72,6 +74,14 @@ class ThreadedServer:
             coro.close()
             raise RuntimeError("server not running")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(_CONTROL_TIMEOUT)
+
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        server = self.server
+
+        async def call() -> T:
+            return fn(server.controller)
+
+        return self._call(call())
 
     @property
     def server(self) -> Server:
