@@ -9,6 +9,7 @@ times, a big body was copied three times on the way in and twice on the way out)
 from __future__ import annotations
 
 import gc
+import socket
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -232,3 +233,25 @@ def test_parsed_put_headers_belong_to_one_engine() -> None:
     assert _run(small, small_conn, line) == b"JOB_TOO_BIG\r\n"  # not the other engine's verdict
     large.max_job_size = 5  # and a new limit is not judged by the old one's verdicts
     assert _run(large, large_conn, line) == b"JOB_TOO_BIG\r\n"
+
+
+def test_a_big_body_through_a_recording_server() -> None:
+    """With a transcript on, the big body's pieces (one a bytearray) are recorded as bytes and the
+    client still gets every byte."""
+    from fakebean.threaded import ThreadedServer
+    from tests.support import RawConn
+
+    size = 2 * MIB
+    body = bytes(range(256)) * (size // 256)
+    with ThreadedServer(clock="frozen", max_job_size=size, transcript=10) as server:
+        host, port = server.address
+        conn = RawConn(socket.create_connection((host, port)))
+        try:
+            conn.send(b"put 0 0 60 %d\r\n" % size + body + b"\r\n")
+            assert conn.recv_line() == b"INSERTED 1\r\n"
+            assert conn.cmd("reserve") == b"RESERVED 1 %d\r\n" % size + body + b"\r\n"
+        finally:
+            conn.sock.close()
+        reserve = [e for e in server.transcript() if e.command == b"reserve\r\n"][0]
+        assert reserve.reply_size == len(b"RESERVED 1 %d\r\n" % size) + size + 2
+        assert isinstance(reserve.reply, bytes) and reserve.reply.startswith(b"RESERVED 1 ")
