@@ -18,8 +18,8 @@ OUT_LIMIT bytes of replies unsent; ``run_buffered`` carries on later from ``conn
 Commands. A line goes to its handler through ``dispatch``'s table (the two common shapes are
 looked up here directly, the rest by ``dispatch_line``). Handlers (``commands``, ``inspection``)
 see this class only through ``engine_view.EngineView``; job states, waiters and timers are the
-scheduler's (``scheduler.Scheduler``, this class's base; its header explains lazy deletion and
-timer ranks).
+scheduler's (``scheduler.Scheduler``, this class's base; its header explains lazy deletion, and
+the one of ``timers`` the timer heaps and ranks).
 
 Replies before bookkeeping. For the last command of an input with nothing queued ahead of it, a
 shell that can write at once (the executable's ``send_now``) gets the reply directly, while the
