@@ -33,7 +33,12 @@ def _fresh(max_job_size: int = 65535) -> tuple[Engine, Conn]:
 
 
 def _run(engine: Engine, conn: Conn, data: bytes) -> bytes:
+    """Feed ``data`` and run it to the end, turn after turn (as a shell does with ``busy``)."""
     engine.feed(conn, data, engine.now)
+    while engine.busy:
+        busy, engine.busy = engine.busy, {}
+        for waiting in busy:
+            engine.resume(waiting, engine.now)
     out = b"".join(conn.out)
     conn.out.clear()
     conn.out_size = 0

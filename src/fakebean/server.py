@@ -83,6 +83,10 @@ class _AsyncioHandle(asyncio.Protocol):
 
     def close(self) -> None:
         self.transport.close()
+        # Gone for the engine now, not when asyncio calls connection_lost on a later turn: a command
+        # read meanwhile (a client right after a readiness probe) no longer counts this connection.
+        server = self.server
+        server.engine.disconnect(self.conn, server.clock.now())
 
     @property
     def closing(self) -> bool:
@@ -122,11 +126,15 @@ class Server(Shell, Controls):
         version: str = "1.12",
         clock: Clock | str | None = "real",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
+        binlog_dir: str | os.PathLike[str] | None = None,
+        fsync_ms: int | None = 50,
         verbose: int | None = None,
         transcript: int = 0,
         strict: bool = False,
     ) -> None:
         self.host = host
+        self.binlog_dir = None if binlog_dir is None else os.fspath(binlog_dir)
+        self.fsync_ms = fsync_ms
         self.port = port
         self.unix_path = unix_path
         self.sock = sock
@@ -144,6 +152,11 @@ class Server(Shell, Controls):
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
+        self._busy_scheduled = False
+        # wake() calls from other threads waiting for the loop; close() releases them, because a
+        # loop that stops after close() would never run their callbacks
+        self._wakes: set[threading.Event] = set()
+        self._wakes_lock = threading.Lock()
         self._address: Address | None = None
         self._relisten: asyncio.Task[None] | None = None
         self.controller = Controller(self, transcript, strict)
@@ -152,6 +165,12 @@ class Server(Shell, Controls):
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("server already started")
+        if self.binlog_dir is not None and self.engine.journal is None:
+            from .binlog import open_journal  # raises LockError when another server holds it
+
+            sync = self.fsync_ms  # None: never fsync (-F)
+            size = self.engine.binlog_max_size
+            open_journal(self.engine, self.binlog_dir, size, sync or 0, sync is not None)
         loop = self._loop = asyncio.get_running_loop()
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()
@@ -219,7 +238,33 @@ class Server(Shell, Controls):
         await server.wait_closed()
         if self.protocols and self.all_closed is not None:
             await self.all_closed.wait()
-        self._server = None
+        with self._wakes_lock:
+            self._server = None
+            wakes, self._wakes = self._wakes, set()
+        for done in wakes:
+            done.set()  # a closed server has nothing to wake
+        if self.engine.journal is not None:
+            self.engine.journal.close()  # the files stay as a killed beanstalkd leaves them; the lock goes
+
+    async def restart(self, keep_jobs: bool = True) -> None:
+        """Close everything and come back on the same address, as a beanstalkd restart would.
+
+        With ``keep_jobs`` the jobs come back the way binlog recovery brings them: from
+        ``binlog_dir`` when one is set, otherwise from a snapshot of the live jobs put through the
+        same recovery. Without it the server starts empty (and the binlog files are removed).
+        """
+        from .binlog.snapshot import restarted
+
+        if self.sock is not None:
+            raise RuntimeError("a server started on a given socket cannot restart on it")
+        address = self.address
+        await self.close()
+        if isinstance(address, str):
+            self.unix_path = address
+        else:
+            self.host, self.port = address
+        self.engine = restarted(self.engine, self.clock.now(), keep_jobs, self.binlog_dir)
+        await self.start()
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -268,8 +313,19 @@ class Server(Shell, Controls):
             finally:
                 done.set()
 
-        loop.call_soon_threadsafe(run)
-        done.wait(30.0)
+        with self._wakes_lock:
+            if self._server is None:
+                return  # closed meanwhile
+            try:
+                loop.call_soon_threadsafe(run)
+            except RuntimeError:
+                return  # the loop closed meanwhile
+            self._wakes.add(done)
+        try:
+            done.wait(30.0)  # released by run() or by close(), whichever comes first
+        finally:
+            with self._wakes_lock:
+                self._wakes.discard(done)
 
     def advance_now(self, seconds: float) -> None:
         self.clock.advance(seconds)
@@ -291,6 +347,19 @@ class Server(Shell, Controls):
         delay = (deadline - self.clock.now()) / NS
         self._timer = self._loop.call_later(max(0, delay), self._on_timer)
         self._timer_at = deadline
+
+    def schedule_busy(self) -> None:
+        # call_soon: the loop polls its sockets (without waiting) before running it, so every other
+        # connection's bytes are handled between two turns of a busy one
+        if not self._busy_scheduled and self._loop is not None:
+            self._busy_scheduled = True
+            self._loop.call_soon(self._on_busy)
+
+    def _on_busy(self) -> None:
+        self._busy_scheduled = False
+        if self._server is not None:
+            self.run_busy(self.clock.now())
+            self.settle()
 
     def _on_timer(self) -> None:
         self._timer = None

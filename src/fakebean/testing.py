@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,7 +96,11 @@ class RealBeanstalkd:
     """A real ``beanstalkd`` process on 127.0.0.1 and a free port, for this test only."""
 
     def __init__(
-        self, path: str | None = None, max_job_size: int | None = None, binlog_max_size: int | None = None
+        self,
+        path: str | None = None,
+        max_job_size: int | None = None,
+        binlog_max_size: int | None = None,
+        binlog_dir: str | None = None,
     ) -> None:
         binary = find_beanstalkd(path)
         last_error = ""
@@ -106,14 +111,25 @@ class RealBeanstalkd:
                 args += ["-z", str(max_job_size)]
             if binlog_max_size is not None:
                 args += ["-s", str(binlog_max_size)]
-            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if binlog_dir is not None:
+                args += ["-b", str(binlog_dir)]
+            # stderr goes to a file, never a pipe: nobody reads a pipe while the test runs, and
+            # beanstalkd blocks once it holds 64 KiB of warnings (one per put refused while draining)
+            self._stderr = tempfile.TemporaryFile()
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._stderr)
             self.address = ("127.0.0.1", port)
             if self._wait_listening():
                 return
             self.process.kill()
-            _, err = self.process.communicate()
-            last_error = err.decode(errors="replace").strip()
+            self.process.wait()
+            last_error = self.stderr().strip()
+            self._stderr.close()
         raise RuntimeError(f"could not start {binary} on a free port: {last_error}")
+
+    def stderr(self) -> str:
+        """Everything the process has written to stderr so far."""
+        fd = self._stderr.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def _wait_listening(self) -> bool:
         """Wait until our process listens on the port.
@@ -164,15 +180,14 @@ class RealBeanstalkd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        self._stderr.close()
 
 
 def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
     """Options a real beanstalkd can honour pass; fakebean-only ones skip the test; others are errors."""
     import pytest
 
-    unknown = set(options) - {"max_job_size", "binlog_max_size", "clock", "version"}
+    unknown = set(options) - {"max_job_size", "binlog_max_size", "binlog_dir", "clock", "version"}
     if unknown:
         raise TypeError(f"a real beanstalkd takes no {', '.join(sorted(unknown))} option")
     clock = options.get("clock", "real")
@@ -213,7 +228,10 @@ class Beanstalkd(Controls):
         if real:
             _check_real_options(beanstalkd_path, options)
             self.process = RealBeanstalkd(
-                beanstalkd_path, options.get("max_job_size"), options.get("binlog_max_size")
+                beanstalkd_path,
+                options.get("max_job_size"),
+                options.get("binlog_max_size"),
+                options.get("binlog_dir"),
             )
             self.address: tuple[str, int] = self.process.address
             freezegun_hooks.register(self)
@@ -253,6 +271,13 @@ class Beanstalkd(Controls):
 
         self.close()
         pytest.skip(reason)
+
+    def restart(self, keep_jobs: bool = True) -> None:
+        """Restart fakebean on the same address (see ``fakebean.Server.restart``); a real
+        beanstalkd test is skipped."""
+        if self.server is None:
+            self._skip("restart() needs fakebean; this test runs against a real beanstalkd")
+        self.server.restart(keep_jobs)
 
     def drain(self) -> None:
         if self.server is not None:
