@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 import select
 import socket
+from collections import deque
 
 from .clock import Clock, SystemClock, make_clock
 from .engine import IN_LIMIT
-from .model import Conn
+from .model import Buffer, Conn
 from .scheduler import NEVER
 from .shell import Shell
-from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
+from .wire import BIG_BODY, DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class _Handle:
         self.fd = sock.fileno()
         self.recv_size = SMALL_RECV
         self.conn = conn
-        self.pending = bytearray()
+        self.pending: bytearray | _Backlog = bytearray()
         self.write_paused = False
         self.eof = False
         self.hangup_seen = False
@@ -112,7 +113,7 @@ class _Handle:
         self.events = READ
 
     # the shell's handle interface
-    def write(self, data: bytes) -> None:
+    def write(self, data: Buffer) -> None:
         if not self.pending:
             try:
                 sent = _write(self.fd, data)
@@ -123,12 +124,11 @@ class _Handle:
                 return
             if sent == len(data):
                 return
-            data = data[sent:]
-        self.pending += data
-        self.write_paused = len(self.pending) > HIGH_WATER
+            data = memoryview(data)[sent:]  # (a view: no copy)
+        self._queue(data)
         self._update()
 
-    def send_now(self, data: bytes) -> None:
+    def send_now(self, data: Buffer) -> None:
         """The engine's direct reply. A failed write only queues the bytes: the next event on the
         socket (EPOLLOUT/ERR) finds the error and closes it, outside the engine."""
         if not self.pending:
@@ -138,9 +138,21 @@ class _Handle:
                 sent = 0
             if sent == len(data):
                 return
-            data = data[sent:]
-        self.pending += data
-        self.write_paused = len(self.pending) > HIGH_WATER
+            data = memoryview(data)[sent:]  # (a view: no copy)
+        self._queue(data)
+
+    def _queue(self, data: Buffer) -> None:
+        """Keep unsent bytes: copied when small, by reference once a big body is among them."""
+        pending = self.pending
+        if isinstance(pending, bytearray):
+            if len(data) < BIG_BODY:
+                pending += data
+            else:
+                self.pending = pending = _Backlog(pending)
+                pending.add(data)
+        else:
+            pending.add(data)
+        self.write_paused = len(pending) > HIGH_WATER
 
     def close(self) -> None:
         self.closing = True
@@ -167,7 +179,7 @@ class _Handle:
         if data:
             self.feed(conn, data, now)
             out = conn.out
-            if out and not self.pending and not conn.buf and not conn.want_close:
+            if out and not self.pending and not conn.buf and not conn.want_close and conn.out_size < BIG_BODY:
                 # Every command of the read answered (those not sent directly): one write, now,
                 # skipping the flush pass.
                 reply = out[0] if len(out) == 1 else b"".join(out)
@@ -220,8 +232,9 @@ class _Handle:
         self._update()
 
     def on_writable(self) -> None:
+        pending = self.pending
         try:
-            sent = _write(self.fd, self.pending)
+            sent = _write(self.fd, pending if isinstance(pending, bytearray) else pending.head())
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -232,6 +245,8 @@ class _Handle:
             self.write_paused = len(self.pending) > HIGH_WATER
             return
         self.write_paused = False
+        if not isinstance(pending, bytearray):
+            self.pending = bytearray()  # the backlog is written out: back to the plain buffer
         if self.closing:
             self.lost()
             return
@@ -277,6 +292,46 @@ class _Handle:
         self.closing = True
         self.pending.clear()
         server.engine.disconnect(self.conn, server.clock.now())
+
+
+class _Backlog:
+    """Unsent bytes as a queue of views, so that a big job's body waits for the socket without
+    being copied (a bytearray buffer would hold a second copy of it)."""
+
+    __slots__ = ("pieces", "size")
+
+    def __init__(self, first: bytearray) -> None:
+        self.pieces: deque[memoryview] = deque()
+        self.size = 0
+        if first:
+            self.add(bytes(first))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, data: Buffer) -> None:
+        self.pieces.append(memoryview(data))
+        self.size += len(data)
+
+    def head(self) -> memoryview:
+        return self.pieces[0]
+
+    def __delitem__(self, key: slice) -> None:
+        """``del backlog[:n]``: the first ``n`` bytes were written."""
+        sent: int = key.stop
+        self.size -= sent
+        pieces = self.pieces
+        while sent:
+            first = pieces[0]
+            if len(first) > sent:
+                pieces[0] = first[sent:]
+                return
+            sent -= len(first)
+            pieces.popleft()
+
+    def clear(self) -> None:
+        self.pieces.clear()
+        self.size = 0
 
 
 class EpollServer(Shell):
