@@ -166,3 +166,30 @@ def test_reset_is_refused_with_a_binlog(tmp_path: Path) -> None:
         )
         assert status == 409 and "binlog" in data["error"]
         assert [j["body"] for j in running.admin.get("/api/jobs")["jobs"]] == ["kept"]
+
+
+def test_the_admin_actions_are_written_to_the_binlog(tmp_path: Path) -> None:
+    def listing(running: Running) -> list[tuple[int, str, str, str]]:
+        jobs = running.admin.get("/api/jobs")["jobs"]
+        return [(j["id"], j["tube"], j["state"], j["body"]) for j in jobs]
+
+    for running in start("-b", str(tmp_path)):
+        admin = running.admin
+        ready = admin.post("/api/put", {"body": "ready", "tube": "a"})["id"]
+        admin.post("/api/put", {"body": "delayed", "tube": "a", "delay": 3600})
+        admin.post("/api/put", {"body": "buried", "tube": "b", "buried": True})
+        doomed = admin.post("/api/put", {"body": "doomed"})["id"]
+        admin.post("/api/bury", {"id": ready})
+        admin.post("/api/kick", {"tube": "b"})
+        admin.post("/api/delete", {"id": doomed})
+        moved = admin.post("/api/put", {"body": "moved"})["id"]
+        admin.post("/api/move", {"id": moved, "tube": "c"})
+        before = listing(running)
+    assert before == [
+        (1, "a", "buried", "ready"),
+        (2, "a", "delayed", "delayed"),
+        (3, "b", "ready", "buried"),
+        (6, "c", "ready", "moved"),
+    ]
+    for running in start("-b", str(tmp_path)):
+        assert listing(running) == before  # recovered from the binlog as written

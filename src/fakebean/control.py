@@ -139,16 +139,21 @@ class Controller:
         now = self._now()
         t = engine.find_or_make_tube(name)
         job = Job(engine.next_job_id, priority, round(delay * NS), max(round(ttr * NS), NS), t, now)
+        job.body = data
+        if engine.journal is not None:
+            control_ops.journal_put(engine, job)  # written as a client's put would be
         engine.next_job_id += 1
         t.refs += 1
-        job.body = data
         engine.jobs[job.id] = job
         engine.counts[CMD["put"]] += 1
         engine.total_jobs += 1
         t.total_jobs += 1
         if buried:
             engine.counts[CMD["bury"]] += 1
-            engine.make_buried(job)
+            if engine.journal is not None:
+                engine.journal.bury(engine, None, job)  # type: ignore[arg-type]  # unused there
+            else:
+                engine.make_buried(job)
         elif job.delay:
             engine.make_delayed(job, job.delay)
         else:

@@ -5,9 +5,10 @@ stats as data, and a paged job listing: what the admin API and dashboard need be
 Each function runs on the server's own thread or loop (``Controller`` sees to it) and acts as if a
 client had sent the matching command and left: the command's ``cmd-*`` counter moves, and so do the
 job's and tube's own counters (``kicks``, ``buries``, the tube's ``cmd-delete`` and
-``cmd-pause-tube``), as beanstalkd would move them. Where a client could not do it, fakebean can:
-``delete`` and ``bury`` take any job, whoever reserved it (the reserver then gets ``NOT_FOUND`` for
-it, as after a TTR timeout that another worker won).
+``cmd-pause-tube``), as beanstalkd would move them, and with a binlog (``-b``) each change is
+journalled as the command's would be. Where a client could not do it, fakebean can: ``delete`` and
+``bury`` take any job, whoever reserved it (the reserver then gets ``NOT_FOUND`` for it, as after a
+TTR timeout that another worker won).
 """
 
 from __future__ import annotations
@@ -46,22 +47,26 @@ def kick(engine: Engine, tube: str, bound: int) -> int:
         return 0
     if t.buried:  # buried jobs, else delayed ones: never both in one kick
         while kicked < bound and t.buried:
-            _kick(engine, next(iter(t.buried.values())))
+            if not _kick(engine, next(iter(t.buried.values()))):
+                break
             kicked += 1
     else:
         while kicked < bound:
             top = engine.delayed_top(t)
-            if top is None:
+            if top is None or not _kick(engine, top):
                 break
-            _kick(engine, top)
             kicked += 1
     return kicked
 
 
-def _kick(engine: Engine, job: Job) -> None:
+def _kick(engine: Engine, job: Job) -> bool:
+    """As the command: False when the binlog has no room left (the job stays where it is)."""
+    if engine.journal is not None:
+        return engine.journal.kick(engine, job)
     engine.take_out(job)
     job.kicks += 1
     engine.make_ready(job)
+    return True
 
 
 def kick_job(engine: Engine, job_id: int) -> bool:
@@ -70,8 +75,7 @@ def kick_job(engine: Engine, job_id: int) -> bool:
     job = engine.jobs.get(job_id)
     if job is None or job.state not in (BURIED, DELAYED):
         return False
-    _kick(engine, job)
-    return True
+    return _kick(engine, job)
 
 
 def _take(engine: Engine, job: Job) -> None:
@@ -90,6 +94,8 @@ def delete(engine: Engine, job_id: int) -> bool:
     job = engine.jobs.get(job_id)
     if job is None or job.state not in STATES:
         return False
+    if engine.journal is not None:
+        engine.journal.delete(job)  # (a failed write turns the log off, as for the command)
     _take(engine, job)
     job.tube.deletes += 1
     engine.free_job(job)
@@ -104,9 +110,12 @@ def bury(engine: Engine, job_id: int, priority: int | None = None) -> bool:
     job = engine.jobs.get(job_id)
     if job is None or job.state not in (READY, DELAYED, RESERVED):
         return False
+    reserver = job.reserver
     _take(engine, job)
     if priority is not None:
         job.pri = priority
+    if engine.journal is not None:
+        return engine.journal.bury(engine, reserver, job)  # type: ignore[arg-type]  # unused there
     engine.make_buried(job)
     return True
 
@@ -117,11 +126,7 @@ def pause(engine: Engine, tube: str, seconds: float) -> None:
         raise ValueError(f"seconds must be 0..{U32_MAX}")
     engine.counts[CMD["pause-tube"]] += 1
     t = find_tube(engine, tube)
-    delay = round(seconds * NS) or 1  # as the command: 0 means unpause almost at once
-    t.pause = delay
-    t.unpause_at = engine.now + delay
-    t.pauses += 1
-    engine.push_timer(t.unpause_at, 1, t, t.unpause_at)
+    engine.pause_tube(t, round(seconds * NS) or 1)  # as the command: 0 means unpause almost at once
 
 
 def clear(engine: Engine, conns: Iterable[Conn], tube: str, states: Sequence[str]) -> int:
@@ -135,6 +140,20 @@ def clear(engine: Engine, conns: Iterable[Conn], tube: str, states: Sequence[str
     conns = list(conns)
     doomed = [job.id for state in states for job in snapshots._tube_jobs(t, state, conns)]
     return sum(delete(engine, job_id) for job_id in doomed)
+
+
+def journal_put(engine: Engine, job: Job) -> None:
+    """Write a seeded job to the binlog as a client's put writes it (ready or delayed)."""
+    journal = engine.journal
+    assert journal is not None
+    if not journal.reserve_put(job):
+        raise RuntimeError("the binlog has no room left: a put would answer OUT_OF_MEMORY")
+    if job.delay:
+        job.state = DELAYED
+        job.deadline = engine.now + job.delay
+    else:
+        job.state = READY
+    journal.record(job)
 
 
 def stats(engine: Engine) -> dict[str, Any]:
