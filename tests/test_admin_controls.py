@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,13 @@ def test_paging_by_cursor_on_the_controller() -> None:
 
 def test_fixture_is_a_controls(fakebean: Beanstalkd) -> None:
     assert isinstance(fakebean, Controls)
+
+
+def test_seeded_and_changed_jobs_come_back_from_the_binlog(tmp_path: Path) -> None:
+    with fakebean.ThreadedServer(binlog_dir=str(tmp_path)) as server:
+        kept = server.put("kept", buried=True)
+        gone = server.put("gone", tube="t")
+        assert server.delete(gone)
+        later = server.put("later", delay=600)
+        server.restart(keep_jobs=True)  # read back from the directory
+        assert [(j.id, j.state) for j in server.jobs()] == [(kept, "buried"), (later, "delayed")]
