@@ -11,11 +11,12 @@ Faults act at the shell boundary (see ``fakebean.recorder``): the engine stays a
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from . import snapshots
+from . import control_ops, snapshots
 from .engine import Engine
 from .model import Conn, Job
 from .recorder import MISTAKES, Mistake, Recorder, Rule, instrument
@@ -91,6 +92,16 @@ class Controller:
     def transcript(self, connection: int | None = None) -> list[Entry]:
         return self.ring.entries(connection)
 
+    def keep_transcript(self, size: int) -> None:
+        """Keep the last ``size`` exchanges from now on (0: none); the recorder starts if needed."""
+        if size < 0:
+            raise ValueError("a transcript size is >= 0")
+        ring = self.ring
+        ring.size = size
+        ring.ring = deque(ring.ring, maxlen=size)
+        if size:
+            self.recording()
+
     def mistakes(self, clear: bool = False) -> list[Mistake]:
         if self.recorder is None:
             return []
@@ -128,16 +139,21 @@ class Controller:
         now = self._now()
         t = engine.find_or_make_tube(name)
         job = Job(engine.next_job_id, priority, round(delay * NS), max(round(ttr * NS), NS), t, now)
+        job.body = data
+        if engine.journal is not None:
+            control_ops.journal_put(engine, job)  # written as a client's put would be
         engine.next_job_id += 1
         t.refs += 1
-        job.body = data
         engine.jobs[job.id] = job
         engine.counts[CMD["put"]] += 1
         engine.total_jobs += 1
         t.total_jobs += 1
         if buried:
             engine.counts[CMD["bury"]] += 1
-            engine.make_buried(job)
+            if engine.journal is not None:
+                engine.journal.bury(engine, None, job)  # type: ignore[arg-type]  # unused there
+            else:
+                engine.make_buried(job)
         elif job.delay:
             engine.make_delayed(job, job.delay)
         else:
@@ -160,6 +176,63 @@ class Controller:
         if self.recorder is not None:
             self.recorder.forget()
         self.shell.settle()
+
+    # ------------------------------------------------------------------ changing jobs and tubes (control_ops)
+    def job(self, job_id: int) -> JobInfo | None:
+        self._now()
+        job = self.shell.engine.jobs.get(job_id)
+        if job is None or job.state not in snapshots.STATES:
+            return None
+        return snapshots.job_info(self.shell.engine, job)
+
+    def page(
+        self, tube: str | None, state: str | None, limit: int, after: int = 0
+    ) -> tuple[list[JobInfo], int, bool]:
+        self._now()
+        return control_ops.page(self.shell.engine, self.shell.live_conns(), tube, state, limit, after)
+
+    def stats(self) -> dict[str, Any]:
+        self._now()
+        return control_ops.stats(self.shell.engine)
+
+    def _changed(self, result: T) -> T:
+        self.shell.settle()  # a kicked job may go to a waiting worker at once
+        return result
+
+    def kick(self, tube: str = "default", bound: int = 1) -> int:
+        self._now()
+        return self._changed(control_ops.kick(self.shell.engine, tube, bound))
+
+    def kick_job(self, job_id: int) -> bool:
+        self._now()
+        return self._changed(control_ops.kick_job(self.shell.engine, job_id))
+
+    def delete(self, job_id: int) -> bool:
+        self._now()
+        return self._changed(control_ops.delete(self.shell.engine, job_id))
+
+    def bury(self, job_id: int, priority: int | None = None) -> bool:
+        self._now()
+        return self._changed(control_ops.bury(self.shell.engine, job_id, priority))
+
+    def move(self, job_id: int, tube: str) -> int | None:
+        """Put a copy of the job into ``tube`` (same priority and TTR, ready) and delete it; the copy
+        has a new id, as when a client moves a job. None when there is no such job."""
+        info = self.job(job_id)
+        if info is None:
+            return None
+        new_id = self.put(info.body, tube, priority=info.priority, ttr=info.ttr)
+        control_ops.delete(self.shell.engine, job_id)
+        return self._changed(new_id)
+
+    def pause(self, tube: str, seconds: float) -> None:
+        self._now()
+        control_ops.pause(self.shell.engine, tube, seconds)
+        self.shell.settle()
+
+    def clear(self, tube: str, states: tuple[str, ...] = ("ready", "delayed", "buried")) -> int:
+        self._now()
+        return self._changed(control_ops.clear(self.shell.engine, self.shell.live_conns(), tube, states))
 
     # ------------------------------------------------------------------ strict mode
     def expect_error(self, word: str, on: bool) -> None:
@@ -252,10 +325,50 @@ class Controls:
         """The recorded commands and replies, oldest first (a ring: the last ones only)."""
         return self._control(lambda c: c.transcript(connection))
 
+    def keep_transcript(self, size: int) -> None:
+        """Keep the last ``size`` commands and replies from now on (0: stop recording)."""
+        self._control(lambda c: c.keep_transcript(size))
+
     def mistakes(self, clear: bool = False) -> list[Mistake]:
         """Strict mode's findings that no ``expect_error`` declared; ``clear`` forgets them (the
         test has dealt with them: they no longer fail it)."""
         return self._control(lambda c: c.mistakes(clear))
+
+    def job(self, job_id: int) -> JobInfo | None:
+        """One job's snapshot, or None."""
+        return self._control(lambda c: c.job(job_id))
+
+    def stats(self) -> dict[str, Any]:
+        """``stats`` as a dict, without counting a command."""
+        return self._control(lambda c: c.stats())
+
+    def kick(self, tube: str = "default", bound: int = 1) -> int:
+        """``kick bound`` on ``tube`` (buried jobs first, else delayed); returns how many."""
+        return self._control(lambda c: c.kick(tube, bound))
+
+    def kick_job(self, job_id: int) -> bool:
+        """A buried or delayed job is ready again; False when there is none such."""
+        return self._control(lambda c: c.kick_job(job_id))
+
+    def delete(self, job_id: int) -> bool:
+        """Delete a job in any state, even one a client reserved."""
+        return self._control(lambda c: c.delete(job_id))
+
+    def bury(self, job_id: int, priority: int | None = None) -> bool:
+        """Bury a ready, delayed or reserved job."""
+        return self._control(lambda c: c.bury(job_id, priority))
+
+    def move(self, job_id: int, tube: str) -> int | None:
+        """Move a job to ``tube`` (as a new ready job with a new id); returns that id."""
+        return self._control(lambda c: c.move(job_id, tube))
+
+    def pause(self, tube: str, seconds: float) -> None:
+        """``pause-tube``: no reserve from ``tube`` for ``seconds``."""
+        self._control(lambda c: c.pause(tube, seconds))
+
+    def clear(self, tube: str, states: tuple[str, ...] = ("ready", "delayed", "buried")) -> int:
+        """Delete every job of ``tube`` in ``states``; returns how many."""
+        return self._control(lambda c: c.clear(tube, states))
 
     @contextmanager
     def expect_error(self, reply: str) -> Iterator[None]:
