@@ -147,9 +147,12 @@ class Controller:
 
     def reset(self) -> None:
         """A brand-new server: every connection closed, ids from 1, counters 0, only ``default``,
-        uptime from now, no pending fault. The transcript and strict mode's findings stay."""
+        uptime from now, no pending fault. The transcript and strict mode's findings stay. With a
+        binlog directory, the directory is as a brand-new server leaves it: the old files removed,
+        a new ``binlog.1`` journaling from here on, the lock kept throughout."""
         self.disconnect_all(fault="reset()")
         engine = self.shell.engine
+        journal, error_log = engine.journal, engine.server_error_log
         Engine.__init__(
             engine,
             max_job_size=engine.max_job_size,
@@ -157,6 +160,11 @@ class Controller:
             binlog_max_size=engine.binlog_max_size,
             now=self.shell.control_now(),
         )
+        engine.server_error_log = error_log  # how the shell logs is not server state
+        if journal is not None:
+            from .binlog import start_afresh  # (the binlog package loads only when used)
+
+            start_afresh(engine, journal)
         if self.recorder is not None:
             self.recorder.forget()
         self.shell.settle()
