@@ -258,12 +258,18 @@ class Server(Shell, Controls):
         if self.sock is not None:
             raise RuntimeError("a server started on a given socket cannot restart on it")
         address = self.address
+        controller = self.controller
+        if controller.recorder is not None:
+            controller.disconnect_all(fault="restart()")  # marked in the transcript, as reset() is
         await self.close()
         if isinstance(address, str):
             self.unix_path = address
         else:
             self.host, self.port = address
         self.engine = restarted(self.engine, self.clock.now(), keep_jobs, self.binlog_dir)
+        if controller.recorder is not None:
+            controller.recorder.restarted()
+            controller.recording()  # on the new engine's edge: transcript, strict mode and faults go on
         await self.start()
 
     async def __aenter__(self) -> Server:
