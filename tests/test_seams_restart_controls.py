@@ -89,3 +89,34 @@ def test_a_client_blocked_in_reserve_sees_the_restart_close_it() -> None:
         assert conn.stats()["current-waiting"] == "0"
         conn.close()
 
+
+def _refused(address: object) -> bool:
+    assert isinstance(address, tuple)
+    try:
+        socket.create_connection(address, timeout=10).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_a_restart_inside_unavailable_stays_unavailable_until_the_block_ends() -> None:
+    with ThreadedServer(clock="frozen") as server:
+        address = server.address
+        _dial(address).put(b"kept")
+        with server.unavailable():
+            server.restart()
+            assert _refused(address)
+        conn = _dial(address)
+        assert conn.cmd("peek 1") == b"FOUND 1 4\r\nkept\r\n"
+        conn.close()
+
+
+def test_a_restart_after_unavailable_serves_on_the_same_address() -> None:
+    with ThreadedServer(clock="frozen") as server:
+        address = server.address
+        with server.unavailable():
+            assert _refused(address)
+        server.restart()
+        conn = _dial(address)
+        assert conn.put(b"x") == 1
+        conn.close()

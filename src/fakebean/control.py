@@ -58,6 +58,7 @@ class Controller:
         self.ring = Transcript(transcript)
         self.recorder: Recorder | None = None
         self.strict = strict
+        self.down = False  # inside an unavailable() block (a restart there stays down)
         if transcript or strict:
             self.recording()
 
@@ -215,6 +216,7 @@ class Controller:
 
     def unavailable(self, on: bool) -> None:
         """No listener and no connection while ``on``; then the same address serves again."""
+        self.down = on
         if on:
             self.shell.stop_listening()
             self.disconnect_all(fault="unavailable()")

@@ -271,6 +271,8 @@ class Server(Shell, Controls):
             controller.recorder.restarted()
             controller.recording()  # on the new engine's edge: transcript, strict mode and faults go on
         await self.start()
+        if controller.down:
+            controller.unavailable(True)  # inside unavailable(): the block's end listens again
 
     async def __aenter__(self) -> Server:
         await self.start()
