@@ -42,3 +42,42 @@ def test_reset_with_a_binlog_starts_the_directory_afresh_and_journals_on(tmp_pat
         assert conn.put(b"next") == 2
         conn.close()
     unlock_dir(lock_dir(str(tmp_path)))  # the lock went with the server
+
+
+def test_reset_racing_other_control_calls_leaves_a_consistent_server() -> None:
+    import threading
+
+    with ThreadedServer(transcript=50, clock="frozen") as server:
+        start = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def seed() -> None:
+            start.wait()
+            for i in range(200):
+                server.put(b"job %d" % i)
+
+        def look() -> None:
+            start.wait()
+            try:
+                for _ in range(200):
+                    jobs = server.jobs()
+                    assert [j.id for j in jobs] == list(range(1, len(jobs) + 1))  # from 1, no gap
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=seed), threading.Thread(target=look)]
+        for t in threads:
+            t.start()
+        start.wait()
+        for _ in range(20):
+            server.reset()
+        for t in threads:
+            t.join(30)
+        assert errors == []
+        ids = [j.id for j in server.jobs()]
+        assert ids == list(range(1, len(ids) + 1))
+        conn = _conn(server)
+        stats = conn.stats()
+        assert stats["current-jobs-ready"] == stats["cmd-put"] == stats["total-jobs"] == str(len(ids))
+        assert conn.put(b"next") == len(ids) + 1
+        conn.close()
