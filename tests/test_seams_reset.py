@@ -81,3 +81,23 @@ def test_reset_racing_other_control_calls_leaves_a_consistent_server() -> None:
         assert stats["current-jobs-ready"] == stats["cmd-put"] == stats["total-jobs"] == str(len(ids))
         assert conn.put(b"next") == len(ids) + 1
         conn.close()
+
+
+@pytest.mark.parametrize("with_dir", [True, False], ids=["binlog", "memory"])
+def test_seeded_jobs_are_journaled_and_come_back_after_a_restart(tmp_path: Path, with_dir: bool) -> None:
+    with ThreadedServer(clock="frozen", **({"binlog_dir": tmp_path} if with_dir else {})) as server:
+        assert server.put("ready", priority=5) == 1
+        assert server.put("buried", buried=True) == 2
+        assert server.put("delayed", delay=100) == 3
+        if with_dir:
+            conn = _conn(server)
+            assert conn.stats()["binlog-records-written"] == "4"  # three puts and a bury
+            assert conn.stats_job(2)["file"] == "1"
+            conn.close()
+        server.restart()
+        got = [(j.id, j.state, j.priority, j.buries, j.body) for j in server.jobs()]
+    assert got == [
+        (1, "ready", 5, 0, b"ready"),
+        (2, "buried", 2**16, 2, b"buried"),  # recovery's one more bury, as for a client's job
+        (3, "delayed", 2**16, 0, b"delayed"),
+    ]

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from . import snapshots
 from .engine import Engine
-from .model import Conn, Job
+from .model import DELAYED, READY, Conn, Job
 from .recorder import MISTAKES, Mistake, Recorder, Rule, instrument
 from .snapshots import ConnectionInfo, JobInfo, TubeInfo
 from .transcript import Entry, Transcript
@@ -134,15 +134,19 @@ class Controller:
         job.body = data
         engine.jobs[job.id] = job
         engine.counts[CMD["put"]] += 1
-        engine.total_jobs += 1
-        t.total_jobs += 1
         if buried:
             engine.counts[CMD["bury"]] += 1
-            engine.make_buried(job)
-        elif job.delay:
-            engine.make_delayed(job, job.delay)
+        if engine.journal is not None:
+            _journal_put(engine, job, buried)
         else:
-            engine.make_ready(job)  # a waiting worker gets it at once
+            engine.total_jobs += 1
+            t.total_jobs += 1
+            if buried:
+                engine.make_buried(job)
+            elif job.delay:
+                engine.make_delayed(job, job.delay)
+            else:
+                engine.make_ready(job)  # a waiting worker gets it at once
         self.shell.settle()
         return job.id
 
@@ -222,6 +226,35 @@ class Controller:
             self.disconnect_all(fault="unavailable()")
         else:
             self.shell.start_listening()
+
+
+def _journal_put(engine: Engine, job: Job, buried: bool) -> None:
+    """A seeded job on a server with a binlog: written as a client's put (and bury) would write it,
+    so that a restart brings it back. A log with no room refuses it, as it would the client."""
+    journal = engine.journal
+    assert journal is not None
+    if not journal.reserve_put(job):
+        del engine.jobs[job.id]
+        engine.unref_tube(job.tube)
+        raise RuntimeError("the binlog has no room for the job: a client's put gets OUT_OF_MEMORY")
+    engine.total_jobs += 1
+    job.tube.total_jobs += 1
+    if job.delay and not buried:
+        job.state = DELAYED
+        job.deadline = engine.now + job.delay
+        if journal.record(job):
+            engine.make_delayed(job, job.delay)
+            return
+    else:
+        job.state = READY  # a bury follows: written first as the put's ready record
+        if journal.record(job) and not buried:
+            engine.make_ready(job)
+            return
+        if buried and journal.reserve_update():
+            engine.make_buried(job)
+            journal.record(job)
+            return
+    engine.make_buried(job)  # the write failed: buried, as beanstalkd does with a client's put
 
 
 def _command(name: str) -> bytes:
