@@ -126,3 +126,21 @@ def test_without_a_directory_unjournaled_changes_are_kept(tmp_path: Path) -> Non
         assert isinstance(job, dict)
         seen[with_dir] = (job["pri"], job["reserves"], job["releases"])
     assert seen == {True: ("5", "0", "0"), False: ("9", "1", "1")}
+
+
+def test_jobs_are_listed_by_id_after_recovery_moved_records_around(tmp_path: Path) -> None:
+    """Compaction writes old jobs after newer ones; recovery reads them in that order, and
+    ``jobs()`` still lists by id."""
+    with ThreadedServer(binlog_dir=tmp_path, clock="frozen") as server:
+        conn = _conn(server)
+        assert [conn.put(b"old"), conn.put(b"old")] == [1, 2]
+        conn.close()
+        server.restart()
+        server.restart()  # three files: the next write moves jobs 1 and 2 into the newest
+        conn = _conn(server)
+        assert conn.put(b"new") == 3
+        assert conn.stats_job(1)["file"] == conn.stats_job(3)["file"] == "3"
+        conn.close()
+        server.restart()
+        assert [j.id for j in server.jobs()] == [1, 2, 3]
+        assert [j.id for j in server.jobs(state="ready")] == [1, 2, 3]
