@@ -259,7 +259,7 @@ def restore(engine: Engine, wal: Wal | None, jobs: Iterable[Recovered], max_full
     # after newer ones, so the two orders differ. (In place: the wal shares the table.)
     table = engine.jobs
     ids = list(table)
-    if any(a > b for a, b in zip(ids, ids[1:])):
+    if any(a > b for a, b in zip(ids, ids[1:], strict=False)):
         ordered = sorted(table.items())
         table.clear()
         table.update(ordered)
