@@ -120,3 +120,16 @@ def test_a_restart_after_unavailable_serves_on_the_same_address() -> None:
         conn = _dial(address)
         assert conn.put(b"x") == 1
         conn.close()
+
+
+def test_a_delay_falls_due_after_a_restart_on_a_real_clock() -> None:
+    """The restarted server arms its timer afresh (the old one's deadline was left behind, so a
+    delayed job due at or after it never woke anyone)."""
+    with ThreadedServer() as server:
+        conn = _dial(server.address)
+        assert conn.cmd("put 0 1 10 1", b"x") == b"INSERTED 1\r\n"
+        server.restart()
+        conn = _dial(server.address)
+        conn.sock.settimeout(5)
+        assert conn.cmd("reserve-with-timeout 4").startswith(b"RESERVED 1 ")  # after about 1 s
+        conn.close()

@@ -223,6 +223,7 @@ class Server(Shell, Controls):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._timer_at = None  # no timer: a restart must arm one for whatever falls due first
         if self._relisten is not None:  # the end of an unavailable() block was still binding
             await asyncio.gather(self._relisten, return_exceptions=True)
             self._relisten = None
