@@ -18,14 +18,15 @@ from __future__ import annotations
 import os
 import select
 import socket
+from collections import deque
 from collections.abc import Callable
 
 from .clock import Clock, SystemClock, make_clock
 from .engine import IN_LIMIT
-from .model import Conn
+from .model import Buffer, Conn
 from .scheduler import NEVER
 from .shell import Shell
-from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
+from .wire import BIG_BODY, DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
 READ = select.EPOLLIN | select.EPOLLRDHUP
 IN_ONLY = select.EPOLLIN  # the usual event: bytes to read, nothing else
@@ -101,7 +102,7 @@ class _Handle:
         self.fd = sock.fileno()
         self.recv_size = SMALL_RECV
         self.conn = conn
-        self.pending = bytearray()
+        self.pending: bytearray | _Backlog = bytearray()
         self.pending_call = "write()"  # what beanstalkd would be sending pending's first reply with
         self.pending_error: OSError | None = None  # a direct reply's failed write, told later
         self.write_paused = False
@@ -111,7 +112,7 @@ class _Handle:
         self.events = READ
 
     # the shell's handle interface
-    def write(self, data: bytes) -> None:
+    def write(self, data: Buffer) -> None:
         if not self.pending:
             try:
                 sent = _write(self.fd, data)
@@ -123,12 +124,11 @@ class _Handle:
             if sent == len(data):
                 return
             self.pending_call = write_call(data)
-            data = data[sent:]
-        self.pending += data
-        self.write_paused = len(self.pending) > HIGH_WATER
+            data = memoryview(data)[sent:]  # (a view: no copy)
+        self._queue(data)
         self._update()
 
-    def send_now(self, data: bytes) -> None:
+    def send_now(self, data: Buffer) -> None:
         """The engine's direct reply. A failed write only queues the bytes: the next event on the
         socket (EPOLLOUT/ERR) finds the error and closes it, outside the engine."""
         if not self.pending:
@@ -142,9 +142,21 @@ class _Handle:
             if sent == len(data):
                 return
             self.pending_call = write_call(data)
-            data = data[sent:]
-        self.pending += data
-        self.write_paused = len(self.pending) > HIGH_WATER
+            data = memoryview(data)[sent:]  # (a view: no copy)
+        self._queue(data)
+
+    def _queue(self, data: Buffer) -> None:
+        """Keep unsent bytes: copied when small, by reference once a big body is among them."""
+        pending = self.pending
+        if isinstance(pending, bytearray):
+            if len(data) < BIG_BODY:
+                pending += data
+            else:
+                self.pending = pending = _Backlog(pending)
+                pending.add(data)
+        else:
+            pending.add(data)
+        self.write_paused = len(pending) > HIGH_WATER
 
     def close(self) -> None:
         self.closing = True
@@ -171,7 +183,7 @@ class _Handle:
         if data:
             self.feed(conn, data, now)
             out = conn.out
-            if out and not self.pending and not conn.buf and not conn.want_close:
+            if out and not self.pending and not conn.buf and not conn.want_close and conn.out_size < BIG_BODY:
                 # Every command of the read answered (those not sent directly): one write, now,
                 # skipping the flush pass.
                 reply = out[0] if len(out) == 1 else b"".join(out)
@@ -224,8 +236,9 @@ class _Handle:
         self._update()
 
     def on_writable(self) -> None:
+        pending = self.pending
         try:
-            sent = _write(self.fd, self.pending)
+            sent = _write(self.fd, pending if isinstance(pending, bytearray) else pending.head())
         except (BlockingIOError, InterruptedError):
             return
         except OSError as err:
@@ -236,6 +249,8 @@ class _Handle:
             self.write_paused = len(self.pending) > HIGH_WATER
             return
         self.write_paused = False
+        if not isinstance(pending, bytearray):
+            self.pending = bytearray()  # the backlog is written out: back to the plain buffer
         if self.closing:
             self.lost()
             return
@@ -289,15 +304,55 @@ class _Handle:
         server.engine.disconnect(self.conn, server.clock.now())
 
 
+class _Backlog:
+    """Unsent bytes as a queue of views, so that a big job's body waits for the socket without
+    being copied (a bytearray buffer would hold a second copy of it)."""
+
+    __slots__ = ("pieces", "size")
+
+    def __init__(self, first: bytearray) -> None:
+        self.pieces: deque[memoryview] = deque()
+        self.size = 0
+        if first:
+            self.add(bytes(first))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, data: Buffer) -> None:
+        self.pieces.append(memoryview(data))
+        self.size += len(data)
+
+    def head(self) -> memoryview:
+        return self.pieces[0]
+
+    def __delitem__(self, key: slice) -> None:
+        """``del backlog[:n]``: the first ``n`` bytes were written."""
+        sent: int = key.stop
+        self.size -= sent
+        pieces = self.pieces
+        while sent:
+            first = pieces[0]
+            if len(first) > sent:
+                pieces[0] = first[sent:]
+                return
+            sent -= len(first)
+            pieces.popleft()
+
+    def clear(self) -> None:
+        self.pieces.clear()
+        self.size = 0
+
+
 # Replies that carry a body (a job, or YAML) leave beanstalkd with one writev of line and body
 # (reply_job and the stats/list replies); every other reply with one write.
 _WRITEV_REPLIES = (b"RESERVED ", b"FOUND ", b"OK ")
 
 
-def write_call(data: bytes) -> str:
+def write_call(data: Buffer) -> str:
     """The call beanstalkd would be sending ``data``'s first reply with, as its ``check_err`` names it.
     (fakebean may have more than one reply in flight; the first unsent one is the one named.)"""
-    return "writev()" if data.startswith(_WRITEV_REPLIES) else "write()"
+    return "writev()" if bytes(data[:9]).startswith(_WRITEV_REPLIES) else "write()"
 
 
 class EpollServer(Shell):

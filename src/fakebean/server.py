@@ -22,7 +22,7 @@ from typing import TypeVar
 from . import freezegun_hooks
 from .clock import Clock, make_clock
 from .control import Controller, Controls
-from .model import Conn
+from .model import Buffer, Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
@@ -78,7 +78,7 @@ class _AsyncioHandle(asyncio.Protocol):
         self.adjust_reading()
 
     # the shell's handle interface
-    def write(self, data: bytes) -> None:
+    def write(self, data: Buffer) -> None:
         self.transport.write(data)
 
     def close(self) -> None:

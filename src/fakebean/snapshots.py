@@ -106,7 +106,7 @@ def job_info(engine: Engine, job: Job) -> JobInfo:
         job.releases,
         job.buries,
         job.kicks,
-        job.body,
+        bytes(job.body),  # (a big body is kept as a bytearray; bytes of a bytes is no copy)
     )
 
 

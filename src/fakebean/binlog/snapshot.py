@@ -32,7 +32,7 @@ def snapshot(engine: Engine) -> list[Recovered]:
         rec: Jobrec = unpack_jobrec(pack_jobrec(job, STATE_CODE[job.state]))
         if job.state == RESERVED:
             rec = rec._replace(state=ST_READY)
-        jobs.append(Recovered(rec, job.tube.name, job.body + b"\r\n"))
+        jobs.append(Recovered(rec, job.tube.name, bytes(job.body) + b"\r\n"))
     return jobs
 
 
