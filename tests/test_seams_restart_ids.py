@@ -144,3 +144,16 @@ def test_jobs_are_listed_by_id_after_recovery_moved_records_around(tmp_path: Pat
         server.restart()
         assert [j.id for j in server.jobs()] == [1, 2, 3]
         assert [j.id for j in server.jobs(state="ready")] == [1, 2, 3]
+
+
+def test_without_a_directory_compaction_is_not_followed(tmp_path: Path) -> None:
+    """The other difference in README "Restarts": once three files are on disk, a write moves a
+    live job's record into the newest file and the old files go, deleted ids with them."""
+
+    def bury_1(conn: RawConn) -> None:
+        assert conn.cmd("reserve-job 1").startswith(b"RESERVED 1 ")
+        assert conn.cmd("bury 1 0") == b"BURIED\r\n"
+
+    runs = [_puts(3, delete=(1, 2)), _nothing, bury_1]
+    assert _run(tmp_path, True, runs)[-1] == 2
+    assert _run(tmp_path, False, runs)[-1] == 4  # (no directory: tmp_path is not used)
