@@ -122,3 +122,44 @@ def test_a_failed_test_using_a_worker_and_a_restart_shows_both_sides(pytester: p
             r"*: delete 2\r\n -> DELETED\r\n",
         ]
     )
+
+
+def test_an_async_worker_rides_out_unavailable_and_restart(fakebean_factory: Factory) -> None:
+    import asyncio
+
+    from beanclient import AsyncWorker
+
+    server = fakebean_factory()
+    bodies: list[str] = []
+
+    async def handler(job: WorkerJob[str]) -> None:
+        bodies.append(job.body)
+
+    worker = AsyncWorker(server.address, "emails", handler, reconnect=FAST_RECONNECT)
+
+    async def scenario() -> None:
+        running_worker = asyncio.create_task(worker.run())
+        loop = asyncio.get_running_loop()
+
+        async def done(n: int) -> None:  # (the counters' wait blocks: run it off the loop)
+            assert await loop.run_in_executor(None, worker.counters.wait_for, lambda c: c.deleted == n, 10)
+
+        await loop.run_in_executor(None, lambda: server.client(use="emails").put("first"))
+        await done(1)
+        await loop.run_in_executor(None, server.restart)
+        await loop.run_in_executor(None, lambda: server.client(use="emails").put("second"))
+        await done(2)
+
+        def outage() -> None:
+            with server.unavailable():
+                pass
+
+        await loop.run_in_executor(None, outage)
+        await loop.run_in_executor(None, lambda: server.client(use="emails").put("third"))
+        await done(3)
+        worker.stop()
+        await asyncio.wait_for(running_worker, 10)
+
+    asyncio.run(scenario())
+    assert bodies == ["first", "second", "third"]
+    assert worker.counters.lost == 0
