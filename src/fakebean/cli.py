@@ -271,6 +271,7 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
 
                 server.log = VerboseLog(opts.verbose)
         server.engine.server_error_log = _log_server_error
+        server.io_error_log = _log_io_error
         # The loop skips an fd it does not know, then finds the stop flag set.
         server.epoll.register(wake_r, select.EPOLLIN)
         status = _become_user(opts) or _open_binlog(opts, server.engine)
@@ -400,6 +401,12 @@ def _warn(message: str) -> None:
 def _log_server_error(reply: bytes) -> None:
     """beanstalkd's ``reply_serr``: the reply, CRLF and all, as a warning line on stderr."""
     _warn(f"server error: {reply.decode('ascii')}")
+
+
+def _log_io_error(call: str, err: OSError) -> None:
+    """beanstalkd's ``check_err`` (prot.c): a connection's failed read or write, with and without
+    -V, without the C source location (COMPAT.md)."""
+    _warn(f"{call}: {err.strerror}")
 
 
 def _warn_all(messages: list[str]) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from . import control_ops, snapshots
 from .engine import Engine
-from .model import Conn, Job
+from .model import DELAYED, READY, Conn, Job
 from .recorder import MISTAKES, Mistake, Recorder, Rule, instrument
 from .snapshots import ConnectionInfo, JobInfo, TubeInfo
 from .transcript import Entry, Transcript
@@ -59,6 +59,7 @@ class Controller:
         self.ring = Transcript(transcript)
         self.recorder: Recorder | None = None
         self.strict = strict
+        self.down = False  # inside an unavailable() block (a restart there stays down)
         if transcript or strict:
             self.recording()
 
@@ -140,32 +141,34 @@ class Controller:
         t = engine.find_or_make_tube(name)
         job = Job(engine.next_job_id, priority, round(delay * NS), max(round(ttr * NS), NS), t, now)
         job.body = data
-        if engine.journal is not None:
-            control_ops.journal_put(engine, job)  # written as a client's put would be
         engine.next_job_id += 1
         t.refs += 1
         engine.jobs[job.id] = job
         engine.counts[CMD["put"]] += 1
-        engine.total_jobs += 1
-        t.total_jobs += 1
         if buried:
             engine.counts[CMD["bury"]] += 1
-            if engine.journal is not None:
-                engine.journal.bury(engine, None, job)  # type: ignore[arg-type]  # unused there
-            else:
-                engine.make_buried(job)
-        elif job.delay:
-            engine.make_delayed(job, job.delay)
+        if engine.journal is not None:
+            _journal_put(engine, job, buried)
         else:
-            engine.make_ready(job)  # a waiting worker gets it at once
+            engine.total_jobs += 1
+            t.total_jobs += 1
+            if buried:
+                engine.make_buried(job)
+            elif job.delay:
+                engine.make_delayed(job, job.delay)
+            else:
+                engine.make_ready(job)  # a waiting worker gets it at once
         self.shell.settle()
         return job.id
 
     def reset(self) -> None:
         """A brand-new server: every connection closed, ids from 1, counters 0, only ``default``,
-        uptime from now, no pending fault. The transcript and strict mode's findings stay."""
+        uptime from now, no pending fault. The transcript and strict mode's findings stay. With a
+        binlog directory, the directory is as a brand-new server leaves it: the old files removed,
+        a new ``binlog.1`` journaling from here on, the lock kept throughout."""
         self.disconnect_all(fault="reset()")
         engine = self.shell.engine
+        journal, error_log = engine.journal, engine.server_error_log
         Engine.__init__(
             engine,
             max_job_size=engine.max_job_size,
@@ -173,6 +176,11 @@ class Controller:
             binlog_max_size=engine.binlog_max_size,
             now=self.shell.control_now(),
         )
+        engine.server_error_log = error_log  # how the shell logs is not server state
+        if journal is not None:
+            from .binlog import start_afresh  # (the binlog package loads only when used)
+
+            start_afresh(engine, journal)
         if self.recorder is not None:
             self.recorder.forget()
         self.shell.settle()
@@ -280,11 +288,41 @@ class Controller:
 
     def unavailable(self, on: bool) -> None:
         """No listener and no connection while ``on``; then the same address serves again."""
+        self.down = on
         if on:
             self.shell.stop_listening()
             self.disconnect_all(fault="unavailable()")
         else:
             self.shell.start_listening()
+
+
+def _journal_put(engine: Engine, job: Job, buried: bool) -> None:
+    """A seeded job on a server with a binlog: written as a client's put (and bury) would write it,
+    so that a restart brings it back. A log with no room refuses it, as it would the client."""
+    journal = engine.journal
+    assert journal is not None
+    if not journal.reserve_put(job):
+        del engine.jobs[job.id]
+        engine.unref_tube(job.tube)
+        raise RuntimeError("the binlog has no room for the job: a client's put gets OUT_OF_MEMORY")
+    engine.total_jobs += 1
+    job.tube.total_jobs += 1
+    if job.delay and not buried:
+        job.state = DELAYED
+        job.deadline = engine.now + job.delay
+        if journal.record(job):
+            engine.make_delayed(job, job.delay)
+            return
+    else:
+        job.state = READY  # a bury follows: written first as the put's ready record
+        if journal.record(job) and not buried:
+            engine.make_ready(job)
+            return
+        if buried and journal.reserve_update():
+            engine.make_buried(job)
+            journal.record(job)
+            return
+    engine.make_buried(job)  # the write failed: buried, as beanstalkd does with a client's put
 
 
 def _command(name: str) -> bytes:

@@ -142,20 +142,6 @@ def clear(engine: Engine, conns: Iterable[Conn], tube: str, states: Sequence[str
     return sum(delete(engine, job_id) for job_id in doomed)
 
 
-def journal_put(engine: Engine, job: Job) -> None:
-    """Write a seeded job to the binlog as a client's put writes it (ready or delayed)."""
-    journal = engine.journal
-    assert journal is not None
-    if not journal.reserve_put(job):
-        raise RuntimeError("the binlog has no room left: a put would answer OUT_OF_MEMORY")
-    if job.delay:
-        job.state = DELAYED
-        job.deadline = engine.now + job.delay
-    else:
-        job.state = READY
-    journal.record(job)
-
-
 def stats(engine: Engine) -> dict[str, Any]:
     """``stats`` as a dict (numbers as numbers), without counting a ``stats`` command."""
     return parse_yaml_dict(server_stats(engine))

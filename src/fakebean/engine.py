@@ -43,6 +43,7 @@ from .scheduler import Scheduler
 
 if TYPE_CHECKING:
     from .binlog.journal import Journal
+    from .binlog.snapshot import Files
 from .wire import (
     BAD_FORMAT,
     BIG_BODY,
@@ -83,6 +84,7 @@ class Engine(Scheduler):
         "instance_id",
         "_max_job_size",
         "journal",
+        "memory_files",
         "next_conn_id",
         "next_job_id",
         "put_headers",
@@ -114,6 +116,8 @@ class Engine(Scheduler):
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
         self.journal: Journal | None = None  # the binlog (-b), when there is one
+        # Without one, what its files would hold across in-process restarts (ids go on from them).
+        self.memory_files: Files | None = None
         # Connections that stopped at TURN_COMMANDS with commands still buffered: the shell calls
         # ``resume`` for each on its next turn, without waiting for input.
         self.busy: dict[Conn, None] = {}

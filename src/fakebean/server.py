@@ -250,6 +250,7 @@ class Server(Shell, Controls):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._timer_at = None  # no timer: a restart must arm one for whatever falls due first
         if self._relisten is not None:  # the end of an unavailable() block was still binding
             await asyncio.gather(self._relisten, return_exceptions=True)
             self._relisten = None
@@ -288,13 +289,21 @@ class Server(Shell, Controls):
         if self.sock is not None:
             raise RuntimeError("a server started on a given socket cannot restart on it")
         address = self.address
+        controller = self.controller
+        if controller.recorder is not None:
+            controller.disconnect_all(fault="restart()")  # marked in the transcript, as reset() is
         await self.close()
         if isinstance(address, str):
             self.unix_path = address
         else:
             self.host, self.port = address
         self.engine = restarted(self.engine, self.clock.now(), keep_jobs, self.binlog_dir)
+        if controller.recorder is not None:
+            controller.recorder.restarted()
+            controller.recording()  # on the new engine's edge: transcript, strict mode and faults go on
         await self.start()
+        if controller.down:
+            controller.unavailable(True)  # inside unavailable(): the block's end listens again
 
     async def __aenter__(self) -> Server:
         await self.start()
