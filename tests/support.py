@@ -140,17 +140,22 @@ _COMMANDS: dict[str, str] = {}  # "cmd" -> the path given to --conformance-cmd (
 
 
 @functools.cache
-def executable() -> str:
-    """A beanstalkd-like command that runs ``python -m fakebean`` with this interpreter (and so with
-    this PYTHONPATH): the epoll shell every non-Python user runs. ``exec`` keeps the process id, so
-    the listener check in ``fakebean.testing.RealBeanstalkd`` sees the server itself."""
+def python_command(*args: str) -> str:
+    """A beanstalkd-like command file that runs this interpreter (and so this PYTHONPATH) with
+    ``args`` and then the command's own arguments. ``exec`` keeps the process id, so the listener
+    check in ``fakebean.testing.RealBeanstalkd`` sees the server itself."""
     directory = tempfile.mkdtemp(prefix="fakebean-bin-")
     atexit.register(shutil.rmtree, directory, True)
     path = os.path.join(directory, "fakebean")
     with open(path, "w") as script:
-        script.write(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m fakebean "$@"\n')
+        script.write(f'#!/bin/sh\nexec {shlex.join([sys.executable, *args])} "$@"\n')
     os.chmod(path, 0o755)
     return path
+
+
+def executable() -> str:
+    """``python -m fakebean`` as a command: the epoll shell every non-Python user runs."""
+    return python_command("-m", "fakebean")
 
 
 def set_conformance_command(path: str) -> None:
