@@ -6,7 +6,7 @@
 * ``Framer`` (from ``tests/framing_reference.py``): how many replies bytes earn on beanstalkd.
 * ``Pair`` / ``Twins``: one connection to fakebean and one to a real beanstalkd, driven in lockstep.
 
-Section numbers (§) refer to ``/work/shared/beanstalkd-protocol.md``.
+Section numbers (§) refer to ``docs/protocol.md``.
 """
 
 from __future__ import annotations

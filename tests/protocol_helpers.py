@@ -109,7 +109,8 @@ STATS_JOB_KEYS: tuple[str, ...] = (
     "kicks",
 )
 
-# Fields of `stats` that depend on the process, the host or the clock (§6.6), never on the commands sent.
+# Fields of `stats` that depend on the process, the host or the clock (docs/protocol.md §6.6), never on the
+# commands sent.
 ENVIRONMENT_KEYS = frozenset(
     {
         "pid",
@@ -153,7 +154,7 @@ def job_reply(word: str, job_id: int, body: bytes) -> bytes:
 
 
 def list_reply(names: Sequence[str]) -> bytes:
-    """The exact ``list-tubes`` / ``list-tubes-watched`` reply for ``names`` (§6.4)."""
+    """The exact ``list-tubes`` / ``list-tubes-watched`` reply for ``names`` (docs/protocol.md §6.4)."""
     body = "---\n" + "".join(f"- {n}\n" for n in names)
     return f"OK {len(body)}\r\n{body}\r\n".encode()
 

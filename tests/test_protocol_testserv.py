@@ -1,4 +1,5 @@
-"""beanstalkd's own server tests (testserv.c, v1.12), one test each, in file order: part 1 of 2 (§9.1, 1-39).
+"""beanstalkd's own server tests (testserv.c, v1.12), one test each, in file order: part 1 of 2
+(docs/protocol.md §9.1, 1-39).
 
 Each test is named after its C original. ``ckresp`` there is an exact line match (here: exact bytes) and
 ``ckrespsub`` a substring match on the next CRLF-ended chunk (here: a substring of the whole reply).

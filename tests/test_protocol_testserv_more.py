@@ -1,4 +1,5 @@
-"""beanstalkd's own server tests (testserv.c, v1.12), one test each, in file order: part 2 of 2 (§9.1, 40-63).
+"""beanstalkd's own server tests (testserv.c, v1.12), one test each, in file order: part 2 of 2
+(docs/protocol.md §9.1, 40-63).
 
 The binlog tests need persistence or a failing disk, which an in-memory server does not have. Where the
 C test also checks protocol behaviour, an in-memory equivalent keeps that part (same commands, same
