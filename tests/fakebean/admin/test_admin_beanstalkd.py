@@ -14,8 +14,8 @@ import pytest
 
 import beanclient
 from tests.fakebean.admin.test_admin_readme import blocks
-from tests.fakebean.cli.test_cli import BOTH, Process, serving
 from tests.support.admin import AdminClient
+from tests.support.shells import BOTH, Process, serving
 
 README_LINE = "python -m fakebean.admin --beanstalkd 127.0.0.1:11300 --listen 127.0.0.1:8081"
 

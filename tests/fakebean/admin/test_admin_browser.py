@@ -20,9 +20,9 @@ import pytest
 
 import beanclient
 import fakebean
-from tests.fakebean.cli.test_cli import Process
 from tests.support import free_port
 from tests.support.paths import ROOT
+from tests.support.shells import Process
 
 pytestmark = pytest.mark.browser
 FAKE = pytest.mark.fake

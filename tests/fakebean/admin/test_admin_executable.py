@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 
 import beanclient
-from tests.fakebean.cli.test_cli import Process, command
 from tests.support import free_port
 from tests.support.admin import AdminClient
+from tests.support.shells import Process, command
 
 pytestmark = pytest.mark.fake
 

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fakebean.cli.test_cli import Process, command
 from tests.support import free_port
 from tests.support.paths import README
+from tests.support.shells import Process, command
 
 SECTION = "## Admin API and dashboard"
 README_ADMIN = "127.0.0.1:8080"

@@ -15,8 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,20 +31,10 @@ from fakebean.options import (
     parse_size,
     usage_text,
 )
-from tests.support import RawConn, beanstalkd_path, free_port
+from tests.support import beanstalkd_path, free_port
+from tests.support.shells import BOTH, SERVERS, Process, command, serving
 
-BOTH = [
-    pytest.param("fake", marks=pytest.mark.fake, id="fake"),
-    pytest.param("real", marks=pytest.mark.real, id="real"),
-]
 FAKE = pytest.mark.fake
-# The running server: the epoll shell, the asyncio fallback used where there is no epoll, and beanstalkd.
-SERVERS = [
-    pytest.param("fake", marks=pytest.mark.fake, id="fake"),
-    pytest.param("fake-asyncio", marks=pytest.mark.fake, id="fake-asyncio"),
-    pytest.param("real", marks=pytest.mark.real, id="real"),
-]
-WITHOUT_EPOLL = "import select, sys; del select.epoll; from fakebean.cli import main; sys.exit(main())"
 
 # beanstalkd 1.12's usage text, as ``beanstalkd -h`` prints it on stderr.
 REAL_USAGE = """\
@@ -354,14 +342,6 @@ def test_importing_the_cli_does_not_import_asyncio() -> None:
 # --- the executable next to beanstalkd ---------------------------------------------------------------
 
 
-def command(kind: str) -> list[str]:
-    if kind == "fake":
-        return [sys.executable, "-m", "fakebean"]
-    if kind == "fake-asyncio":
-        return [sys.executable, "-c", WITHOUT_EPOLL]
-    return [beanstalkd_path()]
-
-
 def prog(kind: str) -> str:
     return "fakebean" if kind.startswith("fake") else beanstalkd_path()
 
@@ -473,80 +453,6 @@ def test_a_port_in_use_exits_111(kind: str) -> None:
         done = run(kind, "-l", "127.0.0.1", "-p", str(taken.getsockname()[1]))
     assert done.returncode == 111
     assert "bind(): Address already in use" in done.stderr
-
-
-class Process:
-    """A server process started by a test, with its address once it listens."""
-
-    def __init__(self, argv: list[str], address: tuple[str, int] | str) -> None:
-        self.argv = argv
-        self.address = address
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.result: tuple[int, str, str] | None = None
-
-    def wait_listening(self, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                self.connect().close()
-                return True
-            except OSError:
-                time.sleep(0.005)  # nothing to wait on but the port
-        return False
-
-    def connect(self) -> RawConn:
-        if isinstance(self.address, str):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(5)
-            sock.connect(self.address)
-        else:
-            sock = socket.create_connection(self.address, timeout=5)
-        return RawConn(sock)
-
-    def stop(self) -> tuple[int, str, str]:
-        """Send SIGTERM if still running; return the exit status and the whole output."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.finish()
-
-    def finish(self) -> tuple[int, str, str]:
-        """Wait for the exit (killing after 10 s); return the exit status and the whole output."""
-        if self.result is None:
-            try:
-                out, err = self.proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                out, err = self.proc.communicate()
-            self.result = (self.proc.returncode, out, err)
-        return self.result
-
-
-@contextmanager
-def serving(kind: str, *args: str, unix: str | None = None) -> Iterator[Process]:
-    """Run ``kind`` with ``args``, on a free 127.0.0.1 port unless ``unix`` or ``-l`` is given."""
-    for _attempt in range(5):
-        if unix is not None:
-            argv, address = command(kind) + ["-l", f"unix:{unix}", *args], unix
-        else:
-            port = free_port()
-            argv = command(kind) + ["-p", str(port), *args]
-            if "-l" not in args:
-                argv += ["-l", "127.0.0.1"]
-            address = ("127.0.0.1", port)
-        process = Process(argv, address)
-        if process.wait_listening():
-            break
-        status, _out, err = process.stop()
-        if unix is not None or "Address already in use" not in err:
-            raise AssertionError(f"{argv} did not start: exit {status}, stderr {err!r}")
-    else:
-        raise AssertionError(f"no free port found in 5 tries for {argv}")
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 @FAKE

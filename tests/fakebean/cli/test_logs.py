@@ -16,8 +16,8 @@ from contextlib import contextmanager
 import pytest
 
 from fakebean.verbose import command_name
-from tests.fakebean.cli.test_cli import BOTH, Process, command, serving
 from tests.support import RawConn, free_port
+from tests.support.shells import BOTH, Process, command, serving
 
 FD = re.compile(r"^(accept|close|bind|pid) \d+|^([<>])\d+ ", re.MULTILINE)
 
