@@ -85,7 +85,7 @@ def test_a_handler_that_cannot_be_loaded_is_a_usage_error() -> None:
 
 
 def test_load_handler_resolves_module_colon_function() -> None:
-    from tests.beanclient import worker_handlers
+    from tests.support import worker_handlers
 
     assert load_handler("tests.support.worker_handlers:waits_for_stdin") is worker_handlers.waits_for_stdin
     with pytest.raises(ValueError, match="package.module:function"):
