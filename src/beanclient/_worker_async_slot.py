@@ -167,31 +167,14 @@ class _AsyncSlot:
         self, client: AsyncClient[Any], job: Job[Any], state: JobState, error: Exception | None
     ) -> str:
         """Carry out what happens to the job; return the counter it adds to."""
-        worker = self.worker
         action: Delete | Release | Bury = state.action or core.DELETE
-        if error is not None and state.action is None:
-            stats = await client.job_stats(job)
-            action = core.after_failure(worker.retry, stats.releases, stats.pri)
-            attempt = stats.releases + 1
-            if isinstance(action, Bury):
-                log.error(
-                    "job %d failed (attempt %d of %d); burying it",
-                    job.id,
-                    attempt,
-                    worker.retry.max_attempts,
-                    exc_info=error,
-                )
-            else:
-                log.warning(
-                    "job %d failed (attempt %d of %d); releasing it with a delay of %d s",
-                    job.id,
-                    attempt,
-                    worker.retry.max_attempts,
-                    action.delay,
-                    exc_info=error,
-                )
-        elif error is not None:
-            log.warning("job %d failed; the handler asked for %s", job.id, action, exc_info=error)
+        if error is not None:
+            releases: int | None = None
+            if state.action is None:
+                stats = await client.job_stats(job)
+                releases = stats.releases
+                action = core.after_failure(self.worker.retry, releases, stats.pri)
+            core.log_failure(self.worker.retry, job.id, action, error, releases)
         try:
             if isinstance(action, Delete):
                 await client.delete(job)
@@ -205,8 +188,7 @@ class _AsyncSlot:
             await client.bury(job, priority)
             return "buried"
         except NotFoundError:
-            log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job.id)
-            return "lost"
+            return core.log_not_reserved(job.id)
 
     async def _claim(self, state: JobState, finishing: bool) -> None:
         if finishing:
@@ -251,9 +233,7 @@ class _AsyncSlot:
             self._unclaim(state)
 
     def _lost(self, state: JobState) -> None:
-        state.lost = True
-        self.worker.counters.add("lost")
-        log.warning("job %d lost with the connection: the server will hand it out again", state.job_id)
+        core.mark_lost(state, self.worker.counters)
 
     def interrupt_reserve(self) -> None:
         if self.reserve_task is not None:

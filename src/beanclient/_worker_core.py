@@ -18,9 +18,11 @@ import importlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from ._protocol import ConnectionTarget
 
 log = logging.getLogger("beanclient.worker")
 
@@ -100,6 +102,38 @@ def after_failure(policy: RetryPolicy, releases: int, priority: int) -> Release 
     if releases + 1 >= policy.max_attempts:
         return Bury(priority)
     return Release(priority, policy.delay(releases))
+
+
+def log_failure(
+    policy: RetryPolicy, job_id: int, action: Action, error: Exception, releases: int | None
+) -> None:
+    """Say that a handler raised and what follows; ``releases`` is None when the handler itself
+    asked for the action (``bury()``/``release()``), else the count ``after_failure`` went by."""
+    if releases is None:
+        log.warning("job %d failed; the handler asked for %s", job_id, action, exc_info=error)
+    elif isinstance(action, Bury):
+        log.error(
+            "job %d failed (attempt %d of %d); burying it",
+            job_id,
+            releases + 1,
+            policy.max_attempts,
+            exc_info=error,
+        )
+    elif isinstance(action, Release):
+        log.warning(
+            "job %d failed (attempt %d of %d); releasing it with a delay of %d s",
+            job_id,
+            releases + 1,
+            policy.max_attempts,
+            action.delay,
+            exc_info=error,
+        )
+
+
+def log_not_reserved(job_id: int) -> str:
+    """A job the worker acted on was no longer its own; the counter that adds to."""
+    log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job_id)
+    return "lost"
 
 
 # -- keeping a long job ------------------------------------------------------------------------
@@ -207,6 +241,13 @@ class JobState:
             raise JobLost(f"job {self.job_id} was released at shutdown")
 
 
+def mark_lost(state: JobState, counters: Counters) -> None:
+    """The job's connection dropped with the job on it."""
+    state.lost = True
+    counters.add("lost")
+    log.warning("job %d lost with the connection: the server will hand it out again", state.job_id)
+
+
 def private_tube(slot: int) -> str:
     """The tube a slot's connection waits on while a handler runs long: nothing is in it but the
     keeper's own delayed wake-up job, until someone kicks it."""
@@ -224,3 +265,74 @@ def load_handler(spec: str) -> Callable[..., Any]:
     if not callable(target):
         raise TypeError(f"{spec} is not callable")
     return target  # type: ignore[no-any-return]
+
+
+# -- what both workers are built with ----------------------------------------------------------
+
+H = TypeVar("H")
+
+
+class WorkerBase(Generic[H]):
+    """The arguments, counters and failure of a worker; ``Worker`` and ``AsyncWorker`` add how they
+    run (threads or tasks) with ``_prepare`` and ``_stop_now``."""
+
+    def __init__(
+        self,
+        address: ConnectionTarget,
+        tubes: str | Iterable[str] = ("default",),
+        handler: H | None = None,
+        *,
+        concurrency: int = 1,
+        encoding: str | None = "utf-8",
+        retry: RetryPolicy = DEFAULT_RETRY,
+        reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
+        touch_margin: int = 2,
+        park_after: float = 0.1,
+        grace: float = 30.0,
+        io_timeout: float = 30.0,
+    ) -> None:
+        if handler is None:
+            raise TypeError(f"{type(self).__name__} needs a handler")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.address = address
+        self.tubes = [tubes] if isinstance(tubes, str) else list(tubes)
+        self.handler: H = handler
+        self.concurrency = concurrency
+        self.encoding = encoding
+        self.retry = retry
+        self.reconnect = reconnect
+        self.touch_margin = touch_margin
+        self.park_after = park_after
+        self.grace = grace
+        self.io_timeout = io_timeout
+        self.counters = Counters()
+        self._failure: Exception | None = None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Set up the driver's own state (called at the end of ``__init__``)."""
+
+    def _stop_now(self) -> None:
+        raise NotImplementedError
+
+    def _log_started(self) -> None:
+        log.info("worker started on %s: tubes %s, concurrency %d", self.address, self.tubes, self.concurrency)
+
+    def _log_stopping(self, first: bool) -> None:
+        if first:  # logged once no slot can take another job
+            log.info("worker stopping: no more reserves; jobs in hand get %.1f s", self.grace)
+
+    def _fail(self, exc: Exception) -> None:
+        """A slot cannot work at all: stop, and have ``run()`` raise ``exc``."""
+        log.error("worker cannot start: %r", exc)
+        if self._failure is None:
+            self._failure = exc
+        self._stop_now()
+
+    def _end_run(self) -> None:
+        """The end of ``run()``: log the counters, raise what made a slot give up, if anything."""
+        log.info("worker stopped: %s", self.counters.as_dict())
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure

@@ -187,31 +187,14 @@ class _Slot:
 
     def _settle(self, client: Client[Any], job: Job[Any], state: JobState, error: Exception | None) -> str:
         """Carry out what happens to the job; return the counter it adds to."""
-        worker = self.worker
         action: Delete | Release | Bury = state.action or core.DELETE
-        if error is not None and state.action is None:
-            stats = client.job_stats(job)
-            action = core.after_failure(worker.retry, stats.releases, stats.pri)
-            attempt = stats.releases + 1
-            if isinstance(action, Bury):
-                log.error(
-                    "job %d failed (attempt %d of %d); burying it",
-                    job.id,
-                    attempt,
-                    worker.retry.max_attempts,
-                    exc_info=error,
-                )
-            else:
-                log.warning(
-                    "job %d failed (attempt %d of %d); releasing it with a delay of %d s",
-                    job.id,
-                    attempt,
-                    worker.retry.max_attempts,
-                    action.delay,
-                    exc_info=error,
-                )
-        elif error is not None:
-            log.warning("job %d failed; the handler asked for %s", job.id, action, exc_info=error)
+        if error is not None:
+            releases: int | None = None
+            if state.action is None:
+                stats = client.job_stats(job)
+                releases = stats.releases
+                action = core.after_failure(self.worker.retry, releases, stats.pri)
+            core.log_failure(self.worker.retry, job.id, action, error, releases)
         try:
             if isinstance(action, Delete):
                 client.delete(job)
@@ -225,8 +208,7 @@ class _Slot:
             client.bury(job, priority)
             return "buried"
         except NotFoundError:
-            log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job.id)
-            return "lost"
+            return core.log_not_reserved(job.id)
 
     # -- the handler's calls -----------------------------------------------------------------
 
@@ -277,9 +259,7 @@ class _Slot:
             self._unclaim(state)
 
     def _lost(self, state: JobState) -> None:
-        state.lost = True
-        self.worker.counters.add("lost")
-        log.warning("job %d lost with the connection: the server will hand it out again", state.job_id)
+        core.mark_lost(state, self.worker.counters)
 
     # -- stopping ----------------------------------------------------------------------------
 
