@@ -4,7 +4,8 @@ task for long jobs (as ``_worker_sync_slot``); also ``AsyncWorkerJob``."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Generic
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol
 
 from . import _worker_core as core
 from ._async import AsyncClient
@@ -13,8 +14,18 @@ from ._protocol import Job, TBody
 from ._stats import JobStats
 from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
 
-if TYPE_CHECKING:
-    from ._worker_async import AsyncWorker
+
+class _Owner(core.WorkerSettings, Protocol):
+    """The ``AsyncWorker`` as its slots see it (declared here: no import of ``_worker_async``)."""
+
+    @property
+    def handler(self) -> Callable[[AsyncWorkerJob[Any]], Awaitable[object]]: ...
+    @property
+    def stopping(self) -> bool: ...
+    @property
+    def grace_over(self) -> bool: ...
+    async def pause(self, seconds: float) -> None: ...
+    async def _wake(self, wake_id: int) -> None: ...
 
 
 class AsyncWorkerJob(Generic[TBody]):
@@ -53,7 +64,7 @@ class AsyncWorkerJob(Generic[TBody]):
 
 
 class _AsyncSlot:
-    def __init__(self, worker: AsyncWorker, index: int) -> None:
+    def __init__(self, worker: _Owner, index: int) -> None:
         self.worker = worker
         self.index = index
         self.tube = core.private_tube(index)

@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ._protocol import ConnectionTarget
 
@@ -268,6 +268,34 @@ def load_handler(spec: str) -> Callable[..., Any]:
 
 
 # -- what both workers are built with ----------------------------------------------------------
+
+
+class WorkerSettings(Protocol):
+    """What a slot reads of its worker, whichever kind (``WorkerBase`` below has all of it). The
+    slot modules add what their own driver offers, so they need not import the driver."""
+
+    @property
+    def address(self) -> ConnectionTarget: ...
+    @property
+    def tubes(self) -> list[str]: ...
+    @property
+    def encoding(self) -> str | None: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def reconnect(self) -> ReconnectPolicy: ...
+    @property
+    def touch_margin(self) -> int: ...
+    @property
+    def park_after(self) -> float: ...
+    @property
+    def grace(self) -> float: ...
+    @property
+    def io_timeout(self) -> float: ...
+    @property
+    def counters(self) -> Counters: ...
+    def _fail(self, exc: Exception) -> None: ...
+
 
 H = TypeVar("H")
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Generic
+from collections.abc import Callable
+from typing import Any, Generic, Protocol
 
 from . import _worker_core as core
 from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, TimedOutError
@@ -20,8 +21,17 @@ from ._stats import JobStats
 from ._sync import Client
 from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
 
-if TYPE_CHECKING:
-    from ._worker_sync import Worker
+
+class _Owner(core.WorkerSettings, Protocol):
+    """The ``Worker`` as its slots see it (declared here: no import of ``_worker_sync``)."""
+
+    @property
+    def handler(self) -> Callable[[WorkerJob[Any]], object]: ...
+    @property
+    def _stopping(self) -> threading.Event: ...
+    @property
+    def _grace_over(self) -> threading.Event: ...
+    def _wake(self, wake_id: int) -> None: ...
 
 
 class WorkerJob(Generic[TBody]):
@@ -67,7 +77,7 @@ class WorkerJob(Generic[TBody]):
 class _Slot:
     """One connection, the jobs reserved on it one at a time, and the keeper for long ones."""
 
-    def __init__(self, worker: Worker, index: int) -> None:
+    def __init__(self, worker: _Owner, index: int) -> None:
         self.worker = worker
         self.index = index
         # this run's events: a slot left behind in a handler after the grace period stays stopped
