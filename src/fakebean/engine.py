@@ -34,15 +34,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .dispatch import BARE, WITH_ARGS, dispatch_line
-from .engine_view import PutHeader
+from .engine_view import JournalView, PutHeader
 from .model import BITBUCKET, BODY, COMMAND, SKIP_LINE, Conn, Job
 from .scheduler import Scheduler
-
-if TYPE_CHECKING:
-    from .binlog.journal import Journal
 from .wire import (
     BAD_FORMAT,
     BIG_BODY,
@@ -66,6 +63,14 @@ IN_LIMIT = 1 << 16  # the shell stops reading a connection holding this much unp
 # so that a 64 KiB pipeline holds no other client up for long (beanstalkd runs one command per
 # connection per turn; a batch keeps the per-turn cost of a Python loop small).
 TURN_COMMANDS = 32
+
+
+class EngineJournal(JournalView, Protocol):
+    """The binlog (``binlog.journal.Journal``) as the engine and its shells use it, declared here
+    so that the engine does not import the binlog (which imports the engine)."""
+
+    def put(self, engine: Engine, conn: Conn, job: Job, body: bytes | bytearray) -> None: ...
+    def close(self) -> None: ...
 
 
 class Engine(Scheduler):
@@ -113,7 +118,7 @@ class Engine(Scheduler):
         self.host_info = (uname.nodename.encode(), uname.version.encode(), uname.machine.encode())
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
-        self.journal: Journal | None = None  # the binlog (-b), when there is one
+        self.journal: EngineJournal | None = None  # the binlog (-b), when there is one
         # Connections that stopped at TURN_COMMANDS with commands still buffered: the shell calls
         # ``resume`` for each on its next turn, without waiting for input.
         self.busy: dict[Conn, None] = {}
