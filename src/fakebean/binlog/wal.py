@@ -16,6 +16,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from .lock import unlock_dir
 from .records import HEADER, SHORT_SIZE, ST_INVALID, STATE_CODE, VERSION, full_size, pack_full, pack_short
 
 if TYPE_CHECKING:
@@ -385,8 +386,6 @@ class Wal:
             f = f.next
         self.use = False
         if self.lock_fd >= 0:
-            from . import unlock_dir
-
             unlock_dir(self.lock_fd)
             self.lock_fd = -1
 
