@@ -150,10 +150,14 @@ class Wal:
             if self.tail is f:
                 self.tail = f.next
             self.nfile -= 1
-            try:
-                os.unlink(f.path)
-            except OSError:
-                pass
+            self.remove(f)
+
+    def remove(self, f: WalFile) -> None:
+        """A file no record needs any more, out of the list: unlink it."""
+        try:
+            os.unlink(f.path)
+        except OSError:
+            pass
 
     def use_next(self) -> bool:
         f = self.cur
