@@ -55,6 +55,8 @@ class ReconnectPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
+DEFAULT_TOUCH_MARGIN = 2  # seconds before the TTR ends
+DEFAULT_GRACE = 30.0  # seconds jobs in hand get at shutdown
 DEFAULT_RECONNECT = ReconnectPolicy()
 
 
@@ -314,9 +316,9 @@ class WorkerBase(Generic[H]):
         encoding: str | None = "utf-8",
         retry: RetryPolicy = DEFAULT_RETRY,
         reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
-        touch_margin: int = 2,
+        touch_margin: int = DEFAULT_TOUCH_MARGIN,
         park_after: float = 0.1,
-        grace: float = 30.0,
+        grace: float = DEFAULT_GRACE,
         io_timeout: float = 30.0,
     ) -> None:
         if handler is None:
