@@ -9,16 +9,16 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import _worker_core as core
 from ._async import AsyncClient
 from ._errors import Error, NotFoundError
 from ._worker_async_slot import AsyncWorkerJob, _AsyncSlot
+from ._worker_base import WorkerBase
 from ._worker_core import log
 
 __all__ = ["AsyncWorker", "AsyncWorkerJob"]
 
 
-class AsyncWorker(core.WorkerBase[Callable[[AsyncWorkerJob[Any]], Awaitable[object]]]):
+class AsyncWorker(WorkerBase[Callable[[AsyncWorkerJob[Any]], Awaitable[object]]]):
     """``Worker`` for asyncio: ``await worker.run()``, ``worker.stop()`` (from any thread), and an
     ``async def handler(job)``. Same arguments and behaviour; handlers still running after the grace
     period are released and then cancelled."""

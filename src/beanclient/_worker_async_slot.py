@@ -12,10 +12,11 @@ from ._async import AsyncClient
 from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, TimedOutError
 from ._protocol import Job, TBody
 from ._stats import JobStats
+from ._worker_base import WorkerSettings
 from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
 
 
-class _Owner(core.WorkerSettings, Protocol):
+class _Owner(WorkerSettings, Protocol):
     """The ``AsyncWorker`` as its slots see it (declared here: no import of ``_worker_async``)."""
 
     @property

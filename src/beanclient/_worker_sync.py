@@ -10,16 +10,16 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from . import _worker_core as core
 from ._errors import Error, NotFoundError
 from ._sync import Client
+from ._worker_base import WorkerBase
 from ._worker_core import log
 from ._worker_sync_slot import WorkerJob, _Slot
 
 __all__ = ["Worker", "WorkerJob"]
 
 
-class Worker(core.WorkerBase[Callable[[WorkerJob[Any]], object]]):
+class Worker(WorkerBase[Callable[[WorkerJob[Any]], object]]):
     """Reserve jobs from ``tubes`` and run ``handler(job)`` on each, ``concurrency`` at a time.
 
     Success deletes the job; an exception releases it with the ``retry`` policy's backoff, and

@@ -19,10 +19,11 @@ from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, Tim
 from ._protocol import Job, TBody
 from ._stats import JobStats
 from ._sync import Client
+from ._worker_base import WorkerSettings
 from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
 
 
-class _Owner(core.WorkerSettings, Protocol):
+class _Owner(WorkerSettings, Protocol):
     """The ``Worker`` as its slots see it (declared here: no import of ``_worker_sync``)."""
 
     @property
