@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol
+from typing import Any, Protocol
 
 from . import _worker_core as core
 from ._async import AsyncClient
@@ -29,39 +29,21 @@ class _Owner(WorkerSettings, Protocol):
     async def _wake(self, wake_id: int) -> None: ...
 
 
-class AsyncWorkerJob(Generic[TBody]):
+class AsyncWorkerJob(core.HandlerJob[TBody]):
     """The job as an async handler sees it (``await job.touch()``; ``bury()``/``release()`` say
     what happens when the handler returns)."""
 
-    __slots__ = ("_slot", "_state", "job")
+    __slots__ = ("_slot",)
 
     def __init__(self, slot: _AsyncSlot, job: Job[Any], state: JobState) -> None:
+        super().__init__(job, state)
         self._slot = slot
-        self._state = state
-        self.job: Job[Any] = job
-
-    @property
-    def id(self) -> int:
-        return self.job.id
-
-    @property
-    def body(self) -> Any:
-        return self.job.body
 
     async def touch(self) -> None:
         await self._slot.touch(self._state, self.job)
 
     async def stats(self) -> JobStats:
         return await self._slot.job_stats(self._state, self.job)
-
-    def bury(self, priority: int | None = None) -> None:
-        self._state.action = Bury(priority)
-
-    def release(self, delay: int = 0, priority: int | None = None) -> None:
-        self._state.action = Release(priority, delay)
-
-    def __repr__(self) -> str:
-        return f"beanclient.AsyncWorkerJob(id={self.id})"
 
 
 class _AsyncSlot:

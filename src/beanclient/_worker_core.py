@@ -20,7 +20,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
+
+from ._protocol import Job, TBody
 
 log = logging.getLogger("beanclient.worker")
 
@@ -239,6 +241,36 @@ class JobState:
             raise JobLost(f"job {self.job_id} was lost with its connection")
         if self.abandoned:
             raise JobLost(f"job {self.job_id} was released at shutdown")
+
+
+class HandlerJob(Generic[TBody]):
+    """What ``WorkerJob`` and ``AsyncWorkerJob`` share: ``id``, ``body``, the ``Job``, and
+    ``bury()``/``release()``, which only note what to do when the handler returns."""
+
+    __slots__ = ("_state", "job")
+
+    def __init__(self, job: Job[Any], state: JobState) -> None:
+        self._state = state
+        self.job: Job[Any] = job
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def body(self) -> Any:
+        return self.job.body
+
+    def bury(self, priority: int | None = None) -> None:
+        """Bury the job when the handler returns (priority: the job's own unless given)."""
+        self._state.action = Bury(priority)
+
+    def release(self, delay: int = 0, priority: int | None = None) -> None:
+        """Release the job when the handler returns, ready after ``delay`` seconds."""
+        self._state.action = Release(priority, delay)
+
+    def __repr__(self) -> str:
+        return f"beanclient.{type(self).__name__}(id={self.id})"
 
 
 def mark_lost(state: JobState, counters: Counters) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, Protocol
+from typing import Any, Protocol
 
 from . import _worker_core as core
 from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, TimedOutError
@@ -35,44 +35,24 @@ class _Owner(WorkerSettings, Protocol):
     def _wake(self, wake_id: int) -> None: ...
 
 
-class WorkerJob(Generic[TBody]):
+class WorkerJob(core.HandlerJob[TBody]):
     """The job as a handler sees it: ``id``, ``body``, the ``Job``, and what it may do with it.
 
     ``bury()`` and ``release()`` say what happens when the handler returns (instead of ``delete``,
     or instead of the retry policy if it raises); ``touch()`` restarts the TTR at once.
     """
 
-    __slots__ = ("_slot", "_state", "job")
+    __slots__ = ("_slot",)
 
     def __init__(self, slot: _Slot, job: Job[Any], state: JobState) -> None:
+        super().__init__(job, state)
         self._slot = slot
-        self._state = state
-        self.job: Job[Any] = job
-
-    @property
-    def id(self) -> int:
-        return self.job.id
-
-    @property
-    def body(self) -> Any:
-        return self.job.body
 
     def touch(self) -> None:
         self._slot.touch(self._state, self.job)
 
     def stats(self) -> JobStats:
         return self._slot.job_stats(self._state, self.job)
-
-    def bury(self, priority: int | None = None) -> None:
-        """Bury the job when the handler returns (priority: the job's own unless given)."""
-        self._state.action = Bury(priority)
-
-    def release(self, delay: int = 0, priority: int | None = None) -> None:
-        """Release the job when the handler returns, ready after ``delay`` seconds."""
-        self._state.action = Release(priority, delay)
-
-    def __repr__(self) -> str:
-        return f"beanclient.WorkerJob(id={self.id})"
 
 
 class _Slot:
