@@ -36,13 +36,13 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
+from .bodies import complete_body, fill_body
 from .dispatch import BARE, WITH_ARGS, dispatch_line
 from .engine_view import JournalView, PutHeader
 from .model import BITBUCKET, BODY, COMMAND, SKIP_LINE, Conn, Job
 from .scheduler import Scheduler
 from .wire import (
     BAD_FORMAT,
-    BIG_BODY,
     CMD,
     DEFAULT_BINLOG_SIZE,
     DEFAULT_MAX_JOB_SIZE,
@@ -290,7 +290,7 @@ class Engine(Scheduler):
                         ok = buf[end - 2 : end] == b"\r\n"
                         body: bytes | bytearray = buf[pos : end - 2]
                     else:
-                        body, ok = _complete(conn, partial, buf, pos, end)
+                        body, ok = complete_body(conn, partial, buf, pos, end)
                     pos = end
                     conn.mode = COMMAND
                     if pos == n and conn.send_now is not None and not conn.out:
@@ -303,7 +303,7 @@ class Engine(Scheduler):
                         break
                     continue
                 if avail:
-                    _fill(conn, buf, pos, n)
+                    fill_body(conn, buf, pos, n)
                     pos = n
                 break
             elif mode == SKIP_LINE:
@@ -423,29 +423,3 @@ class Engine(Scheduler):
     def drain(self) -> None:
         """SIGUSR1: every later put gets DRAINING (§5.11). Cannot be turned off."""
         self.draining = True
-
-
-# ------------------------------------------------------------------ bodies that span inputs
-def _fill(conn: Conn, buf: bytes, pos: int, n: int) -> None:
-    """Copy ``buf[pos:n]`` (less than the rest of the body) into the put's body buffer, allocated
-    once at full size: a big body costs its size once, not once per part plus a join."""
-    partial = conn.put_body
-    need = conn.put_need
-    if partial is None:
-        partial = conn.put_body = bytearray(need)
-    start = len(partial) - need
-    partial[start : start + n - pos] = memoryview(buf)[pos:n]
-    conn.put_need = need - (n - pos)
-
-
-def _complete(
-    conn: Conn, partial: bytearray, buf: bytes, pos: int, end: int
-) -> tuple[bytes | bytearray, bool]:
-    """The last bytes of a body that spanned inputs: the body without its CRLF, and whether the
-    CRLF was there."""
-    start = len(partial) - conn.put_need
-    partial[start:] = memoryview(buf)[pos:end]
-    conn.put_body = None
-    ok = partial[-2:] == b"\r\n"
-    del partial[-2:]  # in place: a bytearray shrinks without a copy
-    return (partial if len(partial) >= BIG_BODY else bytes(partial)), ok
