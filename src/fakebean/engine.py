@@ -66,11 +66,21 @@ TURN_COMMANDS = 32
 
 
 class EngineJournal(JournalView, Protocol):
-    """The binlog (``binlog.journal.Journal``) as the engine and its shells use it, declared here
-    so that the engine does not import the binlog (which imports the engine)."""
+    """The binlog (``binlog.journal.Journal``) as the engine, its shells and the controls use it,
+    declared here so that the engine does not import the binlog (which imports the engine)."""
 
     def put(self, engine: Engine, conn: Conn, job: Job, body: bytes | bytearray) -> None: ...
+    def reserve_put(self, job: Job) -> bool: ...
+    def reserve_update(self) -> bool: ...
+    def record(self, job: Job, state: int | None = None) -> bool: ...
     def close(self) -> None: ...
+
+
+class RestartFiles(Protocol):
+    """``binlog.snapshot.Files``, which follows the files an in-memory server's restarts would
+    leave (declared here for the same reason as ``EngineJournal``)."""
+
+    def restart(self, old: Engine) -> int: ...
 
 
 class Engine(Scheduler):
@@ -88,6 +98,7 @@ class Engine(Scheduler):
         "instance_id",
         "_max_job_size",
         "journal",
+        "memory_files",
         "next_conn_id",
         "next_job_id",
         "put_headers",
@@ -119,6 +130,8 @@ class Engine(Scheduler):
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
         self.journal: EngineJournal | None = None  # the binlog (-b), when there is one
+        # Without one, what its files would hold across in-process restarts (ids go on from them).
+        self.memory_files: RestartFiles | None = None
         # Connections that stopped at TURN_COMMANDS with commands still buffered: the shell calls
         # ``resume`` for each on its next turn, without waiting for input.
         self.busy: dict[Conn, None] = {}

@@ -325,6 +325,14 @@ class Recorder:
             self.transcript.add(conn.id, now, command, len(command), "client closed mid-command")
             self._mistake(conn.id, now, command, CLOSED_MID_COMMAND)
 
+    def restarted(self) -> None:
+        """After a restart: the old connections are gone and the server runs again. Faults asked
+        for and reply delays stay: they belong to the test, which the restart is part of."""
+        self.logs.clear()
+        self.held.clear()
+        self.server_closed.clear()
+        self.stopping = False
+
     def forget(self) -> None:
         """After a reset: no connection, no held reply, no pending fault is left."""
         self.logs.clear()

@@ -7,6 +7,7 @@ new file and attaches the journal; from then on the engine journals each change 
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from .journal import Journal
@@ -14,9 +15,9 @@ from .lock import EXIT_LOCK, LockError, lock_dir, unlock_dir
 from .recovery import recover
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..engine import Engine, EngineJournal
 
-__all__ = ["EXIT_LOCK", "Journal", "LockError", "lock_dir", "open_journal", "unlock_dir"]
+__all__ = ["EXIT_LOCK", "Journal", "LockError", "lock_dir", "open_journal", "start_afresh", "unlock_dir"]
 
 
 def open_journal(
@@ -25,6 +26,27 @@ def open_journal(
     """Lock ``directory``, recover its jobs into ``engine`` and attach the journal to it."""
     fd = lock_dir(directory)
     journal = Journal(directory, filesize, fsync_ms, want_sync)
+    journal.lock_fd = fd
+    try:
+        recover(engine, journal)
+    except BaseException:
+        journal.close()
+        raise
+    engine.journal = journal
+    return journal
+
+
+def start_afresh(engine: Engine, old: EngineJournal) -> Journal:
+    """``reset()`` on a server with a directory: the directory as a brand-new server would leave it
+    after a start with no jobs (every ``binlog.N`` removed, a new ``binlog.1``), still under the lock
+    the server holds, and a new journal on it attached to ``engine`` (whose jobs are gone)."""
+    assert isinstance(old, Journal)  # (the engine declares its journal as a protocol)
+    fd, old.lock_fd = old.lock_fd, -1  # closed without giving the lock up
+    old.close()
+    for name in os.listdir(old.dir):
+        if name.startswith("binlog."):
+            os.unlink(os.path.join(old.dir, name))
+    journal = Journal(old.dir, old.filesize, old.sync_rate // 1_000_000, old.want_sync)
     journal.lock_fd = fd
     try:
         recover(engine, journal)
