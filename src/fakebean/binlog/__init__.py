@@ -25,15 +25,7 @@ def open_journal(
 ) -> Journal:
     """Lock ``directory``, recover its jobs into ``engine`` and attach the journal to it."""
     fd = lock_dir(directory)
-    journal = Journal(directory, filesize, fsync_ms, want_sync)
-    journal.lock_fd = fd
-    try:
-        recover(engine, journal)
-    except BaseException:
-        journal.close()
-        raise
-    engine.journal = journal
-    return journal
+    return _attach(engine, Journal(directory, filesize, fsync_ms, want_sync), fd)
 
 
 def start_afresh(engine: Engine, old: EngineJournal) -> Journal:
@@ -46,7 +38,12 @@ def start_afresh(engine: Engine, old: EngineJournal) -> Journal:
     for name in os.listdir(old.dir):
         if name.startswith("binlog."):
             os.unlink(os.path.join(old.dir, name))
-    journal = Journal(old.dir, old.filesize, old.sync_rate // 1_000_000, old.want_sync)
+    return _attach(engine, Journal(old.dir, old.filesize, old.sync_rate // 1_000_000, old.want_sync), fd)
+
+
+def _attach(engine: Engine, journal: Journal, fd: int) -> Journal:
+    """Give ``journal`` the directory's lock ``fd``, recover the directory into ``engine`` and
+    attach the journal to it; a recovery that fails closes the journal (and so the lock)."""
     journal.lock_fd = fd
     try:
         recover(engine, journal)
