@@ -48,10 +48,10 @@ class WorkerSettings(Protocol):
     def _fail(self, exc: Exception) -> None: ...
 
 
-H = TypeVar("H")
+Handler = TypeVar("Handler")  # the handler's type: sync or async, fixed by each worker class
 
 
-class WorkerBase(Generic[H]):
+class WorkerBase(Generic[Handler]):
     """The arguments, counters and failure of a worker; ``Worker`` and ``AsyncWorker`` add how they
     run (threads or tasks) with ``_prepare`` and ``_stop_now``."""
 
@@ -59,7 +59,7 @@ class WorkerBase(Generic[H]):
         self,
         address: ConnectionTarget,
         tubes: str | Iterable[str] = ("default",),
-        handler: H | None = None,
+        handler: Handler | None = None,
         *,
         concurrency: int = 1,
         encoding: str | None = "utf-8",
@@ -76,7 +76,7 @@ class WorkerBase(Generic[H]):
             raise ValueError("concurrency must be at least 1")
         self.address = address
         self.tubes = [tubes] if isinstance(tubes, str) else list(tubes)
-        self.handler: H = handler
+        self.handler: Handler = handler
         self.concurrency = concurrency
         self.encoding = encoding
         self.retry = retry
