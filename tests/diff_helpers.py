@@ -6,26 +6,21 @@
 * ``Framer`` (from ``tests/framing_reference.py``): how many replies bytes earn on beanstalkd.
 * ``Pair`` / ``Twins``: one connection to fakebean and one to a real beanstalkd, driven in lockstep.
 
-Section numbers (§) refer to ``/work/shared/beanstalkd-protocol.md``.
+Section numbers (§) refer to ``docs/protocol.md``.
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
 import os
 import select
-import shutil
 import signal
-import sys
-import tempfile
 import time
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-from fakebean.testing import RealBeanstalkd
-from tests.support import Backend, FakeBackend, RawConn, RealBackend
+from tests.support import Backend, ExecutableBackend, FakeBackend, RawConn, RealBackend
+from tests.support import executable as executable  # re-exported: tests import it from here
 
 GUARD = 3.0  # seconds: a reply that has not come by then is a failure, never a hang
 
@@ -125,34 +120,6 @@ class Pair:
         self.real.close()
 
 
-@functools.cache
-def executable() -> str:
-    """A ``beanstalkd``-like command that runs ``python -m fakebean`` (for ``ExecutableBackend``)."""
-    directory = tempfile.mkdtemp(prefix="fakebean-bin-")
-    atexit.register(shutil.rmtree, directory, True)
-    path = os.path.join(directory, "fakebean")
-    with open(path, "w") as script:
-        script.write(f'#!/bin/sh\nexec {sys.executable} -m fakebean "$@"\n')
-    os.chmod(path, 0o755)
-    return path
-
-
-class ExecutableBackend(Backend):
-    """fakebean's executable (the epoll shell, real clock) at ``path``, started as beanstalkd is."""
-
-    kind = "fake"
-
-    def __init__(self, path: str, max_job_size: int | None = None) -> None:
-        super().__init__()
-        self.daemon = RealBeanstalkd(path, max_job_size=max_job_size)
-        self.proc = self.daemon.process
-        self.address = self.daemon.address
-
-    def close(self) -> None:
-        super().close()
-        self.daemon.close()
-
-
 class Twins:
     """A fresh fakebean and a fresh real beanstalkd, plus an observer connection to each.
 
@@ -207,10 +174,10 @@ class Twins:
     def drain(self) -> None:
         """Drain mode on both: SIGUSR1 to beanstalkd, seen through the observer's ``stats``."""
         for backend in (self.fake, self.real):
-            if isinstance(backend, FakeBackend):
+            if backend.kind == "fake":
                 backend.drain()
             else:
-                backend.proc.send_signal(signal.SIGUSR1)  # type: ignore[attr-defined]
+                backend.proc.send_signal(signal.SIGUSR1)
         self.stats_until(lambda stats: stats["draining"] == "true")
         self.draining = True
 

@@ -1,7 +1,7 @@
 """Reference model of beanstalkd 1.12's input framing, for the equivalence tests.
 
 ``Framer`` is written from prot.c (224-byte command buffer, first-CR rule, skip-to-CRLF mode, put
-bodies, the JOB_TOO_BIG bit bucket; §2 of beanstalkd-protocol.md), not from fakebean. It says how
+bodies, the JOB_TOO_BIG bit bucket; §2 of docs/protocol.md), not from fakebean. It says how
 many replies a byte stream earns, so the tests read every reply exactly, and it refuses (``Reject``)
 bytes whose outcome would depend on time or on other connections.
 """
@@ -107,7 +107,7 @@ class Framer:
             if not halfclose:
                 raise Reject("input queued behind a waiting reserve")
             self.waiting = False
-            out.replies += 1  # the pending reserve answers TIMED_OUT (§5.7)
+            out.replies += 1  # the pending reserve answers TIMED_OUT (docs/protocol.md §5.7)
         while True:
             if self.mode in (BODY, BITBUCKET):
                 take = min(len(self.cmd), self.left)
@@ -142,7 +142,7 @@ class Framer:
                     raise Reject("a reserve in the same instant as an unpause")
                 if kind == "reserve":
                     if halfclose:
-                        out.replies += 1  # RESERVED, or TIMED_OUT at once (§5.7)
+                        out.replies += 1  # RESERVED, or TIMED_OUT at once (docs/protocol.md §5.7)
                         continue
                     if self.cmd or pos < len(data):
                         raise Reject("input queued behind a blocking reserve")
@@ -170,7 +170,7 @@ class Framer:
         return out
 
     def _line(self, line: bytes) -> str:
-        """What a complete command line does to the reply count (§2.2, §4)."""
+        """What a complete command line does to the reply count (docs/protocol.md §2.2, §4)."""
         if b"\x00" in line:
             return "one"
         if line.startswith(b"put "):

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Union
 
-from tests.support import IO_TIMEOUT, RawConn, beanstalkd_path
+from tests.support import RawConn
+from tests.support import wait_for_stat as wait_for_stat  # re-exported: the protocol tests import it here
 
 CRLF = b"\r\n"
 
@@ -112,7 +109,8 @@ STATS_JOB_KEYS: tuple[str, ...] = (
     "kicks",
 )
 
-# Fields of `stats` that depend on the process, the host or the clock (§6.6), never on the commands sent.
+# Fields of `stats` that depend on the process, the host or the clock (docs/protocol.md §6.6), never on the
+# commands sent.
 ENVIRONMENT_KEYS = frozenset(
     {
         "pid",
@@ -156,7 +154,7 @@ def job_reply(word: str, job_id: int, body: bytes) -> bytes:
 
 
 def list_reply(names: Sequence[str]) -> bytes:
-    """The exact ``list-tubes`` / ``list-tubes-watched`` reply for ``names`` (§6.4)."""
+    """The exact ``list-tubes`` / ``list-tubes-watched`` reply for ``names`` (docs/protocol.md §6.4)."""
     body = "---\n" + "".join(f"- {n}\n" for n in names)
     return f"OK {len(body)}\r\n{body}\r\n".encode()
 
@@ -225,26 +223,29 @@ def stats_expected(**changes: Expect | int) -> list[tuple[str, Expect]]:
             "platform": uname.machine,
         }
     )
-    for name, value in changes.items():
-        key = name.replace("_", "-")
-        assert key in defaults, f"no stats field {key}"
-        defaults[key] = str(value) if isinstance(value, int) else value
-    return list(defaults.items())
+    return _with_changes(defaults, changes, "stats")
 
 
 def assert_stats(conn: RawConn, **changes: Expect | int) -> None:
     check_yaml(conn.cmd("stats"), stats_expected(**changes))
 
 
+def _with_changes(
+    rows: dict[str, Expect], changes: dict[str, Expect | int], what: str
+) -> list[tuple[str, Expect]]:
+    """``rows`` with ``changes`` (keyword names: ``_`` for ``-``) applied, in wire order."""
+    for field, value in changes.items():
+        key = field.replace("_", "-")
+        assert key in rows, f"no {what} field {key}"
+        rows[key] = str(value) if isinstance(value, int) else value
+    return list(rows.items())
+
+
 def stats_tube_expected(name: str, **changes: Expect | int) -> list[tuple[str, Expect]]:
     """Expected ``stats-tube`` rows: all counters 0 unless given (``current_watching=1``)."""
     rows: dict[str, Expect] = {key: "0" for key in STATS_TUBE_KEYS}
     rows["name"] = name
-    for field, value in changes.items():
-        key = field.replace("_", "-")
-        assert key in rows, f"no stats-tube field {key}"
-        rows[key] = str(value) if isinstance(value, int) else value
-    return list(rows.items())
+    return _with_changes(rows, changes, "stats-tube")
 
 
 def assert_stats_tube(conn: RawConn, name: str, **changes: Expect | int) -> None:
@@ -255,11 +256,7 @@ def stats_job_expected(job_id: int, **fields: Expect | int) -> list[tuple[str, E
     """Expected ``stats-job`` rows; defaults are a fresh ready job in ``default`` with ttr 100."""
     rows: dict[str, Expect] = {key: "0" for key in STATS_JOB_KEYS}
     rows.update({"id": str(job_id), "tube": "default", "state": "ready", "ttr": "100"})
-    for field, value in fields.items():
-        key = field.replace("_", "-")
-        assert key in rows, f"no stats-job field {key}"
-        rows[key] = str(value) if isinstance(value, int) else value
-    return list(rows.items())
+    return _with_changes(rows, fields, "stats-job")
 
 
 def assert_stats_job(conn: RawConn, job_id: int, **fields: Expect | int) -> None:
@@ -278,62 +275,7 @@ def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
     return {k: v for k, v in delta.items() if v}
 
 
-def wait_for_stat(conn: RawConn, key: str, value: int, tries: int = 2000) -> None:
-    """Poll ``stats`` until ``key`` equals ``value``.
-
-    Used only to learn that the server has handled another connection's bytes or close (events on a
-    different socket have no ordering with ours); it never waits for time to pass. Bounded.
-    """
-    got = None
-    for _ in range(tries):
-        got = int(conn.stats()[key])
-        if got == value:
-            return
-    raise AssertionError(f"stats {key} stayed {got}, expected {value}")
-
-
-def wait_for_tube_stat(conn: RawConn, tube: str, key: str, value: int, tries: int = 2000) -> None:
-    """Like ``wait_for_stat`` for a ``stats-tube`` field."""
-    got = None
-    for _ in range(tries):
-        got = int(conn.stats_tube(tube)[key])
-        if got == value:
-            return
-    raise AssertionError(f"stats-tube {tube} {key} stayed {got}, expected {value}")
-
-
-@contextmanager
-def unix_socket_server(kind: str, path: str) -> Iterator[None]:
-    """A server of backend ``kind`` on the Unix socket ``path`` (the shared fixtures are TCP only)."""
-    if kind == "real":
-        proc = subprocess.Popen([beanstalkd_path(), "-l", f"unix:{path}"], stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(5000):  # start-up: wait for the socket to accept, bounded
-                if proc.poll() is not None:
-                    raise AssertionError(f"beanstalkd exited with {proc.returncode}")
-                try:
-                    with socket.socket(socket.AF_UNIX) as probe:
-                        probe.connect(path)
-                    break
-                except OSError:
-                    time.sleep(0.001)
-            yield
-        finally:
-            proc.terminate()
-            proc.wait(timeout=5)
-    else:
-        import fakebean
-
-        server = fakebean.ThreadedServer(unix_path=path, clock="frozen")
-        server.start()
-        try:
-            yield
-        finally:
-            server.close()
-
-
-def unix_connect(path: str) -> RawConn:
-    sock = socket.socket(socket.AF_UNIX)
-    sock.settimeout(IO_TIMEOUT)
-    sock.connect(path)
-    return RawConn(sock)
+def ckrespsub(conn: RawConn, line: str, sub: str) -> None:
+    """testserv.c's ``ckrespsub``: an ``OK`` reply to ``line`` that contains ``sub``."""
+    reply = conn.cmd(line)
+    assert reply.startswith(b"OK ") and sub.encode() in reply, reply

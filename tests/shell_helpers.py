@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
-import os
-import shutil
 import sys
-import tempfile
 
 import pytest
 
-from tests.support import beanstalkd_path
+from tests.support import beanstalkd_path, executable, python_command
 from tests.test_cli import WITHOUT_EPOLL
 
 GUARD = 10.0  # seconds: far below the 30 s a lost control call used to wait, far above any real wait
@@ -27,18 +23,9 @@ def daemon_path(kind: str) -> str:
     beanstalkd itself."""
     if kind == "real":
         return beanstalkd_path()
-    code = (
-        WITHOUT_EPOLL
-        if kind == "fake-asyncio"
-        else "import sys; from fakebean.cli import main; sys.exit(main())"
-    )
-    directory = tempfile.mkdtemp(prefix="fakebean-bin-")
-    atexit.register(shutil.rmtree, directory, True)
-    path = os.path.join(directory, "fakebean")
-    with open(path, "w") as script:
-        script.write(f'#!/bin/sh\nexec {sys.executable} -c "{code}" "$@"\n')
-    os.chmod(path, 0o755)
-    return path
+    if kind == "fake-asyncio":
+        return python_command("-c", WITHOUT_EPOLL)
+    return executable()
 
 
 def argv(kind: str) -> list[str]:

@@ -1,19 +1,28 @@
-"""Test support: a raw beanstalkd wire client and the two server backends.
+"""Test support: a raw beanstalkd wire client and the server backends.
 
-Every behaviour test talks bytes to a ``Backend``; the same test body runs against fakebean
-(in-process, frozen clock that only ``wait`` moves) and against a real ``beanstalkd`` process.
+Every behaviour test talks bytes to a ``Backend``; the same test body runs against fakebean in
+process (frozen clock that only ``wait`` moves), the ``fakebean`` executable, and a real
+``beanstalkd`` process (and, under ``--conformance-cmd``, against any server started the same way).
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shlex
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fakebean.testing import RealBeanstalkd, find_beanstalkd
+from fakebean.testing import Beanstalkd, find_beanstalkd
+from fakebean.threaded import ThreadedServer
 
 IO_TIMEOUT = 10.0  # a reply that has not come after this long is a failure, never a hang
 
@@ -112,14 +121,92 @@ class RawConn:
         self.sock.close()
 
 
+def wait_for_stat(conn: RawConn, key: str, value: int, tube: str | None = None, tries: int = 2000) -> None:
+    """Poll ``stats`` (or ``stats-tube tube``) on ``conn`` until ``key`` equals ``value``; bounded.
+
+    Only to learn that the server has handled another connection's bytes or close (events on a
+    different socket have no order with ours); never to let time pass.
+    """
+    got = None
+    for _ in range(tries):
+        got = int((conn.stats() if tube is None else conn.stats_tube(tube))[key])
+        if got == value:
+            return
+    where = "stats" if tube is None else f"stats-tube {tube}"
+    raise AssertionError(f"{where} {key} stayed {got}, expected {value}")
+
+
+_COMMANDS: dict[str, str] = {}  # "cmd" -> the path given to --conformance-cmd (set by conftest.py)
+
+
+@functools.cache
+def python_command(*args: str) -> str:
+    """A beanstalkd-like command file that runs this interpreter (and so this PYTHONPATH) with
+    ``args`` and then the command's own arguments. ``exec`` keeps the process id, so the listener
+    check in ``fakebean.testing.RealBeanstalkd`` sees the server itself."""
+    directory = tempfile.mkdtemp(prefix="fakebean-bin-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, "fakebean")
+    with open(path, "w") as script:
+        script.write(f'#!/bin/sh\nexec {shlex.join([sys.executable, *args])} "$@"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
+def executable() -> str:
+    """``python -m fakebean`` as a command: the epoll shell every non-Python user runs."""
+    return python_command("-m", "fakebean")
+
+
+def set_conformance_command(path: str) -> None:
+    _COMMANDS["cmd"] = path
+
+
+def server_command(kind: str) -> str:
+    """The program a process backend starts as ``PROGRAM -l 127.0.0.1 -p PORT [-z BYTES]``."""
+    if kind == "real":
+        return beanstalkd_path()
+    if kind == "exe":
+        return executable()
+    if kind == "cmd":
+        return _COMMANDS["cmd"]
+    raise ValueError(f"{kind!r} is not a process backend")
+
+
 class Backend:
-    """One running server under test. ``kind`` is ``"fake"`` or ``"real"``."""
+    """One running server under test, on top of ``fakebean.testing.Beanstalkd`` (what the pytest
+    plugin's ``fakebean`` fixture yields).
 
-    kind: str
-    address: tuple[str, int]
+    ``kind`` is ``"fake"`` (the in-process asyncio server, on a frozen clock that only ``wait``
+    moves), ``"exe"`` (the ``fakebean`` executable, real clock), ``"real"`` (beanstalkd) or ``"cmd"``
+    (the server named by ``--conformance-cmd``). Each is a fresh server for one test.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str, command: str | None = None, **options: Any) -> None:
+        self.kind = kind
         self._conns: list[RawConn] = []
+        if kind == "fake":
+            # The plain engine, as a server that uses no control runs (the fixture's default turns the
+            # recorder on); FAKEBEAN_TEST_RECORDER runs the whole suite with the recorder on: same bytes.
+            recorder = os.environ.get("FAKEBEAN_TEST_RECORDER")
+            options = {"transcript": 1000 if recorder else 0, "strict": bool(recorder), **options}
+            self.beanstalkd = Beanstalkd(clock="frozen", **options)
+        else:
+            path = command or server_command(kind)
+            self.beanstalkd = Beanstalkd(real=True, beanstalkd_path=path, **options)
+        self.address: tuple[str, int] = self.beanstalkd.address
+
+    @property
+    def server(self) -> ThreadedServer:
+        """The in-process server (fake backend only)."""
+        assert self.beanstalkd.server is not None, f"the {self.kind} backend is a process"
+        return self.beanstalkd.server
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        """The server process (process backends only)."""
+        assert self.beanstalkd.process is not None, "the fake backend runs in this process"
+        return self.beanstalkd.process.process
 
     def connect(self) -> RawConn:
         conn = RawConn(socket.create_connection(self.address, timeout=IO_TIMEOUT))
@@ -127,42 +214,37 @@ class Backend:
         return conn
 
     def wait(self, seconds: float) -> None:
-        """Let server time pass: the fake's clock jumps, the real server is waited for."""
-        raise NotImplementedError
+        """Let server time pass: the fake's clock jumps, a process backend is waited for."""
+        if self.kind == "fake":
+            self.beanstalkd.advance(seconds)
+        else:
+            time.sleep(seconds)
 
     def drain(self) -> None:
-        """Turn drain mode on (SIGUSR1 for the real server)."""
-        raise NotImplementedError
+        """Turn drain mode on (SIGUSR1 for a process, seen through ``stats``)."""
+        self.beanstalkd.drain()
 
     def close(self) -> None:
         for conn in self._conns:
             conn.close()
+        self.beanstalkd.close()
 
 
 class FakeBackend(Backend):
-    kind = "fake"
-
     def __init__(self, **options: Any) -> None:
-        super().__init__()
-        import fakebean
+        super().__init__("fake", **options)
 
-        if os.environ.get("FAKEBEAN_TEST_RECORDER"):  # the whole suite with the recorder on: same bytes
-            options = {"transcript": 1000, "strict": True, **options}
-        self.server = fakebean.ThreadedServer(clock="frozen", **options)
-        self.server.start()
-        address = self.server.address
-        assert isinstance(address, tuple)
-        self.address = (address[0], address[1])
 
-    def wait(self, seconds: float) -> None:
-        self.server.advance(seconds)
+class RealBackend(Backend):
+    def __init__(self, max_job_size: int | None = None) -> None:
+        super().__init__("real", max_job_size=max_job_size)
 
-    def drain(self) -> None:
-        self.server.drain()
 
-    def close(self) -> None:
-        super().close()
-        self.server.close()
+class ExecutableBackend(Backend):
+    """fakebean's executable (the epoll shell, real clock), started as beanstalkd is."""
+
+    def __init__(self, path: str | None = None, max_job_size: int | None = None) -> None:
+        super().__init__("exe", command=path, max_job_size=max_job_size)
 
 
 def beanstalkd_path() -> str:
@@ -175,33 +257,75 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class RealBackend(Backend):
-    """A fresh real beanstalkd process (``fakebean.testing.RealBeanstalkd``) for one test."""
-
-    kind = "real"
-
-    def __init__(self, max_job_size: int | None = None, version: str = "1.12") -> None:
-        super().__init__()
-        assert version == "1.12", "the real backend is Debian's beanstalkd 1.12"
-        self.daemon = RealBeanstalkd(max_job_size=max_job_size)
-        self.proc = self.daemon.process
-        self.address = self.daemon.address
-
-    def wait(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def drain(self) -> None:
-        self.daemon.drain()
-
-    def close(self) -> None:
-        super().close()
-        self.daemon.close()
-
-
 @contextmanager
 def start_backend(kind: str, **options: Any) -> Iterator[Backend]:
-    backend: Backend = FakeBackend(**options) if kind == "fake" else RealBackend(**options)
+    backend = Backend(kind, **options)
     try:
         yield backend
     finally:
         backend.close()
+
+
+@contextmanager
+def unix_socket_server(kind: str, path: str) -> Iterator[None]:
+    """A server of backend ``kind`` on the Unix socket ``path`` (the shared fixtures are TCP only)."""
+
+    def probe() -> None:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(path)
+
+    with _server_at(kind, {"unix_path": path}, ["-l", f"unix:{path}"], probe):
+        yield
+
+
+@contextmanager
+def ipv6_server(kind: str) -> Iterator[int]:
+    """A server of backend ``kind`` listening on ``::1``; yields its port."""
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.bind(("::1", 0))
+        port = int(sock.getsockname()[1])
+
+    def probe() -> None:
+        socket.create_connection(("::1", port), timeout=IO_TIMEOUT).close()
+
+    if kind == "fake":
+        port = 0  # the fake picks its own
+    with _server_at(kind, {"host": "::1", "port": port}, ["-l", "::1", "-p", str(port)], probe) as fake:
+        yield port if fake is None else int(fake.address[1])
+
+
+@contextmanager
+def _server_at(
+    kind: str, fake_options: dict[str, Any], args: list[str], probe: Callable[[], None]
+) -> Iterator[ThreadedServer | None]:
+    """fakebean in a thread with ``fake_options``, or the process backend ``kind`` started with
+    ``args`` once ``probe`` connects; yields the fake (``None`` for a process)."""
+    if kind == "fake":
+        server = ThreadedServer(clock="frozen", **fake_options)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.close()
+        return
+    proc = subprocess.Popen([server_command(kind), *args], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(5000):  # start-up: wait for the socket to accept, bounded
+            if proc.poll() is not None:
+                raise AssertionError(f"the {kind} server exited with {proc.returncode}")
+            try:
+                probe()
+                break
+            except OSError:
+                time.sleep(0.001)  # nothing to wait on but the listening socket itself
+        yield None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=IO_TIMEOUT)
+
+
+def unix_connect(path: str) -> RawConn:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(IO_TIMEOUT)
+    sock.connect(path)
+    return RawConn(sock)

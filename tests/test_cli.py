@@ -1,6 +1,6 @@
 """The ``fakebean`` command: option parsing like beanstalkd's optparse, and the process around the server.
 
-The parsing tests port beanstalkd 1.12's ``testutil.c`` (protocol reference §9.2) and add the edge cases
+The parsing tests port beanstalkd 1.12's ``testutil.c`` (docs/protocol.md §9.2) and add the edge cases
 seen on the real binary. The process tests run ``fakebean`` and, where the behaviour is shared, the real
 ``beanstalkd`` with the same arguments, and hold both to the same expected bytes (``fake``/``real`` marks).
 """

@@ -70,7 +70,7 @@ valid_lines = st.one_of(
     st.builds(_fmt(b"pause-tube %s %d"), tubes, st.sampled_from([0, HUGE, U32_MAX])),
 )  # fmt: skip
 
-# Lines from the §7 table and the framing section: each answers deterministically.
+# Lines from the docs/protocol.md §7 table and the framing section: each answers deterministically.
 tricky_lines = st.sampled_from([
     b"", b" stats", b"PEEK 1", b"stats ", b"statsfoo", b"reserve ", b"reservex", b"\xff\xfe", b"peek  1",
     b"peek 0001", b"peek 1 ", b"peek +1", b"peek -1", b"peek 1\t", b"peek ", b"peek\t1", b"peek",
@@ -283,7 +283,8 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, SLOTS - 1), chunk=st.lists(items, max_size=3), tail=st.just(b"") | blocking)
     def half_close(self, pick: int, chunk: list[bytes], tail: bytes) -> None:
-        """Half-close any connection, waiting or not, after some input: replies, then EOF (§5.7)."""
+        """Half-close any connection, waiting or not, after some input: replies, then EOF (docs/protocol.md
+        §5.7)."""
         if self.slots[pick].pair is None:
             self.slots[pick] = self._connect()
         self._step(pick, b"".join(chunk) + (tail + CRLF if tail else b""), halfclose=True)

@@ -2,7 +2,7 @@
 
 * In-process: the engine takes fuzzed streams in random chunkings; it never raises, its invariants hold
   after every chunk, its input buffer stays under one command line, and the replies do not depend on
-  how the stream was split (beanstalkd-protocol.md §2.1).
+  how the stream was split (docs/protocol.md §2.1).
 * Against the real server: the same fuzzed stream, then a half-close, to a fresh fakebean
   (ThreadedServer) and a fresh beanstalkd; the whole transcript up to EOF must be equal (masked),
   with as many replies as the reference framer predicts.

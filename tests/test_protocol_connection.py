@@ -1,4 +1,5 @@
-"""Connection lifetime: quit, what a close gives back, drain mode (§2.2, §5.8, §5.11, §8 exp. 12, 15)."""
+"""Connection lifetime: quit, what a close gives back, drain mode (docs/protocol.md §2.2, §5.8, §5.11, §8 exp.
+12, 15)."""
 
 from __future__ import annotations
 

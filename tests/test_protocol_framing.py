@@ -1,4 +1,5 @@
-"""Input framing: the 224-byte line buffer, line ends, job bodies and their resync (protocol §2.1, §2.5)."""
+"""Input framing: the 224-byte line buffer, line ends, job bodies and their resync (docs/protocol.md §2.1,
+§2.5)."""
 
 from __future__ import annotations
 

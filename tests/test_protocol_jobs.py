@@ -1,4 +1,5 @@
-"""Job commands: delete, release, bury, touch, kick, kick-job, peek*, reserve-job, TTR (§4.5-4.15, §5)."""
+"""Job commands: delete, release, bury, touch, kick, kick-job, peek*, reserve-job, TTR (docs/protocol.md
+§4.5-4.15, §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Command lookup and argument grammars, byte for byte (beanstalkd-protocol.md §2.2-§2.4 and the §7 table)."""
+"""Command lookup and argument grammars, byte for byte (docs/protocol.md §2.2-§2.4 and the §7 table)."""
 
 from __future__ import annotations
 
@@ -136,7 +136,8 @@ def test_edge_case_table_row_gets_exactly_its_reply(conn: RawConn, line: bytes, 
     assert conn.recv_reply() == list_reply(["default"])
 
 
-# kick's bound is C strtoul cut to 32 bits (§2.3 P-KICK); six delayed jobs make the bound visible.
+# kick's bound is C strtoul cut to 32 bits (docs/protocol.md §2.3 P-KICK); six delayed jobs make the bound
+# visible.
 KICK_BOUNDS = [
     ("5abc", 5),
     ("1 2", 1),
@@ -204,7 +205,7 @@ def test_reserve_with_timeout_is_strtol_cut_to_int_and_negative_waits_forever(se
     assert observer.stats()["current-waiting"] == str(len(forever))
 
 
-# The id grammar (§2.3 P-ID) is shared by every command that takes a job id and nothing else.
+# The id grammar (docs/protocol.md §2.3 P-ID) is shared by every command that takes a job id and nothing else.
 ID_COMMANDS = ["peek", "delete", "touch", "kick-job", "stats-job", "reserve-job"]
 MISSING_IDS = ["0", "2", " 2", "    2", "0002", "18446744073709551615"]
 BAD_IDS = [

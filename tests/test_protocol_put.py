@@ -1,4 +1,5 @@
-"""put: ids, limits, the 0→1 ttr rule, counters and producer flag (§4.1, §5.1, §6.5, §8 exp. 5 and 18)."""
+"""put: ids, limits, the 0→1 ttr rule, counters and producer flag (docs/protocol.md §4.1, §5.1, §6.5, §8 exp.
+5 and 18)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""reserve and reserve-with-timeout: order, waiter selection, DEADLINE_SOON, TIMED_OUT, half-close (§5)."""
+"""reserve and reserve-with-timeout: order, waiter selection, DEADLINE_SOON, TIMED_OUT, half-close
+(docs/protocol.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""stats, stats-tube, stats-job, lists: exact field order; counters move exactly when beanstalkd's do (§6)."""
+"""stats, stats-tube, stats-job, lists: exact field order; counters move exactly when beanstalkd's do
+(docs/protocol.md §6)."""
 
 from __future__ import annotations
 

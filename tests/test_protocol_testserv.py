@@ -1,4 +1,5 @@
-"""beanstalkd's own server tests (testserv.c, v1.12), one test each, in file order: part 1 of 2 (§9.1, 1-39).
+"""beanstalkd's own server tests (testserv.c, v1.12), one test each, in file order: part 1 of 2
+(docs/protocol.md §9.1, 1-39).
 
 Each test is named after its C original. ``ckresp`` there is an exact line match (here: exact bytes) and
 ``ckrespsub`` a substring match on the next CRLF-ended chunk (here: a substring of the whole reply).
@@ -11,15 +12,10 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.protocol_helpers import expect_lines, unix_connect, unix_socket_server, wait_for_stat
-from tests.support import Backend, RawConn
+from tests.protocol_helpers import ckrespsub, expect_lines, wait_for_stat
+from tests.support import Backend, RawConn, unix_connect, unix_socket_server
 
 GIB = 1073741824  # JOB_DATA_SIZE_LIMIT_MAX
-
-
-def ckrespsub(conn: RawConn, line: str, sub: str) -> None:
-    reply = conn.cmd(line)
-    assert reply.startswith(b"OK ") and sub.encode() in reply, reply
 
 
 def test_unknown_command(conn: RawConn) -> None:

@@ -1,4 +1,5 @@
-"""beanstalkd's own server tests (testserv.c, v1.12), one test each, in file order: part 2 of 2 (§9.1, 40-63).
+"""beanstalkd's own server tests (testserv.c, v1.12), one test each, in file order: part 2 of 2
+(docs/protocol.md §9.1, 40-63).
 
 The binlog tests need persistence or a failing disk, which an in-memory server does not have. Where the
 C test also checks protocol behaviour, an in-memory equivalent keeps that part (same commands, same
@@ -14,15 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.binlog_support import BinlogServer, tiny_filesystem
-from tests.protocol_helpers import expect_lines, wait_for_stat
+from tests.protocol_helpers import ckrespsub, expect_lines, wait_for_stat
 from tests.support import Backend, RawConn
 
 STRING_LEN_200 = "0123456789" * 20
-
-
-def ckrespsub(conn: RawConn, line: str, sub: str) -> None:
-    reply = conn.cmd(line)
-    assert reply.startswith(b"OK ") and sub.encode() in reply, reply
 
 
 def test_reserve_with_timeout_2conns(make_server: Callable[..., Backend]) -> None:

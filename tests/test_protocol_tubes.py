@@ -1,4 +1,5 @@
-"""Tubes: use/watch/ignore, list order with swap-with-last, tube lifetime, pause (§4.2, §4.10, §5.9)."""
+"""Tubes: use/watch/ignore, list order with swap-with-last, tube lifetime, pause (docs/protocol.md §4.2,
+§4.10, §5.9)."""
 
 from __future__ import annotations
 

@@ -97,7 +97,8 @@ def test_deadline_soon_one_second_before(fakebean: Beanstalkd) -> None:
 
 
 def test_deadline_soon_exactly_one_second_before(fakebean_factory: Callable[..., Beanstalkd]) -> None:
-    """On a frozen clock the boundary is exact: DEADLINE_SOON once now >= deadline - 1 s (§5.6)."""
+    """On a frozen clock the boundary is exact: DEADLINE_SOON once now >= deadline - 1 s (docs/protocol.md
+    §5.6)."""
     server = fakebean_factory(clock="frozen")
     worker = server.client()
     worker.put("long job", ttr=30)
@@ -171,7 +172,7 @@ def test_advance_runs_due_events_in_deadline_order(
     fakebean: Beanstalkd, background: Callable[[Callable[[], Any]], Future[Any]]
 ) -> None:
     """Each event runs at its own time: the job that comes due first is handed out first, even
-    though the other one has the better priority (dispatch runs after each job, §5.4)."""
+    though the other one has the better priority (dispatch runs after each job, docs/protocol.md §5.4)."""
     producer, worker = fakebean.client(), fakebean.client()
     urgent_later = producer.put("urgent, due in 20 s", priority=0, delay=20)
     routine_sooner = producer.put("routine, due in 10 s", priority=1000, delay=10)

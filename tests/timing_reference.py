@@ -1,6 +1,6 @@
 """The reference model for tests/test_timing_model.py: beanstalkd 1.12's time rules, written plainly.
 
-Written from the real server's source (prot.c, conn.c, ms.c) and beanstalkd-protocol.md, not from
+Written from the real server's source (prot.c, conn.c, ms.c) and docs/protocol.md, not from
 fakebean's engine; the rules it follows are listed in test_timing_model's docstring.
 """
 
@@ -183,7 +183,7 @@ class Model:
             for t in c.watch:
                 ms_remove(self.tubes[t].waiting, name)
 
-    # ------------------------------------------------------------------ commands (§4)
+    # ------------------------------------------------------------------ commands (docs/protocol.md §4)
     def put(self, name: str, pri: int, delay: int, ttr: int) -> None:
         tube = self.conns[name].use
         job = self.jobs[self.next_id] = MJob(self.next_id, tube, pri, max(ttr, 1) * NS, self.now, delay * NS)
@@ -270,7 +270,8 @@ class Model:
         self.reply(name, b"PAUSED\r\n")
 
     def close(self, name: str) -> None:
-        """§5.8: leave the waiting lists, then each reserved job goes back to ready, in order."""
+        """docs/protocol.md §5.8: leave the waiting lists, then each reserved job goes back to ready, in
+        order."""
         self.stop_waiting(name)
         c = self.conns[name]
         while c.reserved:
@@ -278,7 +279,7 @@ class Model:
         c.open = False
         self.out.pop(name, None)  # a reply made as it closes (a due TIMED_OUT) never reaches anyone
 
-    # ------------------------------------------------------------------ stats bodies (§6.2, §6.3)
+    # ------------------------------------------------------------- stats bodies (docs/protocol.md §6.2, §6.3)
     def stats_job(self, job_id: int) -> bytes:
         j = self.jobs.get(job_id)
         if j is None:

@@ -39,7 +39,7 @@ def cmd_put(engine: EngineView, conn: Conn, rest: bytes) -> None:
     headers = engine.put_headers
     header = headers.get(rest)
     if header is None:
-        parsed = parse_put(rest)  # (§4.1)
+        parsed = parse_put(rest)  # (docs/protocol.md §4.1)
         if parsed is None:
             engine.reply(conn, BAD_FORMAT)
             return
@@ -263,7 +263,7 @@ def cmd_pause_tube(engine: EngineView, conn: Conn, rest: bytes) -> None:
     if parsed is None:
         engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts[CMD["pause-tube"]] += 1  # counted before the name is checked (§4.22)
+    engine.counts[CMD["pause-tube"]] += 1  # counted before the name is checked (docs/protocol.md §4.22)
     name, seconds = parsed
     if len(name) > 200 or name[0] == 0x2D:
         engine.reply(conn, BAD_FORMAT)

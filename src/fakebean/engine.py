@@ -27,7 +27,7 @@ handler is still running (``conn.eager``, see ``Scheduler.reply``). Handlers the
 soon as the answer is decided and file the job afterwards: one round trip is the whole cost of a
 request/response client, and the filing overlaps with the reply's flight.
 
-Section numbers (§) refer to ``beanstalkd-protocol.md``.
+Section numbers (§) refer to ``docs/protocol.md``.
 """
 
 from __future__ import annotations

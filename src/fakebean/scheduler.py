@@ -76,7 +76,7 @@ class Scheduler(TimerHeaps):
     def __init__(self, now: int) -> None:
         super().__init__(now)
         self.jobs: dict[int, Job] = {}
-        self.tubes: list[Tube] = []  # global list, swap-with-last removal (§5.10)
+        self.tubes: list[Tube] = []  # global list, swap-with-last removal (docs/protocol.md §5.10)
         self.tube_by_name: dict[bytes, Tube] = {}
         self.default = self.find_or_make_tube(b"default")
         self.default.refs += 1  # the built-in reference: default always exists
@@ -106,7 +106,7 @@ class Scheduler(TimerHeaps):
         if not conn.out:
             self.dirty.append(conn)
 
-    # ------------------------------------------------------------------ tubes (§5.10)
+    # ------------------------------------------------------------------ tubes (docs/protocol.md §5.10)
     def find_or_make_tube(self, name: bytes) -> Tube:
         tube = self.tube_by_name.get(name)
         if tube is None:
@@ -126,7 +126,7 @@ class Scheduler(TimerHeaps):
             if i < len(tubes):
                 tubes[i] = last
 
-    # ------------------------------------------------------------------ job states (§5.2)
+    # ------------------------------------------------------------------ job states (docs/protocol.md §5.2)
     def make_ready(self, job: Job) -> None:
         tube = job.tube
         job.state = READY
@@ -259,7 +259,7 @@ class Scheduler(TimerHeaps):
         job.body = b""  # stale heap entries may still hold the record: never the bytes
         self.unref_tube(job.tube)
 
-    # ------------------------------------------------------------------ reservation (§5.4, §5.6)
+    # -------------------------------------------------------------- reservation (docs/protocol.md §5.4, §5.6)
     @staticmethod
     def _deadline_live(conn: Conn, entry: tuple[int, int, int]) -> bool:
         job = conn.reserved.get(entry[2])
@@ -281,7 +281,7 @@ class Scheduler(TimerHeaps):
         return soonest is not None and self.now >= soonest - SAFETY_MARGIN
 
     def start_reserve(self, conn: Conn, timeout: int) -> None:
-        """reserve / reserve-with-timeout after parsing and counting (§4.3, §4.4).
+        """reserve / reserve-with-timeout after parsing and counting (docs/protocol.md §4.3, §4.4).
 
         Like beanstalkd's, the cost grows with the watch list (``enqueue_waiting_conn`` and
         ``remove_waiting_conn`` walk it too), but a reserve that can be answered at once walks it
@@ -386,7 +386,7 @@ class Scheduler(TimerHeaps):
             self.reply(conn, body)
             self.reply(conn, b"\r\n")
 
-    # ------------------------------------------------------------------ time (§5.5, §5.12)
+    # ------------------------------------------------------------------ time (docs/protocol.md §5.5, §5.12)
     def fire_timer(self, kind: int, obj: Any) -> None:
         """A live timer fell due (``tick`` has set ``now`` to its time)."""
         if kind == DELAY_TIMER:

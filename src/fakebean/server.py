@@ -59,7 +59,7 @@ class _AsyncioHandle(asyncio.Protocol):
         server = self.server
         server.engine.feed_eof(self.conn, server.clock.now())
         server.settle()
-        return True  # keep the write side open: queued replies still go out (§5.7)
+        return True  # keep the write side open: queued replies still go out (docs/protocol.md §5.7)
 
     def connection_lost(self, exc: Exception | None) -> None:
         server = self.server

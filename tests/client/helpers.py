@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tests.support import IO_TIMEOUT, RawConn
+from tests.support import IO_TIMEOUT, RawConn, unix_socket_server
+from tests.support import ipv6_server as ipv6_server  # re-exported for the client tests
+from tests.support import wait_for_stat as wait_for_stat  # re-exported for the client tests
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -39,21 +41,6 @@ def background() -> Iterator[Callable[[Callable[[], T]], Future[T]]]:
     """``with background() as spawn: fut = spawn(fn)``: run blocking calls in a worker thread."""
     with ThreadPoolExecutor(max_workers=4) as pool:
         yield pool.submit
-
-
-def wait_for_stat(conn: RawConn, key: str, value: int, tube: str | None = None, tries: int = 2000) -> None:
-    """Poll ``stats`` (or ``stats-tube``) until ``key`` equals ``value``; bounded.
-
-    Only to learn that the server has handled another connection's bytes or close; never to let time
-    pass.
-    """
-    got = None
-    for _ in range(tries):
-        stats = conn.stats() if tube is None else conn.stats_tube(tube)
-        got = int(stats[key])
-        if got == value:
-            return
-    raise AssertionError(f"{key} stayed {got}, expected {value}")
 
 
 def wait_for_job_state(conn: RawConn, job_id: int, state: str, tries: int = 2000) -> None:
@@ -320,64 +307,4 @@ class Proxy:
         self.close()
 
 
-@contextmanager
-def unix_server(kind: str, path: str) -> Iterator[None]:
-    """A server of backend ``kind`` on the Unix socket ``path`` (the shared fixtures are TCP only)."""
-
-    def probe() -> None:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.connect(path)
-
-    with _server(kind, {"unix_path": path}, ["-l", f"unix:{path}"], probe):
-        yield
-
-
-@contextmanager
-def ipv6_server(kind: str) -> Iterator[int]:
-    """A server of backend ``kind`` listening on ``::1``; yields its port."""
-    with socket.socket(socket.AF_INET6) as sock:
-        sock.bind(("::1", 0))
-        port = int(sock.getsockname()[1])
-
-    def probe() -> None:
-        socket.create_connection(("::1", port), timeout=IO_TIMEOUT).close()
-
-    if kind == "fake":
-        port = 0  # the fake picks its own
-    with _server(kind, {"host": "::1", "port": port}, ["-l", "::1", "-p", str(port)], probe) as fake:
-        yield port if fake is None else int(fake.address[1])
-
-
-@contextmanager
-def _server(
-    kind: str, fake_options: dict[str, Any], real_args: list[str], probe: Callable[[], None]
-) -> Iterator[Any]:
-    """fakebean in a thread with ``fake_options``, or beanstalkd with ``real_args`` once ``probe``
-    connects; yields the fake (``None`` for the real one)."""
-    if kind == "fake":
-        import fakebean
-
-        fake = fakebean.ThreadedServer(clock="frozen", **fake_options)
-        fake.start()
-        try:
-            yield fake
-        finally:
-            fake.close()
-        return
-    import subprocess
-
-    from tests.support import beanstalkd_path
-
-    proc = subprocess.Popen([beanstalkd_path(), *real_args], stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(5000):  # start-up: bounded wait for the socket to accept
-            assert proc.poll() is None, f"beanstalkd exited with {proc.returncode}"
-            try:
-                probe()
-                break
-            except OSError:
-                threading.Event().wait(0.001)
-        yield None
-    finally:
-        proc.terminate()
-        proc.wait(IO_TIMEOUT)
+unix_server = unix_socket_server  # the client tests' name for it
