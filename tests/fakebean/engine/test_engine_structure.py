@@ -5,6 +5,7 @@ only through ``engine_view``."""
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
