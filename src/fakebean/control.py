@@ -185,6 +185,20 @@ class Controller:
             self.recorder.forget()
         self.shell.settle()
 
+    def restart(self, keep_jobs: bool = True) -> None:
+        """A beanstalkd restart, with the listener kept open: every connection closed, then the
+        engine rebuilt as a restart would bring it back (``fakebean.binlog.snapshot``: from the
+        binlog directory when there is one, else from the live jobs). Faults still pending and
+        the transcript stay, as with ``fakebean.Server.restart``."""
+        from .binlog.snapshot import restart_in_place  # (the binlog package loads only when used)
+
+        self.disconnect_all(fault="restart()")
+        restart_in_place(self.shell.engine, self.shell.control_now(), keep_jobs)
+        if self.recorder is not None:
+            self.recorder.restarted()
+            self.recording()
+        self.shell.settle()
+
     # ------------------------------------------------------------------ changing jobs and tubes (control_ops)
     def job(self, job_id: int) -> JobInfo | None:
         self._now()

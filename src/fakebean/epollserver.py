@@ -426,10 +426,13 @@ class EpollServer(Shell):
                     now = now_ns()  # each read at its own, later time (_StrictClock)
                     handle = handles.get(fd)
                     if handle is None:
-                        if fd == listen_fd:
+                        # watchers first: once the first listener is closed (``unavailable()``),
+                        # its number may be an admin connection's or the new listener's
+                        watcher = self.watchers.get(fd)
+                        if watcher is not None:
+                            watcher(mask)
+                        elif fd == listen_fd:
                             self._accept(now)
-                        elif fd in self.watchers:
-                            self.watchers[fd](mask)
                     elif mask == IN_ONLY and handle.events == READ:
                         handle.on_readable(now)  # the common case, first
                     else:

@@ -155,6 +155,8 @@ class AdminApi:
             return job
         if path in ("/api/connections", "/api/transcript"):
             return backend.fakebean_only(path[5:], dict(query))
+        if path == "/api/faults":  # (a POST arms one; a GET lists the pending ones)
+            return backend.fakebean_only("pending-faults", {})
         if path in _POSTS:
             raise ApiError(405, f"{path} changes the server: use POST")
         raise ApiError(404, f"no such endpoint {path}")
@@ -218,7 +220,7 @@ class AdminApi:
 
 _POSTS = {
     f"/api/{name}"
-    for name in ("put kick delete bury move pause clear advance drain reset faults transcript".split())
+    for name in ("put kick delete bury move pause clear advance drain reset restart faults transcript".split())
 }
 
 

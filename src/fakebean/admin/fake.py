@@ -14,7 +14,7 @@ from typing import Any
 from ..control import Controller
 from .api import ApiError, job_dict
 
-FAULTS = ("fail_next", "drop_connection_on", "delay_replies", "disconnect_all")
+FAULTS = ("fail_next", "drop_connection_on", "delay_replies", "unavailable", "disconnect_all")
 
 
 class FakeBackend:
@@ -86,6 +86,12 @@ class FakeBackend:
             c.reset()
             c.shell.engine.server_error_log = log  # the executable's stderr lines go on
             return {"reset": True}
+        if action == "restart":
+            keep = data.get("keep_jobs", True)
+            if not isinstance(keep, bool):
+                raise ApiError(400, "keep_jobs must be true or false")
+            c.restart(keep)
+            return {"restarted": True, "jobs": len(c.shell.engine.jobs)}
         if action == "connections":
             return {"connections": [x.as_dict() for x in c.connections()]}
         if action == "transcript":
@@ -98,7 +104,9 @@ class FakeBackend:
             entries = c.transcript(None if conn in (None, "") else int(conn))
             return {"size": c.ring.size, "entries": [e.as_dict() for e in entries]}
         if action == "faults":
-            return self._fault(data)
+            return self._fault(data) if "kind" in data else self._pending()
+        if action == "pending-faults":
+            return self._pending()
         raise ApiError(404, f"no such endpoint /api/{action}")
 
     def _fault(self, data: dict[str, Any]) -> Any:
@@ -118,8 +126,34 @@ class FakeBackend:
             c.drop_connection_on(str(data["command"]), bool(data.get("executed", True)))
         elif kind == "delay_replies":
             c.delay_replies(float(data.get("seconds", 0)), bool(data.get("real", False)))
+        elif kind == "unavailable":
+            on = data.get("on", True)
+            if not isinstance(on, bool):
+                raise ApiError(400, "on must be true or false")
+            c.unavailable(on)
         elif kind == "disconnect_all":
             return {"disconnected": c.disconnect_all()}
         else:
             raise ApiError(400, f"kind is one of {', '.join(FAULTS)}")
         return {"armed": kind}
+
+    def _pending(self) -> dict[str, Any]:
+        """The faults armed and not yet used up: what the dashboard's faults panel lists."""
+        c = self.controller
+        recorder = c.recorder
+        rules = [] if recorder is None else recorder.rules
+        delay = 0.0 if recorder is None else (recorder.delay_real or recorder.delay_ns / 1e9)
+        return {
+            "rules": [
+                {
+                    "kind": "fail_next" if r.kind == "fail" else "drop_connection_on",
+                    "command": r.command.decode("ascii", "replace"),
+                    "reply": r.reply.decode("ascii", "replace").rstrip("\r\n"),
+                    "executed": r.executed,
+                    "count": r.count,
+                }
+                for r in rules
+            ],
+            "delay_replies": {"seconds": delay, "real": bool(recorder and recorder.delay_real)},
+            "unavailable": c.down,
+        }

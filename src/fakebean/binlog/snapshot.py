@@ -86,3 +86,44 @@ def restarted(old: Engine, now: int, keep_jobs: bool, binlog_dir: str | None) ->
         restore(engine, None, snapshot(old), files.restart(old))
         engine.memory_files = files
     return engine
+
+
+def restart_in_place(engine: Engine, now: int, keep_jobs: bool) -> None:
+    """``restarted`` on the engine object itself, for a shell that keeps its listener and its
+    references to the engine (the executable's epoll loop, the admin API's ``restart``). The
+    caller has closed every connection first. With a journal, its directory is recovered again
+    under the lock the server holds, exactly as a start of the executable would recover it."""
+    from . import _attach
+    from .journal import Journal
+
+    journal, error_log = engine.journal, engine.server_error_log
+    if journal is not None:
+        assert isinstance(journal, Journal)  # (the engine declares its journal as a protocol)
+        fd, journal.lock_fd = journal.lock_fd, -1  # closed without giving the lock up
+        journal.close()
+        if not keep_jobs:
+            for name in os.listdir(journal.dir):
+                if name.startswith("binlog."):
+                    os.unlink(os.path.join(journal.dir, name))
+        _reinit(engine, now)
+        fresh = Journal(journal.dir, journal.filesize, journal.sync_rate // 1_000_000, journal.want_sync)
+        _attach(engine, fresh, fd)
+    else:
+        files = (engine.memory_files or Files()) if keep_jobs else None
+        jobs = snapshot(engine) if keep_jobs else []
+        highest = files.restart(engine) if files is not None else 0
+        _reinit(engine, now)
+        if files is not None:
+            restore(engine, None, jobs, highest)
+            engine.memory_files = files
+    engine.server_error_log = error_log  # how the shell logs is not server state
+
+
+def _reinit(engine: Engine, now: int) -> None:
+    Engine.__init__(
+        engine,
+        max_job_size=engine.max_job_size,
+        version=engine.version,
+        binlog_max_size=engine.binlog_max_size,
+        now=now,
+    )

@@ -69,7 +69,7 @@ def test_put_list_bury_kick_move_clear_through_the_protocol(
 
 def test_fakebeans_own_powers_answer_501(setup: tuple[AdminClient, tuple[str, int]]) -> None:
     admin, _ = setup
-    for path in ("/api/advance", "/api/reset", "/api/drain", "/api/faults"):
+    for path in ("/api/advance", "/api/reset", "/api/restart", "/api/drain", "/api/faults"):
         assert admin.post(path, {"seconds": 1}, expect=501)["error"].endswith(
             "a real beanstalkd cannot do it"
         )
