@@ -187,7 +187,9 @@ def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
     """Options a real beanstalkd can honour pass; fakebean-only ones skip the test; others are errors."""
     import pytest
 
-    unknown = set(options) - {"max_job_size", "binlog_max_size", "binlog_dir", "clock", "version"}
+    # (admin= is taken and unused: admin_url is what skips)
+    known = {"max_job_size", "binlog_max_size", "binlog_dir", "clock", "version", "admin", "admin_allow_remote"}
+    unknown = set(options) - known
     if unknown:
         raise TypeError(f"a real beanstalkd takes no {', '.join(sorted(unknown))} option")
     clock = options.get("clock", "real")
@@ -278,6 +280,14 @@ class Beanstalkd(Controls):
         if self.server is None:
             self._skip("restart() needs fakebean; this test runs against a real beanstalkd")
         self.server.restart(keep_jobs)
+
+    @property
+    def admin_url(self) -> str:
+        """``http://host:port/`` of the admin API and dashboard (made with ``admin="127.0.0.1:0"``);
+        against a real beanstalkd the test is skipped, as with the other fakebean-only controls."""
+        if self.server is None:
+            self._skip("admin_url needs fakebean's admin API; this test runs against a real beanstalkd")
+        return self.server.admin_url
 
     def drain(self) -> None:
         if self.server is not None:

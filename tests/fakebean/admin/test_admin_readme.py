@@ -13,10 +13,12 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from fakebean.testing import Beanstalkd
 from tests.support import free_port
 from tests.support.paths import README
 from tests.support.shells import Process, command
@@ -113,8 +115,24 @@ def test_the_readme_curl_examples_give_the_replies_shown(executable: str, use_cu
 
 @pytest.mark.fake
 def test_the_readme_python_example_runs() -> None:
-    (code,) = blocks("python")
+    code = blocks("python")[0]
     exec(compile(code, "README.md (Admin API)", "exec"), {})
+
+
+@pytest.mark.fake
+def test_the_readme_fixture_example_runs(fakebean_factory: Any) -> None:
+    (code,) = blocks("python")[1:]
+    found: dict[str, Any] = {}
+    exec(compile(code, "README.md (Admin API, fixture)", "exec"), found)
+    found["test_the_admin_api_beside_the_fixture"](fakebean_factory)
+
+
+@pytest.mark.real
+def test_the_fixtures_admin_url_skips_on_a_real_beanstalkd() -> None:
+    server = Beanstalkd(real=True, admin="127.0.0.1:0")
+    with pytest.raises(pytest.skip.Exception, match="admin_url needs fakebean"):
+        print(server.admin_url)
+    assert server.process is not None and server.process.process.poll() is not None  # closed
 
 
 @pytest.mark.fake
@@ -123,6 +141,6 @@ def test_every_endpoint_is_in_the_readme_table() -> None:
     for endpoint in (
         "/api/stats", "/api/tubes", "/api/jobs?", "/api/jobs/ID", "/api/put", "/api/kick", "/api/delete",
         "/api/bury", "/api/move", "/api/pause", "/api/clear", "/api/advance", "/api/drain", "/api/reset",
-        "/api/faults", "/api/transcript", "/api/connections",
+        "/api/faults", "/api/transcript", "/api/connections", "/api/restart",
     ):  # fmt: skip
         assert endpoint in text, endpoint
