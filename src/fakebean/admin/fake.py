@@ -102,7 +102,13 @@ class FakeBackend:
                 c.keep_transcript(size)
             conn = data.get("connection")
             entries = c.transcript(None if conn in (None, "") else int(conn))
-            return {"size": c.ring.size, "entries": [e.as_dict() for e in entries]}
+            recorded = len(entries)
+            limit = data.get("limit")
+            if limit not in (None, ""):  # the last ``limit`` only (the dashboard shows a few)
+                if isinstance(limit, bool) or not str(limit).isdigit():
+                    raise ApiError(400, "limit must be an integer >= 0")
+                entries = entries[-int(limit) :] if int(limit) else []
+            return {"size": c.ring.size, "recorded": recorded, "entries": [e.as_dict() for e in entries]}
         if action == "faults":
             return self._fault(data) if "kind" in data else self._pending()
         if action == "pending-faults":

@@ -162,6 +162,16 @@ def test_faults_and_transcript(admin: AdminClient, client: beanclient.Client[byt
     assert admin.post("/api/faults", {"kind": "explode"}, expect=400)
 
 
+def test_the_transcript_by_its_last_entries(admin: AdminClient, client: beanclient.Client[bytes]) -> None:
+    for tube in ("a", "b", "c"):
+        client.use(tube)
+    last = admin.get("/api/transcript?limit=2")
+    assert (last["recorded"], [e["command"] for e in last["entries"]]) == (3, ["use b\r\n", "use c\r\n"])
+    assert len(admin.get("/api/transcript?limit=50")["entries"]) == 3
+    assert admin.get("/api/transcript?limit=0")["entries"] == []
+    assert admin.request("GET", "/api/transcript?limit=x")[0] == 400
+
+
 def test_connections(admin: AdminClient, client: beanclient.Client[bytes]) -> None:
     client.use("mine")
     (conn,) = admin.get("/api/connections")["connections"]

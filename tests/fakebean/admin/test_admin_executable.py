@@ -75,7 +75,7 @@ def test_a_worker_in_reserve_gets_a_job_put_through_the_api(running: Running) ->
 def test_faults_transcript_and_disconnect_on_the_executable(running: Running) -> None:
     with running.client() as client:
         client.put(b"x")  # the plain engine: no transcript asked for yet
-        assert running.admin.get("/api/transcript") == {"size": 0, "entries": []}
+        assert running.admin.get("/api/transcript") == {"size": 0, "recorded": 0, "entries": []}
         # the fault and the transcript start on a connection that is already open
         assert running.admin.post("/api/transcript", {"size": 100})["size"] == 100
         client.put(b"y")
