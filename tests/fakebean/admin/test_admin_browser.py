@@ -83,7 +83,7 @@ def client(server: fakebean.ThreadedServer) -> beanclient.Client[bytes]:
 def test_the_page_loads_with_the_servers_stats(page: Any, server: fakebean.ThreadedServer) -> None:
     assert page.title() == "fakebean dashboard"
     assert page.text_content("#stats td[data-key='version']") == "1.12"
-    assert page.text_content("#where").startswith("fakebean")
+    assert page.text_content("#where") == "test double of beanstalkd 1.12"
     assert page.is_visible("#time-travel")
 
 
@@ -201,7 +201,7 @@ def test_the_dashboard_shows_a_real_beanstalkds_peekable_jobs(browser: Any, tmp_
         tab = context.new_page()
         tab.goto(url)
         tab.wait_for_selector(f"#jobs tr[data-id='{first}']", timeout=WAIT_MS)
-        assert tab.text_content("#where").startswith("beanstalkd")
+        assert tab.text_content("#where").startswith("real beanstalkd")
         assert tab.is_hidden("#time-travel")
         assert tab.text_content(f"#jobs tr[data-id='{first}'] pre.body") == "<b>first</b>"
         assert tab.query_selector("#jobs b") is None
