@@ -106,7 +106,7 @@ def test_a_job_put_by_a_client_shows_within_a_second(page: Any, server: fakebean
 @FAKE
 def test_a_kick_from_the_page_changes_the_server(page: Any, server: fakebean.ThreadedServer) -> None:
     job_id = server.put("buried one", buried=True)
-    page.click("#states button:text-is('buried')")
+    page.click("#states button[data-state='buried']")
     row = f"#jobs tr[data-id='{job_id}']"
     page.wait_for_selector(row, timeout=WAIT_MS)
     page.click(f"{row} button[data-action='kick']")
@@ -232,7 +232,7 @@ def test_the_dashboard_of_the_executable(browser: Any) -> None:
         tab.wait_for_selector("#stats td[data-key='version']", timeout=WAIT_MS)
         with beanclient.Client(("127.0.0.1", port), None) as c:
             job_id = c.put(b"delayed an hour", delay=3600)
-            tab.click("#states button:text-is('delayed')")
+            tab.click("#states button[data-state='delayed']")
             tab.wait_for_selector(f"#jobs tr[data-id='{job_id}']", timeout=WAIT_MS)
             tab.fill("#advance-seconds", "3600")
             tab.click("#advance")
