@@ -86,7 +86,7 @@ def dashboard(server: fakebean.ThreadedServer, jobs: int) -> None:
             )
             for _ in range(5)
         ]
-        print(f"dashboard: one refresh (stats, tubes, 50 jobs) {statistics.median(samples):5.1f} ms")
+        print(f"dashboard: one refresh (all panels, 50 jobs) {statistics.median(samples):5.1f} ms")
         t = time.perf_counter()
         server.put("one more")
         page.wait_for_selector(f"#page-info:has-text('{jobs // 2 + 1} ready')")

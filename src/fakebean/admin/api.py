@@ -220,7 +220,7 @@ class AdminApi:
 
 _POSTS = {
     f"/api/{name}"
-    for name in ("put kick delete bury move pause clear advance drain reset restart faults transcript".split())
+    for name in "put kick delete bury move pause clear advance drain reset restart faults transcript".split()
 }
 
 

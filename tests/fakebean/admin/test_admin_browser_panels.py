@@ -57,7 +57,14 @@ def test_connections_and_the_transcript_show_with_bodies_shortened(
         worker.watch("emails")
         assert worker.reserve(timeout=0).id == job_id
         page.wait_for_selector("#connections tr[data-id='2']", timeout=WAIT_MS)
-        assert cells(page, "#connections tr[data-id='1']") == ["1", "default", "default, emails", str(job_id), "—", "worker"]
+        assert cells(page, "#connections tr[data-id='1']") == [
+            "1",
+            "default",
+            "default, emails",
+            str(job_id),
+            "—",
+            "worker",
+        ]
         assert cells(page, "#connections tr[data-id='2']") == ["2", "emails", "default", "—", "—", "producer"]
         page.wait_for_selector("#transcript td.cmd:text-matches('^reserve-with-timeout')", timeout=WAIT_MS)
         put = page.text_content("#transcript tr:has(td.cmd:text-matches('^put ')) td.cmd")
@@ -85,7 +92,9 @@ def test_the_faults_panel_arms_lists_and_goes_unavailable(page: Any, server: fak
     assert page.is_hidden("#fault-reply-row")
     page.fill("#fault-command", "delete")
     page.click("#fault-arm")
-    page.wait_for_selector("#faults-pending li:text-is('drop the connection on delete (after running it)')", timeout=WAIT_MS)
+    page.wait_for_selector(
+        "#faults-pending li:text-is('drop the connection on delete (after running it)')", timeout=WAIT_MS
+    )
     page.click("#unavailable")
     page.wait_for_selector("#unavailable:text-is('Available again')", timeout=WAIT_MS)
     with pytest.raises(ConnectionError):
