@@ -142,5 +142,5 @@ def test_every_state_at_a_glance(page: Any, server: fakebean.ThreadedServer) -> 
         page.screenshot(path=str(BUILD / "dashboard-states.png"), full_page=True)
     server.put("elsewhere", tube="other")
     page.click("#tubes tr[data-tube='other']")
-    page.wait_for_selector("#jobs tr.empty:text-is('No reserved jobs in other')", timeout=WAIT_MS)
+    page.wait_for_selector("#jobs tr.empty td:text-is('No reserved jobs in other')", timeout=WAIT_MS)
     assert page.is_hidden("#clear")  # nothing to delete
