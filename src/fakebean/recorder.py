@@ -116,7 +116,6 @@ class Recorder:
         if conn.buf:  # the engine frames the same however the input is split
             data = conn.buf + data
             conn.buf = b""
-        halfclosed = conn.halfclosed
         pos, n = 0, len(data)
         while True:
             if log.swallow:
@@ -154,7 +153,6 @@ class Recorder:
             piece = data[pos:end]
             pos = end
             last = pos >= n
-            conn.halfclosed = halfclosed and last  # only the last piece may end a half-closed input
             old = conn.buf
             self.in_feed = conn
             self.feed_replies = []
@@ -163,12 +161,12 @@ class Recorder:
                 Engine.feed(engine, conn, piece, now)
             finally:
                 self.in_feed = None
-                conn.halfclosed = halfclosed
             consumed = len(old) + len(piece) - len(conn.buf)
             if consumed > 0:
                 self._consume(log, (old + piece if old else piece)[:consumed])
-            # a command without a reply is complete when it waits (reserve) or closes (quit); an
-            # end of input that closes a half-closed connection mid-command leaves it incomplete
+            # a command without a reply is complete when it waits (reserve) or closes (quit); one
+            # cut short by a half-closed input's end is not (that close comes later, in the
+            # engine's ``run_buffered``, once the whole input has been fed)
             done = conn.waiting or (conn.want_close and conn.mode == COMMAND and not conn.buf)
             if self.feed_replies or self.feed_fault or (log.acc_size and done):
                 replies = self.feed_replies or ([b""] if self.feed_fault else [])  # closed unanswered
