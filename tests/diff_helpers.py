@@ -135,6 +135,9 @@ class Twins:
             raise
         self.offset = 0
         self.draining = False
+        # each server's last ``stats`` seen by ``stats_until``
+        self.fake_stats: dict[str, str] = {}
+        self.real_stats: dict[str, str] = {}
         self.observer = self.connect()
         # The real backend's start-up probe is one accepted connection more; learn the offset once
         # its close has been processed (current-connections back to 1).
@@ -163,7 +166,10 @@ class Twins:
                     break
                 if time.monotonic() > deadline:
                     raise Divergence(f"{side} never settled: {stats}")
-            setattr(self, f"{side}_stats", stats)
+            if side == "fake":
+                self.fake_stats = stats
+            else:
+                self.real_stats = stats
             polls.append(n)
             results.append(result)
         for conn, n in ((self.observer.fake, polls[0]), (self.observer.real, polls[1])):
