@@ -115,7 +115,9 @@ SCRIPT = [
 
 
 def run_script(server: ThreadedServer) -> bytes:
-    with socket.create_connection(server.address, timeout=IO_TIMEOUT) as sock:
+    address = server.address
+    assert isinstance(address, tuple)  # (TCP)
+    with socket.create_connection(address, timeout=IO_TIMEOUT) as sock:
         for chunk in SCRIPT:
             sock.sendall(chunk)
         out = b""
@@ -126,7 +128,8 @@ def run_script(server: ThreadedServer) -> bytes:
 
 def test_recording_changes_no_byte() -> None:
     replies = []
-    for options in ({}, {"transcript": 100, "strict": True}, {"transcript": 1}):
+    runs: list[dict[str, Any]] = [{}, {"transcript": 100, "strict": True}, {"transcript": 1}]
+    for options in runs:
         with ThreadedServer(clock="frozen", max_job_size=65536, **options) as server:
             replies.append(run_script(server))
             server.fail_next("never-sent")  # a fault that never fires changes nothing either
@@ -148,7 +151,9 @@ HALF_CLOSED = [
 
 def run_half_closed(server: ThreadedServer, stream: bytes) -> bytes:
     """``stream``, a half-close, then everything the server sends until it closes."""
-    with socket.create_connection(server.address, timeout=IO_TIMEOUT) as sock:
+    address = server.address
+    assert isinstance(address, tuple)  # (TCP)
+    with socket.create_connection(address, timeout=IO_TIMEOUT) as sock:
         sock.sendall(stream)
         sock.shutdown(socket.SHUT_WR)
         out = b""
@@ -160,7 +165,8 @@ def run_half_closed(server: ThreadedServer, stream: bytes) -> bytes:
 def test_recording_changes_no_byte_after_a_half_close() -> None:
     for stream in HALF_CLOSED:
         replies = []
-        for options in ({}, {"transcript": 100, "strict": True}):
+        runs: list[dict[str, Any]] = [{}, {"transcript": 100, "strict": True}]
+        for options in runs:
             with ThreadedServer(clock="frozen", max_job_size=10, **options) as server:
                 replies.append(run_half_closed(server, stream))
         assert replies[0] == replies[1], stream[:60]
