@@ -123,11 +123,16 @@ class Pair:
 class Twins:
     """A fresh fakebean and a fresh real beanstalkd, plus an observer connection to each.
 
-    The fakebean is a ``ThreadedServer`` (frozen clock), or the executable at ``fake_path``.
+    The fakebean is a ``ThreadedServer`` (frozen clock), with the recorder at its engine's edge
+    or not as ``recorded`` says (``tests.support.recorder_on``), or the executable at ``fake_path``.
     """
 
-    def __init__(self, fake_path: str | None = None, **options: Any) -> None:
-        self.fake: Backend = ExecutableBackend(fake_path, **options) if fake_path else FakeBackend(**options)
+    def __init__(self, fake_path: str | None = None, recorded: bool | None = None, **options: Any) -> None:
+        self.fake: Backend = (
+            ExecutableBackend(fake_path, **options)
+            if fake_path
+            else FakeBackend(recorded=recorded, **options)
+        )
         try:
             self.real = RealBackend(**options)
         except BaseException:

@@ -168,9 +168,9 @@ def compare_transcripts(twins: Twins, stream: bytes, short: bool) -> None:
 
 @pytest.mark.real
 @profile_settings(ci=dict(max_examples=250), long=dict(max_examples=20000))
-@given(stream=fuzzed())
-def test_fuzzed_stream_gets_beanstalkds_transcript(stream: bytes) -> None:
-    twins = Twins(max_job_size=MAX_JOB)
+@given(stream=fuzzed(), recorded=st.booleans())  # the recorder (the fixture's default) on or off
+def test_fuzzed_stream_gets_beanstalkds_transcript(stream: bytes, recorded: bool) -> None:
+    twins = Twins(recorded=recorded, max_job_size=MAX_JOB)
     try:
         compare_transcripts(twins, stream, short=True)
     finally:
