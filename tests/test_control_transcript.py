@@ -80,6 +80,15 @@ def test_memory_stays_bounded_by_size_times_limit() -> None:
     assert sum(len(e.command) + len(e.reply or b"") for e in entries) == 10 * 200
 
 
+def test_a_reply_in_pieces_keeps_at_most_the_limit_in_all() -> None:
+    ring = Transcript(size=10, limit=100)
+    entry = ring.add(1, 0, b"reserve\r\n", 9)
+    for piece in (b"RESERVED 1 300000\r\n", b"x" * 300_000, b"\r\n"):  # a big job's reply
+        ring.answer(entry, 0, piece)
+    assert entry.reply == b"RESERVED 1 300000\r\n" + b"x" * 81
+    assert entry.reply_size == 300_021
+
+
 def test_no_transcript_by_default_on_the_servers() -> None:
     with ThreadedServer() as server:
         assert server.server.controller.recorder is None  # the plain engine: nothing recorded

@@ -10,7 +10,7 @@ import pytest
 
 from fakebean import ThreadedServer
 from fakebean.testing import Beanstalkd
-from tests.support import RawConn
+from tests.support import RawConn, wait_for_stat
 
 pytestmark = pytest.mark.fake
 
@@ -133,3 +133,20 @@ def test_a_delay_falls_due_after_a_restart_on_a_real_clock() -> None:
         conn.sock.settimeout(5)
         assert conn.cmd("reserve-with-timeout 4").startswith(b"RESERVED 1 ")  # after about 1 s
         conn.close()
+
+
+def test_a_connection_open_across_a_restart_is_not_counted_by_the_new_server() -> None:
+    """An earlier close had set the server's "every connection closed" event, and nothing cleared
+    it: a restart with a connection still open did not wait for it to close, and its late close then
+    came off the new server's counts (``current-connections: 0`` for the client asking)."""
+    with ThreadedServer() as server:
+        first = _dial(server.address)
+        first.stats()
+        first.close()
+        held = _dial(server.address)
+        wait_for_stat(held, "current-connections", 1)  # the first close is handled
+        server.restart()
+        fresh = _dial(server.address)
+        assert fresh.stats()["current-connections"] == "1"
+        fresh.close()
+        held.close()

@@ -28,11 +28,11 @@ is decided and file the job afterwards. Nothing after the reply may change what 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
 from typing import Any
 from weakref import ref
 
+from .job_heaps import best_ready, compacted, live_top
 from .model import (
     BURIED,
     DELAY_TIMER,
@@ -175,14 +175,12 @@ class Scheduler(TimerHeaps):
                 tube.urgent_count -= 1
                 self.urgent_ct -= 1
             if len(tube.ready) > 2 * tube.ready_count + 64:
-                tube.ready = [e for e in tube.ready if e[2].entry is e and e[2] is not job]
-                heapify(tube.ready)
+                tube.ready = compacted(tube.ready, job)
         elif state == DELAYED:
             tube.delayed_count -= 1
             self.delayed_ct -= 1
             if len(tube.delayed) > 2 * tube.delayed_count + 64:
-                tube.delayed = [e for e in tube.delayed if e[2].entry is e and e[2] is not job]
-                heapify(tube.delayed)
+                tube.delayed = compacted(tube.delayed, job)
         elif state == BURIED:
             del tube.buried[job.id]
             self.buried_ct -= 1
@@ -191,11 +189,11 @@ class Scheduler(TimerHeaps):
 
     def ready_top(self, tube: Tube) -> Job | None:
         """The best ready job by (pri, id), pause ignored (peek-ready, dispatch)."""
-        return _live_top(tube.ready)
+        return live_top(tube.ready)
 
     def delayed_top(self, tube: Tube) -> Job | None:
         """The delayed job due first (peek-delayed, kick)."""
-        return _live_top(tube.delayed)
+        return live_top(tube.delayed)
 
     def pause_tube(self, tube: Tube, delay: int) -> None:
         """pause-tube: no reserve takes from ``tube`` for ``delay`` ns."""
@@ -407,31 +405,3 @@ class Scheduler(TimerHeaps):
             self.dispatch_waiters()
         else:
             self.wait_timer_fired(obj())  # (a weak reference, alive: the timer is live)
-
-
-def best_ready(tubes: Iterable[Tube], now: int) -> Job | None:
-    """The best ready job by (pri, id) among ``tubes``, skipping paused ones and ending pauses that
-    are over (beanstalkd's ``next_awaited_job``)."""
-    best: Job | None = None
-    for tube in tubes:
-        if tube.pause:
-            if tube.unpause_at > now:
-                continue
-            tube.pause = 0
-        if tube.ready_count:
-            entry = tube.ready[0]  # usually live: then no call
-            top = entry[2] if entry[2].entry is entry else _live_top(tube.ready)
-            if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
-                best = top
-    return best
-
-
-def _live_top(heap: list[Any]) -> Job | None:
-    """The job of the heap's first live entry, dropping stale entries on the way (lazy deletion)."""
-    while heap:
-        entry = heap[0]
-        job: Job = entry[2]
-        if job.entry is entry:
-            return job
-        heappop(heap)
-    return None

@@ -268,6 +268,9 @@ class Server(Shell, Controls):
             proto.transport.abort()
         await server.wait_closed()
         if self.protocols and self.all_closed is not None:
+            # set by an earlier close, it would not wait: a connection's late close would then
+            # come off a restarted engine's counts
+            self.all_closed.clear()
             await self.all_closed.wait()
         with self._wakes_lock:
             self._server = None
