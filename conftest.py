@@ -10,7 +10,7 @@ free port for ``exe`` and ``real``), so counters start at zero and pytest-xdist 
 ``server.wait(seconds)`` jumps the fake's clock and really waits on the others.
 
 ``--conformance-cmd=PATH`` turns the suite into a conformance kit: only the behaviour tests run
-(those that take the ``server``/``conn``/``make_server`` fixtures, outside ``tests/client``), each
+(those that take the ``server``/``conn``/``make_server`` fixtures, outside ``tests/beanclient``), each
 against a fresh ``PATH -l 127.0.0.1 -p PORT`` instead of the three servers, and the run ends with
 a summary of the behaviours that differ, by test module. ``scripts/conformance.sh`` wraps it.
 """
@@ -66,7 +66,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def is_behaviour_test(item: pytest.Item) -> bool:
     """A test of the server's behaviour: it runs on the parametrized backends, and is not a client test."""
     path = str(getattr(item, "path", ""))
-    client_tests = os.path.join("tests", "client") + os.sep
+    client_tests = os.path.join("tests", "beanclient") + os.sep
     return "backend_kind" in getattr(item, "fixturenames", ()) and client_tests not in path
 
 

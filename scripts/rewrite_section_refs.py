@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = "docs/protocol.md"
 GLOBS = ("src/**/*.py", "tests/**/*.py", "bench/**/*.py", "scripts/*.py", "conftest.py", "README.md")
 GLOBS += ("COMPAT.md",)
-SKIP = {"scripts/rewrite_section_refs.py", "tests/test_docs.py"}  # this script and its test: examples
+SKIP = {"scripts/rewrite_section_refs.py", "tests/project/test_docs.py"}  # this script and its test: examples
 
 SECTION = re.compile(r"§\s?(\d+(?:\.\d+)?)(?:\s?[-–]\s?§?(\d+(?:\.\d+)?))?")
 HEADING = re.compile(r"^#{2,3} (\d+(?:\.\d+)?)[. ]", re.MULTILINE)
