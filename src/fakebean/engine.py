@@ -339,22 +339,28 @@ class Engine(Scheduler):
                 conn.mode = COMMAND
                 self.reply(conn, JOB_TOO_BIG)
         conn.buf = b"" if pos == n else buf[pos:] if pos else buf
+
+    def run_buffered(self, conn: Conn) -> None:
+        """Run the commands already buffered (after a write, a wait, a half-close). The same as
+        feeding no bytes: every event due by ``self.now`` has run already.
+
+        After a half-close this is also where the input ends: once every buffered command that
+        can run has run, the connection closes when flushed (§5.7). The check lives here, not at
+        the end of ``feed``, because only here is the buffered input all there is: a caller may
+        feed a half-closed connection's input in pieces (the recorder does, one command at a
+        time), and the end of a piece is not the end of the input."""
+        self.feed(conn, b"", self.now)
         if (
             conn.halfclosed
-            and budget
             and not conn.waiting
             and not conn.want_close
             and conn.out_size < OUT_LIMIT
             and not conn.closed
+            and conn not in self.busy  # (stopped at TURN_COMMANDS: the rest on the next turn)
         ):
-            conn.want_close = True  # input used up after a half-close: close once flushed (§5.7)
+            conn.want_close = True  # input used up after a half-close: close once flushed
             if not conn.out:
                 self.dirty.append(conn)
-
-    def run_buffered(self, conn: Conn) -> None:
-        """Run the commands already buffered (after a write, a wait, a half-close). The same as
-        feeding no bytes: every event due by ``self.now`` has run already."""
-        self.feed(conn, b"", self.now)
 
     def begin_put(self, conn: Conn, header: PutHeader) -> None:
         """A put's line was accepted: make its job and read its body next (prot.c's ``fill_extra_data``)."""

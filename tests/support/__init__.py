@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -173,6 +174,25 @@ def server_command(kind: str) -> str:
     raise ValueError(f"{kind!r} is not a process backend")
 
 
+def recorder_on(asked: bool | None = None) -> bool:
+    """Whether a fake backend runs its engine with the recorder (transcript and strict mode) at its
+    edge, as the ``fakebean`` fixture does by default, or plain, as a server that uses no control.
+
+    The bytes must be the same either way, so the suite runs both: ``FAKEBEAN_TEST_RECORDER=1``
+    (or ``0``) puts every fake backend on one path; otherwise a test that asks (``recorded=``) gets
+    what it asks, and any other test one path chosen by a hash of its id, so that about half the
+    tests take each and a test always takes the same one (a failure reproduces; rerun it with the
+    variable set to see whether the recorder matters).
+    """
+    forced = os.environ.get("FAKEBEAN_TEST_RECORDER")
+    if forced:
+        return forced != "0"
+    if asked is not None:
+        return asked
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]  # "<node id> (<phase>)"
+    return zlib.crc32(test.encode()) % 2 == 1
+
+
 class Backend:
     """One running server under test, on top of ``fakebean.testing.Beanstalkd`` (what the pytest
     plugin's ``fakebean`` fixture yields).
@@ -182,14 +202,18 @@ class Backend:
     (the server named by ``--conformance-cmd``). Each is a fresh server for one test.
     """
 
-    def __init__(self, kind: str, command: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, kind: str, command: str | None = None, *, recorded: bool | None = None, **options: Any
+    ) -> None:
         self.kind = kind
         self._conns: list[RawConn] = []
+        #: the fake's engine runs with the recorder at its edge (see ``recorder_on``)
+        self.recorded = kind == "fake" and recorder_on(recorded)
         if kind == "fake":
-            # The plain engine, as a server that uses no control runs (the fixture's default turns the
-            # recorder on); FAKEBEAN_TEST_RECORDER runs the whole suite with the recorder on: same bytes.
-            recorder = os.environ.get("FAKEBEAN_TEST_RECORDER")
-            options = {"transcript": 1000 if recorder else 0, "strict": bool(recorder), **options}
+            if self.recorded:
+                options = {"transcript": 1000, "strict": True, **options}
+            else:
+                options = {"transcript": 0, "strict": False, **options}
             self.beanstalkd = Beanstalkd(clock="frozen", **options)
         else:
             path = command or server_command(kind)

@@ -123,11 +123,16 @@ class Pair:
 class Twins:
     """A fresh fakebean and a fresh real beanstalkd, plus an observer connection to each.
 
-    The fakebean is a ``ThreadedServer`` (frozen clock), or the executable at ``fake_path``.
+    The fakebean is a ``ThreadedServer`` (frozen clock), with the recorder at its engine's edge
+    or not as ``recorded`` says (``tests.support.recorder_on``), or the executable at ``fake_path``.
     """
 
-    def __init__(self, fake_path: str | None = None, **options: Any) -> None:
-        self.fake: Backend = ExecutableBackend(fake_path, **options) if fake_path else FakeBackend(**options)
+    def __init__(self, fake_path: str | None = None, recorded: bool | None = None, **options: Any) -> None:
+        self.fake: Backend = (
+            ExecutableBackend(fake_path, **options)
+            if fake_path
+            else FakeBackend(recorded=recorded, **options)
+        )
         try:
             self.real = RealBackend(**options)
         except BaseException:
@@ -135,6 +140,9 @@ class Twins:
             raise
         self.offset = 0
         self.draining = False
+        # each server's last ``stats`` seen by ``stats_until``
+        self.fake_stats: dict[str, str] = {}
+        self.real_stats: dict[str, str] = {}
         self.observer = self.connect()
         # The real backend's start-up probe is one accepted connection more; learn the offset once
         # its close has been processed (current-connections back to 1).
@@ -163,7 +171,10 @@ class Twins:
                     break
                 if time.monotonic() > deadline:
                     raise Divergence(f"{side} never settled: {stats}")
-            setattr(self, f"{side}_stats", stats)
+            if side == "fake":
+                self.fake_stats = stats
+            else:
+                self.real_stats = stats
             polls.append(n)
             results.append(result)
         for conn, n in ((self.observer.fake, polls[0]), (self.observer.real, polls[1])):

@@ -206,9 +206,9 @@ class Framer:
         if line.startswith(b"quit"):
             return "quit"
         if line.startswith(b"pause-tube"):
-            delay = parse_pause(line[10:])
-            if delay == 0:
+            pause = parse_pause(line[10:])
+            if pause == 0:
                 return "pause0"
-            if delay is not None and delay < self.limit:
+            if pause is not None and pause < self.limit:
                 raise Reject("a pause that could end during the test")
         return "one"

@@ -103,6 +103,7 @@ class Process:
 @contextmanager
 def serving(kind: str, *args: str, unix: str | None = None) -> Iterator[Process]:
     """Run ``kind`` with ``args``, on a free 127.0.0.1 port unless ``unix`` or ``-l`` is given."""
+    address: tuple[str, int] | str
     for _attempt in range(5):
         if unix is not None:
             argv, address = command(kind) + ["-l", f"unix:{unix}", *args], unix

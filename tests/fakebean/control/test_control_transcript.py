@@ -124,7 +124,9 @@ SCRIPT = [
 
 
 def run_script(server: ThreadedServer) -> bytes:
-    with socket.create_connection(server.address, timeout=IO_TIMEOUT) as sock:
+    address = server.address
+    assert isinstance(address, tuple)  # (TCP)
+    with socket.create_connection(address, timeout=IO_TIMEOUT) as sock:
         for chunk in SCRIPT:
             sock.sendall(chunk)
         out = b""
@@ -135,12 +137,60 @@ def run_script(server: ThreadedServer) -> bytes:
 
 def test_recording_changes_no_byte() -> None:
     replies = []
-    for options in ({}, {"transcript": 100, "strict": True}, {"transcript": 1}):
+    runs: list[dict[str, Any]] = [{}, {"transcript": 100, "strict": True}, {"transcript": 1}]
+    for options in runs:
         with ThreadedServer(clock="frozen", max_job_size=65536, **options) as server:
             replies.append(run_script(server))
             server.fail_next("never-sent")  # a fault that never fires changes nothing either
     assert replies[0] == replies[1] == replies[2]
     assert replies[0].count(b"\r\n") > 20 and replies[0].endswith(b"\r\n")
+
+
+# Half-closed inputs: the end of the client's input closes the connection once every buffered
+# command has run, with the recorder feeding them one at a time as without it.
+HALF_CLOSED = [
+    b"reserve\r\nreserve\r\nput 0 0 100000 3\r\nabc\r\n",  # a reserve blocked, commands behind it
+    b"reserve\r\nput 0 0 60 20\r\n" + b"b" * 22 + b"list-tube-used\r\n",  # ... and JOB_TOO_BIG
+    b"put 0 0 60 20\r\n" + b"b" * 22 + b"reserve\r\nstats-job 1\r\n",
+    b"reserve\r\nput 0 0 60 20\r\n" + b"b" * 12,  # ends in the middle of a skipped body
+    b"use t\r\n" * 100 + b"reserve-with-timeout 5\r\nlist-tube-used\r\n",  # more than one turn's commands
+    b"reserve\r\nput 0 0 60 3\r\nab",  # ends in the middle of a body
+]
+
+
+def run_half_closed(server: ThreadedServer, stream: bytes) -> bytes:
+    """``stream``, a half-close, then everything the server sends until it closes."""
+    address = server.address
+    assert isinstance(address, tuple)  # (TCP)
+    with socket.create_connection(address, timeout=IO_TIMEOUT) as sock:
+        sock.sendall(stream)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
+def test_recording_changes_no_byte_after_a_half_close() -> None:
+    for stream in HALF_CLOSED:
+        replies = []
+        runs: list[dict[str, Any]] = [{}, {"transcript": 100, "strict": True}]
+        for options in runs:
+            with ThreadedServer(clock="frozen", max_job_size=10, **options) as server:
+                replies.append(run_half_closed(server, stream))
+        assert replies[0] == replies[1], stream[:60]
+        assert replies[0].endswith(b"\r\n"), stream[:60]
+
+
+def test_a_half_closed_reserve_and_the_commands_behind_it_are_recorded() -> None:
+    with ThreadedServer(clock="frozen", transcript=100) as server:
+        out = run_half_closed(server, HALF_CLOSED[0])
+        assert out == b"TIMED_OUT\r\nTIMED_OUT\r\nINSERTED 1\r\n"
+        assert [(e.command, e.reply) for e in server.transcript()] == [
+            (b"reserve\r\n", b"TIMED_OUT\r\n"),
+            (b"reserve\r\n", b"TIMED_OUT\r\n"),
+            (b"put 0 0 100000 3\r\nabc\r\n", b"INSERTED 1\r\n"),
+        ]
 
 
 def test_recording_in_split_reads_pairs_the_same(make_front: Callable[..., Front], dial: Dial) -> None:

@@ -163,10 +163,11 @@ class DifferentialMachine(RuleBasedStateMachine):
     """fakebean and beanstalkd, fed the same bytes over the same connections, answer the same bytes."""
 
     fake_path: str | None = None  # None: a ThreadedServer; else fakebean's executable at that path
+    recorded = False  # the ThreadedServer's engine with the recorder at its edge
 
     def __init__(self) -> None:
         super().__init__()
-        self.twins = Twins(self.fake_path, max_job_size=MAX_JOB)
+        self.twins = Twins(self.fake_path, recorded=self.recorded, max_job_size=MAX_JOB)
         self.slots: list[Slot] = []
         self.broken = False
         self.own_tubes = 0
@@ -380,9 +381,22 @@ def test_a_job_whose_body_is_still_coming_is_visible_to_stats_job() -> None:
 
 
 DifferentialMachine.TestCase.settings = profile_settings(
-    ci=dict(max_examples=150, stateful_step_count=40), long=dict(max_examples=1500, stateful_step_count=60)
+    ci=dict(max_examples=100, stateful_step_count=40), long=dict(max_examples=1500, stateful_step_count=60)
 )
 TestFakebeanMatchesRealBeanstalkd = DifferentialMachine.TestCase
+
+
+class RecordedDifferentialMachine(DifferentialMachine):
+    """The same machine with the recorder on, as the ``fakebean`` fixture runs by default: it feeds
+    the engine one command at a time, and the bytes must not change."""
+
+    recorded = True
+
+
+RecordedDifferentialMachine.TestCase.settings = profile_settings(
+    ci=dict(max_examples=60, stateful_step_count=40), long=dict(max_examples=600, stateful_step_count=60)
+)
+TestRecordedFakebeanMatchesRealBeanstalkd = RecordedDifferentialMachine.TestCase
 
 
 class ExecutableDifferentialMachine(DifferentialMachine):

@@ -29,10 +29,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fakebean.engine import IN_LIMIT, OUT_LIMIT, Engine
-from tests.support import Backend, RawConn
+from tests.support import Backend, ExecutableBackend, RawConn
 from tests.support.differential import (
     GUARD,
-    ExecutableBackend,
     Twins,
     check_engine,
     executable,
@@ -103,7 +102,7 @@ def run_engine(chunks: list[bytes]) -> bytes:
 
     def flush() -> None:
         while conn.out:
-            out.extend(conn.out)
+            out.extend(bytes(piece) for piece in conn.out)
             conn.out.clear()
             conn.out_size = 0
             if not conn.want_close:
@@ -142,7 +141,7 @@ def test_engine_survives_fuzz_in_any_chunking(stream: bytes, cuts: list[int]) ->
 # ---------------------------------------------------------------------------------- against beanstalkd
 def transcript(conn: RawConn) -> list[bytes]:
     """Every reply until the server closes the connection."""
-    replies = []
+    replies: list[bytes] = []
     while True:
         if not conn.buf and not conn._fill():
             return replies
@@ -168,9 +167,9 @@ def compare_transcripts(twins: Twins, stream: bytes, short: bool) -> None:
 
 @pytest.mark.real
 @profile_settings(ci=dict(max_examples=250), long=dict(max_examples=20000))
-@given(stream=fuzzed())
-def test_fuzzed_stream_gets_beanstalkds_transcript(stream: bytes) -> None:
-    twins = Twins(max_job_size=MAX_JOB)
+@given(stream=fuzzed(), recorded=st.booleans())  # the recorder (the fixture's default) on or off
+def test_fuzzed_stream_gets_beanstalkds_transcript(stream: bytes, recorded: bool) -> None:
+    twins = Twins(recorded=recorded, max_job_size=MAX_JOB)
     try:
         compare_transcripts(twins, stream, short=True)
     finally:
@@ -198,7 +197,7 @@ def test_fuzzed_stream_gets_beanstalkds_transcript_from_the_executable(
 # ---------------------------------------------------------------------------------- abuse, both backends
 def engine_conn(server: Backend, raw: RawConn) -> Any:
     """The engine's record of ``raw`` inside a fake backend."""
-    for proto in server.server.server.protocols:  # type: ignore[attr-defined]
+    for proto in server.server.server.protocols:
         if proto.transport.get_extra_info("peername") == raw.sock.getsockname():
             return proto.conn
     raise AssertionError("connection not found")

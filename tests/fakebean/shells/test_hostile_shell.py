@@ -21,7 +21,9 @@ import pytest
 import fakebean
 from fakebean.clock import Clock
 from fakebean.engine import TURN_COMMANDS, Engine
+from fakebean.recorder import Recorder, instrument
 from fakebean.testing import RealBeanstalkd
+from fakebean.transcript import Transcript
 from tests.support import RawConn, free_port
 from tests.support.shells import GUARD, SERVERS, daemon_path
 
@@ -199,9 +201,18 @@ def test_asyncio_shell_answers_another_connection_within_a_turn_of_a_64k_pipelin
     assert written_before <= 2 * TURN_COMMANDS, written_before
 
 
-@pytest.mark.fake
-def test_a_pipeline_runs_a_budget_of_commands_per_turn_and_then_the_rest() -> None:
+def budget_engine(recorded: bool) -> Engine:
+    """A bare engine, or one with the recorder (transcript and strict mode) at its edge."""
     engine = Engine(now=0)
+    if recorded:
+        instrument(engine, Recorder(Transcript(100), strict=True))
+    return engine
+
+
+@pytest.mark.fake
+@pytest.mark.parametrize("recorded", [False, True], ids=["plain", "recorded"])
+def test_a_pipeline_runs_a_budget_of_commands_per_turn_and_then_the_rest(recorded: bool) -> None:
+    engine = budget_engine(recorded)
     conn = engine.connect(0)
     engine.feed(conn, b"list-tube-used\r\n" * 100, 0)
     assert len(conn.out) == TURN_COMMANDS and conn in engine.busy
@@ -210,11 +221,17 @@ def test_a_pipeline_runs_a_budget_of_commands_per_turn_and_then_the_rest() -> No
         for each in busy:
             engine.resume(each, 0)
     assert len(conn.out) == 100 and conn.buf == b""
+    if recorded:  # each command paired with its reply, across the turns
+        entries = engine.recorder.transcript.entries()  # type: ignore[attr-defined]
+        assert [(e.command, e.reply) for e in entries] == [
+            (b"list-tube-used\r\n", b"USING default\r\n")
+        ] * 100
 
 
 @pytest.mark.fake
-def test_a_half_close_behind_a_budget_closes_only_after_the_last_command() -> None:
-    engine = Engine(now=0)
+@pytest.mark.parametrize("recorded", [False, True], ids=["plain", "recorded"])
+def test_a_half_close_behind_a_budget_closes_only_after_the_last_command(recorded: bool) -> None:
+    engine = budget_engine(recorded)
     conn = engine.connect(0)
     engine.feed(conn, b"list-tube-used\r\n" * 100, 0)
     engine.feed_eof(conn, 0)
