@@ -16,7 +16,7 @@ from ..engine_view import EngineView
 from ..model import DELAYED, READY, RESERVED, Conn, Job
 from ..wire import BURIED, OUT_OF_MEMORY, RELEASED
 from .records import ST_INVALID, STATE_CODE
-from .wal import Wal, warn
+from .wal import Wal
 
 if TYPE_CHECKING:
     from ..engine import Engine
