@@ -31,6 +31,12 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
+def _serr(kind: str, where: str, reply: str) -> str:
+    """A ``reply_serr`` line after the program's name: beanstalkd's names ``where`` in its source,
+    fakebean's does not (COMPAT.md); the binlog's own warnings carry the location on both."""
+    return f"{where}: server error: {reply}\r\n\n" if kind == "real" else f"server error: {reply}\r\n\n"
+
+
 def _sizes(directory: Path) -> list[tuple[str, int]]:
     return sorted((p.name, p.stat().st_size) for p in directory.iterdir())
 
@@ -91,7 +97,7 @@ def test_a_full_disk_answers_out_of_memory_to_put(tmp_path: Path, kind: str) -> 
         refused = (
             f"{prog}: file.c:477 in filewopen: falloc {directory}/binlog.5: No space left on device\n"
             f"{prog}: walg.c:346 in reserve: needfree\n"
-            f"{prog}: prot.c:897 in enqueue_incoming_job: server error: OUT_OF_MEMORY\r\n\n"
+            f"{prog}: {_serr(kind, 'prot.c:897 in enqueue_incoming_job', 'OUT_OF_MEMORY')}"
         )
         assert server.stderr.decode() == refused * 2
         assert _sizes(directory) == [
@@ -101,3 +107,49 @@ def test_a_full_disk_answers_out_of_memory_to_put(tmp_path: Path, kind: str) -> 
             ("binlog.4", 8192),
             ("lock", 0),
         ]
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_a_bury_or_delayed_release_without_space_leaves_the_job_reserved_by_no_one(
+    tmp_path: Path, kind: str
+) -> None:
+    # bury_job and release reserve binlog space only after the job has left its reserver: with
+    # none to be had, the job stays in state reserved, held by no one, in no queue.
+    directory = tmp_path / "wal"
+    with tiny_filesystem(directory, "4k"):
+        server = BinlogServer(kind, str(directory), "-s", "1000")
+        try:
+            for job_id in range(1, 5):
+                assert server.cmd("put 3 0 100 50", b"x" * 50) == b"INSERTED %d\r\n" % job_id
+            assert server.cmd("put 3 0 100 50", b"x" * 50) == b"OUT_OF_MEMORY\r\n"
+            assert server.cmd("reserve-job 1").startswith(b"RESERVED 1 50")
+            assert server.cmd("bury 1 7") == b"BURIED\r\n"  # the last update this file has room for
+            assert server.cmd("reserve-job 2").startswith(b"RESERVED 2 50")
+            assert server.cmd("release 2 9 30") == b"OUT_OF_MEMORY\r\n"
+            assert server.cmd("reserve-job 3").startswith(b"RESERVED 3 50")
+            assert server.cmd("bury 3 7") == b"INTERNAL_ERROR\r\n"
+            lost = {"tube": "default", "state": "reserved", "delay": "0", "ttr": "100", "file": "1"}
+            counts = {"reserves": "1", "timeouts": "0", "releases": "0", "buries": "0", "kicks": "0"}
+            # release changes nothing before its reservation; bury has set its priority already
+            assert server.stats_job(2) == {"id": "2", **lost, "pri": "3", **counts}
+            assert server.stats_job(3) == {"id": "3", **lost, "pri": "7", **counts}
+            for job_id in (2, 3):
+                assert 90 < int(server.conn.yaml(f"stats-job {job_id}")["time-left"]) <= 100  # type: ignore[union-attr]
+                assert server.cmd(f"peek {job_id}").startswith(b"FOUND %d 50" % job_id)
+                for command_line in ("delete", "kick-job", "reserve-job", "touch", "release", "bury"):
+                    line = f"{command_line} {job_id}" + (" 1" if command_line == "bury" else "")
+                    line += " 1 0" if command_line == "release" else ""
+                    assert server.cmd(line) == b"NOT_FOUND\r\n", line
+            tube = server.conn.yaml("stats-tube default")  # type: ignore[union-attr]
+            assert (tube["current-jobs-reserved"], tube["current-jobs-buried"]) == ("0", "1")
+            assert server.conn.stats()["current-jobs-reserved"] == "0"  # type: ignore[union-attr]
+        finally:
+            server.stop()
+        prog = "fakebean" if kind == "fake" else command("real")[0]
+        no_space = f"{prog}: file.c:477 in filewopen: falloc {directory}/binlog.2: No space left on device\n"
+        no_space += f"{prog}: walg.c:346 in reserve: needfree\n"
+        assert server.stderr.decode() == (
+            f"{no_space}{prog}: {_serr(kind, 'prot.c:897 in enqueue_incoming_job', 'OUT_OF_MEMORY')}"
+            f"{no_space}{prog}: {_serr(kind, 'prot.c:1565 in dispatch_cmd', 'OUT_OF_MEMORY')}"
+            f"{no_space}{prog}: {_serr(kind, 'prot.c:1609 in dispatch_cmd', 'INTERNAL_ERROR')}"
+        )
