@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from fakebean import ThreadedServer
+from tests.support import RawConn
 from tests.support.binlog import BinlogServer, command, tiny_filesystem
 
 BOTH = [
@@ -153,3 +155,31 @@ def test_a_bury_or_delayed_release_without_space_leaves_the_job_reserved_by_no_o
             f"{no_space}{prog}: {_serr(kind, 'prot.c:1565 in dispatch_cmd', 'OUT_OF_MEMORY')}"
             f"{no_space}{prog}: {_serr(kind, 'prot.c:1609 in dispatch_cmd', 'INTERNAL_ERROR')}"
         )
+
+
+@pytest.mark.fake
+def test_a_job_reserved_by_no_one_never_times_out_and_the_controls_cannot_reach_it(tmp_path: Path) -> None:
+    # (no connection holds it, so no TTR can end; the controls, like the commands, find it in no queue)
+    import socket
+
+    directory = tmp_path / "wal"
+    with (
+        tiny_filesystem(directory, "4k"),
+        ThreadedServer(binlog_dir=directory, binlog_max_size=1000) as server,
+    ):
+        address = server.address
+        assert isinstance(address, tuple)
+        conn = RawConn(socket.create_connection(address, timeout=10))
+        for job_id in range(1, 5):
+            assert conn.cmd("put 3 0 1 50", b"x" * 50) == b"INSERTED %d\r\n" % job_id
+        assert conn.cmd("reserve-job 1").startswith(b"RESERVED 1 50")
+        assert conn.cmd("bury 1 7") == b"BURIED\r\n"
+        assert conn.cmd("reserve-job 2").startswith(b"RESERVED 2 50")
+        assert conn.cmd("bury 2 7") == b"INTERNAL_ERROR\r\n"
+        server.advance(10)
+        job = conn.stats_job(2)
+        assert (job["state"], job["timeouts"], job["pri"]) == ("reserved", "0", "7")
+        assert not server.delete(2)
+        assert not server.bury(2)
+        assert conn.stats()["current-jobs-reserved"] == "0"
+        conn.close()
