@@ -318,9 +318,15 @@ def _journal_put(engine: Engine, job: Job, buried: bool) -> None:
         if journal.record(job) and not buried:
             engine.make_ready(job)
             return
-        if buried and journal.reserve_update():
+        if buried and not journal.reserve_update():
+            # No room for the bury: the job would be buried here and ready on disk. Take the put
+            # back instead (its delete record was paid for with the put), so both agree it is gone.
+            journal.delete(job)
+            engine.free_job(job)
+            raise RuntimeError("the binlog has no room to bury the job: a client's bury gets INTERNAL_ERROR")
+        if buried:
             engine.make_buried(job)
-            journal.record(job)
+            journal.record(job)  # (a failed write turns the log off, as for a client's bury)
             return
     engine.make_buried(job)  # the write failed: buried, as beanstalkd does with a client's put
 

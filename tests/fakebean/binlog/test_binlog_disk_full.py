@@ -183,3 +183,31 @@ def test_a_job_reserved_by_no_one_never_times_out_and_the_controls_cannot_reach_
         assert not server.bury(2)
         assert conn.stats()["current-jobs-reserved"] == "0"
         conn.close()
+
+
+@pytest.mark.fake
+def test_a_seeded_buried_job_without_room_for_its_bury_is_taken_back(tmp_path: Path) -> None:
+    # put(..., buried=True) writes a put record, then a bury record. With room for the first only,
+    # the job would be buried in memory and ready on disk: the put is taken back instead.
+    import shutil
+    import socket
+
+    directory = tmp_path / "wal"
+    with (
+        tiny_filesystem(directory, "4k"),
+        ThreadedServer(binlog_dir=directory, binlog_max_size=1000) as server,
+    ):
+        for _ in range(3):  # 3 x 225 bytes of 993 reserved: 318 left
+            server.put(b"x" * 50)
+        with pytest.raises(RuntimeError, match="no room to bury"):
+            server.put(b"y" * 100, buried=True)  # 275 for the put; 43 left, a bury needs 84
+        assert server.job(4) is None
+        memory = [(j.id, j.state) for j in server.jobs()]
+        shutil.copytree(directory, tmp_path / "copy")
+    with ThreadedServer(binlog_dir=tmp_path / "copy") as server:
+        address = server.address
+        assert isinstance(address, tuple)
+        conn = RawConn(socket.create_connection(address, timeout=10))
+        assert conn.cmd("peek 4") == b"NOT_FOUND\r\n"
+        conn.close()
+        assert [(j.id, j.state) for j in server.jobs()] == memory == [(1, "ready"), (2, "ready"), (3, "ready")]
