@@ -69,15 +69,24 @@ class Journal(Wal):
         return self.record(job)
 
     def kick(self, engine: EngineView, job: Job) -> bool:
-        """``kick_buried_job`` / ``kick_delayed_job``. False when no space: the job stays."""
+        """``kick_buried_job`` / ``kick_delayed_job``. False when no space (the job stays) or when
+        the write failed: then, as there, the job goes back where it was, counted as kicked, a
+        buried one buried again (one more bury) and a delayed one delayed anew for its delay."""
         if not self.reserve_update():
             return False
+        was_delayed = job.state == DELAYED
         engine.take_out(job)
         job.kicks += 1
         job.state = READY  # written as ready before any waiting worker can take it
-        self.record(job)
-        engine.make_ready(job)
-        return True
+        if self.record(job):
+            engine.make_ready(job)
+            return True
+        # beanstalkd has already put the job in the ready queue too and leaves it there (COMPAT.md)
+        if was_delayed:
+            engine.make_delayed(job, job.delay)
+        else:
+            engine.make_buried(job)
+        return False
 
     def release_delayed(self, engine: EngineView, job: Job, pri: int, delay: int) -> bytes:
         """``release`` with a delay, the job already out of its reserver's hands; returns the
