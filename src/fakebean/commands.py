@@ -228,7 +228,8 @@ def cmd_kick(engine: EngineView, conn: Conn, rest: bytes) -> None:
 
 def kick_one(engine: EngineView, job: Job) -> bool:
     """Kick one buried or delayed job (also the controls' kick). False when the binlog has no room
-    (the job stays where it is; beanstalkd 1.12's kick still counts it, kick-job does not)."""
+    or its write failed (the job stays or goes back where it was; beanstalkd 1.12's kick still
+    counts it, kick-job does not)."""
     if engine.journal is not None:
         return engine.journal.kick(engine, job)
     engine.take_out(job)

@@ -123,7 +123,8 @@ class Controller:
     ) -> int:
         """A job as if a client had put it (and buried it) and left. Counters: cmd-put, total-jobs
         and the tube's total-jobs grow by one; with ``buried``, cmd-bury too and the job's buries
-        is 1. No connection is counted, so current-producers and total-connections stay."""
+        is 1. No connection is counted, so current-producers and total-connections stay. With a
+        binlog that has no room for the put (or for the bury), RuntimeError and no job is kept."""
         data = body.encode() if isinstance(body, str) else bytes(body)
         name = tube.encode()
         if not is_valid_tube_name(name):
