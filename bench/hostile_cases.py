@@ -76,6 +76,17 @@ def settle(wire: Wire, connections: int = 1) -> float:
         time.sleep(0.02)
 
 
+def settle_fds(pid: int, at_most: int) -> float:
+    """Wait until the server holds at most ``at_most`` descriptors, or SETTLE_LIMIT; return the count.
+    A server may answer ``stats`` for a connection it has dropped before it closes the socket."""
+    deadline = time.monotonic() + SETTLE_LIMIT
+    while True:
+        seen = fd_count(pid)
+        if seen <= at_most or time.monotonic() > deadline:
+            return float(seen)
+        time.sleep(0.02)
+
+
 def put_delete_cycles(srv: ServerProcess, s: Sizes, live: int, cycles: int, rounds: int) -> Metrics:
     assert srv.proc is not None
     pid = srv.proc.pid
@@ -259,7 +270,7 @@ def case_backlog(srv: ServerProcess, s: Sizes) -> Metrics:
         sock.close()
     connections = settle(control)
     stats = control.yaml("stats")
-    fds = fd_count(pid)
+    fds = settle_fds(pid, fds_before + 1)  # + the control connection
     job_id = control.put(b"late")
     worker = Wire(srv.address)
     got = worker.reserve("reserve-with-timeout 2")
