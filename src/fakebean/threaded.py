@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -21,9 +21,21 @@ class ThreadedServer:
     returns once every resulting reply has been handed to the sockets.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        server: Server | None = None,
+        on_loop: Callable[[asyncio.AbstractEventLoop], None] | None = None,
+        **options: Any,
+    ) -> None:
         self._args = (host, port)
         self._options = options
+        # ``server``: a Server made but not started (the in-process hub's, whose engine it serves);
+        # ``on_loop`` is called in the server's thread with the new loop, before the server starts.
+        self._adopted = server
+        self._on_loop = on_loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
@@ -38,6 +50,8 @@ class ThreadedServer:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
+            if self._on_loop is not None:
+                self._on_loop(loop)
             try:
                 loop.run_until_complete(self._main(ready, failure))
             finally:
@@ -56,7 +70,7 @@ class ThreadedServer:
 
     async def _main(self, ready: threading.Event, failure: list[BaseException]) -> None:
         try:
-            self._server = Server(*self._args, **self._options)
+            self._server = self._adopted or Server(*self._args, **self._options)
             await self._server.start()
         except BaseException as exc:  # reported to the starting thread
             failure.append(exc)
