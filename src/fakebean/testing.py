@@ -12,10 +12,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import freezegun_hooks
-from .threaded import ThreadedServer
+from .inprocess import Hub
 
 if TYPE_CHECKING:
     import beanclient
+
+    from .threaded import ThreadedServer
 
 REAL_SKIP_REASON = "advance() moves fakebean's clock; this test runs against a real beanstalkd"
 REAL_FREEZEGUN_SKIP_REASON = (
@@ -80,21 +82,59 @@ def beanstalkd_version(path: str) -> str:
     return out.split()[1] if len(out.split()) > 1 else ""
 
 
+# Debian's beanstalkd links libsystemd: started with LISTEN_FDS=1 and LISTEN_PID set to its own pid,
+# it serves the listening socket it inherits as fd 3 (sd_listen_fds) and ignores -l/-p. The socket
+# comes in as the shell's stdin (any fd above 9 is beyond dash's redirections); the shell moves it
+# to fd 3 and sets LISTEN_PID to its pid, which exec hands on to beanstalkd.
+_ACTIVATE = 'exec 3<&0 </dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'
+_activation: dict[str, bool] = {}
+
+
+def supports_socket_activation(binary: str) -> bool:
+    """Whether ``binary`` takes an inherited listening socket (it calls ``sd_listen_fds``)."""
+    known = _activation.get(binary)
+    if known is None:
+        try:
+            with open(binary, "rb") as f:
+                known = b"sd_listen_fds" in f.read()
+        except OSError:
+            known = False
+        _activation[binary] = known
+    return known
+
+
 class RealBeanstalkd:
-    """A real ``beanstalkd`` process on 127.0.0.1 and a free port, for this test only."""
+    """A real ``beanstalkd`` process on 127.0.0.1 and a free port, for this test only.
+
+    Where beanstalkd supports systemd socket activation (Debian's does), the socket is bound and
+    listening before the process starts: no port can be lost to another process, and a client may
+    connect at once (the kernel queues it until beanstalkd accepts), so nothing waits for start-up.
+    Otherwise (``socket_activation=False``, or a beanstalkd built without libsystemd) it picks a
+    free port, starts beanstalkd on it and waits until the process listens there.
+    """
 
     def __init__(
-        self, path: str | None = None, max_job_size: int | None = None, binlog_max_size: int | None = None
+        self,
+        path: str | None = None,
+        max_job_size: int | None = None,
+        binlog_max_size: int | None = None,
+        socket_activation: bool | None = None,
     ) -> None:
         binary = find_beanstalkd(path)
+        options: list[str] = []
+        if max_job_size is not None:
+            options += ["-z", str(max_job_size)]
+        if binlog_max_size is not None:
+            options += ["-s", str(binlog_max_size)]
+        if socket_activation is None:
+            socket_activation = supports_socket_activation(binary)
+        if socket_activation:
+            self._start_activated(binary, options)
+            return
         last_error = ""
         for _attempt in range(5):
             port = _free_port()
-            args = [binary, "-l", "127.0.0.1", "-p", str(port)]
-            if max_job_size is not None:
-                args += ["-z", str(max_job_size)]
-            if binlog_max_size is not None:
-                args += ["-s", str(binlog_max_size)]
+            args = [binary, "-l", "127.0.0.1", "-p", str(port), *options]
             self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             self.address = ("127.0.0.1", port)
             if self._wait_listening():
@@ -103,6 +143,19 @@ class RealBeanstalkd:
             _, err = self.process.communicate()
             last_error = err.decode(errors="replace").strip()
         raise RuntimeError(f"could not start {binary} on a free port: {last_error}")
+
+    def _start_activated(self, binary: str, options: list[str]) -> None:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1024)  # beanstalkd's own backlog (make_server_socket in net.c)
+            self.address = ("127.0.0.1", int(listener.getsockname()[1]))
+            self.process = subprocess.Popen(
+                ["/bin/sh", "-c", _ACTIVATE, binary, *options],
+                stdin=listener.fileno(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        # Our copy is closed; the socket lives on in beanstalkd, which owns it from here.
 
     def _wait_listening(self) -> bool:
         """Wait until our process listens on the port.
@@ -184,7 +237,7 @@ class Beanstalkd:
 
     def __init__(self, real: bool = False, beanstalkd_path: str | None = None, **options: Any) -> None:
         self.kind = "real" if real else "fake"
-        self.server: ThreadedServer | None = None
+        self.hub: Hub | None = None
         self.process: RealBeanstalkd | None = None
         self._clients: list[Any] = []
         if real:
@@ -192,13 +245,26 @@ class Beanstalkd:
             self.process = RealBeanstalkd(
                 beanstalkd_path, options.get("max_job_size"), options.get("binlog_max_size")
             )
-            self.address: tuple[str, int] = self.process.address
             freezegun_hooks.register(self)
         else:
-            self.server = ThreadedServer(**options).start()
-            address = self.server.address
-            assert isinstance(address, tuple)
-            self.address = (address[0], address[1])
+            # An engine and a clock, nothing more: no socket and no thread until ``address`` (or
+            # ``server``) is asked for; ``client()`` talks to the engine directly.
+            self.hub = Hub(**options)
+
+    @property
+    def server(self) -> ThreadedServer | None:
+        """fakebean's ``ThreadedServer`` (started on first use), or None for a real beanstalkd."""
+        return None if self.hub is None else self.hub.start_listening()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the server listens (127.0.0.1 and a free port); fakebean starts listening now."""
+        if self.process is not None:
+            return self.process.address
+        assert self.hub is not None
+        address = self.hub.address
+        assert isinstance(address, tuple)
+        return (address[0], address[1])
 
     @property
     def host(self) -> str:
@@ -215,10 +281,10 @@ class Beanstalkd:
         worker the test left blocked in ``reserve`` (say, in a thread pool whose ``with`` block
         waits for it) gets a closed connection instead of holding the test up forever.
         """
-        if self.server is None:
+        if self.hub is None:
             self._skip(REAL_SKIP_REASON)
         else:
-            self.server.advance(seconds)
+            self.hub.advance(seconds)
 
     def wake(self, rebase: bool = False) -> None:
         """Called by the freezegun hook when a real server is registered: tick()/move_to() skip."""
@@ -232,17 +298,24 @@ class Beanstalkd:
         pytest.skip(reason)
 
     def drain(self) -> None:
-        if self.server is not None:
-            self.server.drain()
+        if self.hub is not None:
+            self.hub.drain()
         else:
             assert self.process is not None
             self.process.drain()
 
     def client(self, **kwargs: Any) -> beanclient.Client[Any]:
-        """A ``beanclient.Client`` connected to this server, closed at teardown."""
-        import beanclient
+        """A ``beanclient.Client`` connected to this server, closed at teardown. On fakebean it
+        needs no socket: the same request and reply bytes go straight to the engine and back."""
+        client: beanclient.Client[Any]
+        if self.hub is not None:
+            from .inprocess_client import connect
 
-        client: beanclient.Client[Any] = beanclient.Client(self.address, **kwargs)
+            client = connect(self.hub, **kwargs)
+        else:
+            import beanclient
+
+            client = beanclient.Client(self.address, **kwargs)
         self._clients.append(client)
         return client
 
@@ -251,8 +324,8 @@ class Beanstalkd:
         gets a closed connection instead of holding its client's lock forever; then the clients."""
         freezegun_hooks.unregister(self)
         try:
-            if self.server is not None:
-                self.server.close()
+            if self.hub is not None:
+                self.hub.close()
             if self.process is not None:
                 self.process.close()
         finally:
