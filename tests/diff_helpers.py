@@ -24,6 +24,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
+from fakebean.inprocess import DirectSocket, Hub
 from fakebean.testing import RealBeanstalkd
 from tests.support import Backend, FakeBackend, RawConn, RealBackend
 
@@ -73,6 +74,8 @@ def yaml_map(reply: bytes) -> dict[str, str]:
 # ------------------------------------------------------------------------------ twin connections
 def readable(conn: RawConn) -> bool:
     """Whether a reply (or EOF) is waiting on ``conn`` right now, without waiting."""
+    if isinstance(conn.sock, DirectSocket):  # in-process: no descriptor to select on; ask it
+        return bool(conn.buf) or conn.sock.idle_check()
     return bool(conn.buf) or bool(select.select([conn.sock], [], [], 0)[0])
 
 
@@ -153,14 +156,45 @@ class ExecutableBackend(Backend):
         self.daemon.close()
 
 
+class InProcessBackend(Backend):
+    """fakebean reached without sockets (``fakebean.inprocess``, frozen clock): what the
+    ``fakebean`` fixture's ``client()`` talks to. A connection is a ``DirectSocket``."""
+
+    kind = "fake"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self.hub = Hub(clock="frozen", **options)
+
+    def connect(self) -> RawConn:
+        conn = RawConn(self.hub.connect())  # type: ignore[arg-type]  # a socket as RawConn uses one
+        self._conns.append(conn)
+        return conn
+
+    def wait(self, seconds: float) -> None:
+        self.hub.advance(seconds)
+
+    def drain(self) -> None:
+        self.hub.drain()
+
+    def close(self) -> None:
+        super().close()
+        self.hub.close()
+
+
 class Twins:
     """A fresh fakebean and a fresh real beanstalkd, plus an observer connection to each.
 
-    The fakebean is a ``ThreadedServer`` (frozen clock), or the executable at ``fake_path``.
+    The fakebean is a ``ThreadedServer`` (frozen clock), the executable at ``fake_path``, or with
+    ``in_process`` the engine reached without sockets.
     """
 
-    def __init__(self, fake_path: str | None = None, **options: Any) -> None:
-        self.fake: Backend = ExecutableBackend(fake_path, **options) if fake_path else FakeBackend(**options)
+    def __init__(self, fake_path: str | None = None, in_process: bool = False, **options: Any) -> None:
+        self.fake: Backend
+        if fake_path:
+            self.fake = ExecutableBackend(fake_path, **options)
+        else:
+            self.fake = InProcessBackend(**options) if in_process else FakeBackend(**options)
         try:
             self.real = RealBackend(**options)
         except BaseException:
@@ -207,7 +241,7 @@ class Twins:
     def drain(self) -> None:
         """Drain mode on both: SIGUSR1 to beanstalkd, seen through the observer's ``stats``."""
         for backend in (self.fake, self.real):
-            if isinstance(backend, FakeBackend):
+            if isinstance(backend, (FakeBackend, InProcessBackend)):
                 backend.drain()
             else:
                 backend.proc.send_signal(signal.SIGUSR1)  # type: ignore[attr-defined]

@@ -155,10 +155,11 @@ class DifferentialMachine(RuleBasedStateMachine):
     """fakebean and beanstalkd, fed the same bytes over the same connections, answer the same bytes."""
 
     fake_path: str | None = None  # None: a ThreadedServer; else fakebean's executable at that path
+    in_process = False  # True: fakebean reached without sockets (what the fixture's client() uses)
 
     def __init__(self) -> None:
         super().__init__()
-        self.twins = Twins(self.fake_path, max_job_size=MAX_JOB)
+        self.twins = Twins(self.fake_path, self.in_process, max_job_size=MAX_JOB)
         self.slots: list[Slot] = []
         self.broken = False
         self.own_tubes = 0

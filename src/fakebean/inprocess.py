@@ -368,6 +368,8 @@ class DirectSocket:
                 self._wait()
             return self._take(size)
 
+    recv = read1  # as a socket: what has arrived, at least a byte, or b"" at end of file
+
     def _take(self, size: int) -> bytes:
         inbox = self.inbox
         if size < 0 or size >= len(inbox):
