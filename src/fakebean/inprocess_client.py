@@ -29,7 +29,9 @@ class InProcessClient(beanclient.Client[TBody]):
         super()._start(session)
 
     def _open(self) -> socket.socket:
-        return cast(socket.socket, self._hub.connect())
+        sock = self._hub.connect()
+        sock.settimeout(self._timeout)
+        return cast(socket.socket, sock)
 
     def _idle_probe(self, sock: socket.socket) -> Callable[[], bool]:
         return cast(DirectSocket, sock).idle_check
