@@ -39,6 +39,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from typing import Any
 
 import clients
 import measure
+import persist
 import pipeline
 import servers
 from measure import Sample
@@ -130,6 +132,7 @@ RATIOS = [
     Ratio("fakebean / beanstalkd, (a) pipelined 1 conn", "a1", "fakebean", "beanstalkd", 0.5),
     Ratio("fakebean / beanstalkd, (a) pipelined 4 conns", "a4", "fakebean", "beanstalkd", 0.5),
     Ratio("fakebean / beanstalkd, (b) greenstalk req/resp", "b", "fakebean", "beanstalkd", 0.8),
+    Ratio("fakebean / beanstalkd, (d) put/delete with -b", "d", "fakebean -b", "beanstalkd -b", 0.5),
     Ratio("beanclient / greenstalk, (c) req/resp", "c_rr", "beanclient", "greenstalk", 1.0),
     Ratio("put_many / greenstalk put loop, (c)", "c_put", "beanclient put_many", "greenstalk put", 3.0),
 ]
@@ -140,6 +143,7 @@ def build_benches(
     real: servers.ServerProcess,
     args: argparse.Namespace,
     floor: servers.ServerProcess | None = None,
+    persistent: tuple[servers.ServerProcess, servers.ServerProcess] | None = None,
 ) -> dict[str, Bench]:
     gs = clients.greenstalk_factory()
     bc, bc_many, why = clients.beanclient_status()
@@ -152,6 +156,9 @@ def build_benches(
 
     def rr(server: servers.ServerProcess, factory: Callable[..., Any]) -> Callable[[str], Sample]:
         return lambda tube: clients.rr_loop(factory, server.address, tube, duration, server=server)
+
+    def put_delete(server: servers.ServerProcess) -> Callable[[str], Sample]:
+        return lambda tube: persist.run_put_delete(server.address, args.batch, duration, tube, server=server)
 
     def puts(factory: Callable[..., Any], many: bool) -> Callable[[str], Sample]:
         return lambda tube: clients.put_loop(
@@ -196,6 +203,16 @@ def build_benches(
             [bc_put, Target("greenstalk put", puts(gs, False))],
         ),
     ]
+    if persistent is not None:
+        fake_b, real_b = persistent
+        benches.append(
+            Bench(
+                "d",
+                f"(d) put/delete with -b (default -f 50), batches of {args.batch}",
+                "cmd/s",
+                [Target("fakebean -b", put_delete(fake_b)), Target("beanstalkd -b", put_delete(real_b))],
+            )
+        )
     return {b.key: b for b in benches}
 
 
@@ -460,7 +477,13 @@ def main(argv: list[str] | None = None) -> int:
     fake = servers.fakebean_server(src=args.fakebean_src.resolve())
     real = servers.real_server()
     floor = servers.floor_server() if args.floor else None
-    live = [fake, real] + ([floor] if floor else [])
+    binlog_dirs = tempfile.TemporaryDirectory(prefix="bench-binlog-")
+    fake_src = args.fakebean_src.resolve()
+    fake_b = servers.fakebean_server(src=fake_src, extra=["-b", f"{binlog_dirs.name}/fake"])
+    real_b = servers.real_server(extra=["-b", f"{binlog_dirs.name}/real"])
+    for kind in ("fake", "real"):
+        os.mkdir(f"{binlog_dirs.name}/{kind}")
+    live = [fake, real, fake_b, real_b] + ([floor] if floor else [])
     benches: dict[str, Bench] = {}
     status = 0
     try:
@@ -468,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             for server in live:
                 server.start()
             log(", ".join(f"{server.kind} on port {server.port}" for server in live))
-            benches = build_benches(fake, real, args, floor)
+            benches = build_benches(fake, real, args, floor, (fake_b, real_b))
             run_rounds(benches, args.rounds, live, log)
         except TimeLimit as exc:
             log(str(exc))
@@ -477,12 +500,15 @@ def main(argv: list[str] | None = None) -> int:
             signal.setitimer(signal.ITIMER_REAL, 0)
             meta["fakebean_exit_status"] = fake.stop()
             meta["beanstalkd_exit_status"] = real.stop()
+            fake_b.stop()
+            real_b.stop()
             if floor is not None:
                 floor.stop()
     finally:
         for server in live:  # only if stop() itself was interrupted
             if server.proc is not None:
                 server.proc.kill()
+    binlog_dirs.cleanup()
     meta["seconds"] = round(time.monotonic() - started, 1)
     meta["waited_for_quiet"] = round(waited, 1)
     if not benches:

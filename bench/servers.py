@@ -147,12 +147,14 @@ def child_env(src: Path = SRC) -> dict[str, str]:
     return env
 
 
-def fakebean_server(python_args: list[str] | None = None, src: Path = SRC) -> ServerProcess:
+def fakebean_server(
+    python_args: list[str] | None = None, src: Path = SRC, extra: list[str] | None = None
+) -> ServerProcess:
     """``python [python_args] -m fakebean`` (python_args e.g. ``["-m", "cProfile", "-o", PATH]``), importing
     fakebean from ``src`` (another checkout's src/ compares two versions)."""
     if not (src / "fakebean" / "__main__.py").is_file():
         raise RuntimeError(f"{src} has no fakebean package (expected {src}/fakebean/__main__.py)")
-    argv = [sys.executable, *(python_args or []), "-m", "fakebean"]
+    argv = [sys.executable, *(python_args or []), "-m", "fakebean", *(extra or [])]
     return ServerProcess("fakebean", argv, child_env(src))
 
 
@@ -161,8 +163,8 @@ def floor_server() -> ServerProcess:
     return ServerProcess("python floor", [sys.executable, str(Path(__file__).with_name("floor_server.py"))])
 
 
-def real_server() -> ServerProcess:
+def real_server(extra: list[str] | None = None) -> ServerProcess:
     path = beanstalkd_path()
     if path is None:
         raise RuntimeError("beanstalkd not found (install it, or set BEANSTALKD=/path/to/beanstalkd)")
-    return ServerProcess("beanstalkd", [path])
+    return ServerProcess("beanstalkd", [path, *(extra or [])])

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs: the real beanstalkd (the oracle every behaviour test is also run
-# against) and the project with its test extras. Safe to run again: it skips what is already in place.
+# against), the Node, PHP and Ruby clients of tests/polyglot, and the project with its test extras. Safe to
+# run again: it skips what is already in place.
 #
 #   PYTHON=/path/to/python   the interpreter to install into (default: python3, else python)
 #   BEANSTALKD=/path/to/bin  use this beanstalkd instead of the one on PATH
@@ -55,6 +56,38 @@ real=${BEANSTALKD:-$(command -v beanstalkd || echo /usr/bin/beanstalkd)}
 real_version=$("$real" -v 2>/dev/null || true)
 if [ "$real_version" != "beanstalkd 1.12" ]; then
     echo "install-deps: warning: $real is '$real_version', the tests expect beanstalkd 1.12" >&2
+fi
+
+# --- the Node, PHP and Ruby clients of tests/polyglot -----------------------------------------------------
+# Debian's php-cli + php-pda-pheanstalk and ruby + ruby-beaneater, and npm's jackd + fivebeans (pinned by
+# tests/polyglot/node/package-lock.json, installed into tests/polyglot/node/node_modules). Without root and
+# apt-get this only warns: the client tests then skip, which .ci/run counts as a failure.
+polyglot_apt=()
+php -r 'require "Pheanstalk/autoload.php";' >/dev/null 2>&1 || polyglot_apt+=(php-cli php-pda-pheanstalk)
+ruby -e 'require "beaneater"' >/dev/null 2>&1 || polyglot_apt+=(ruby ruby-beaneater)
+# Node.js is on the project's machines (with its own npm); Debian's only where there is no node at all,
+# since Debian's npm conflicts with a NodeSource nodejs.
+command -v node >/dev/null 2>&1 || polyglot_apt+=(nodejs npm)
+if [ ${#polyglot_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "install-deps: installing ${polyglot_apt[*]} from Debian packages"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${polyglot_apt[@]}"
+    else
+        echo "install-deps: warning: missing ${polyglot_apt[*]} (Debian packages): tests/polyglot will skip" >&2
+    fi
+fi
+node_dir=tests/polyglot/node
+# node_modules/.lock-copy is the package-lock.json it was installed from: equal means it is up to date.
+if command -v npm >/dev/null 2>&1 \
+    && ! cmp -s "$node_dir/package-lock.json" "$node_dir/node_modules/.lock-copy" 2>/dev/null; then
+    echo "install-deps: npm ci in $node_dir (jackd, fivebeans)"
+    if (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error); then
+        cp "$node_dir/package-lock.json" "$node_dir/node_modules/.lock-copy"
+    else
+        echo "install-deps: warning: npm ci failed; the Node client tests will skip" >&2
+    fi
 fi
 
 # --- the project and its test extras ----------------------------------------------------------------------

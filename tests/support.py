@@ -6,6 +6,7 @@ Every behaviour test talks bytes to a ``Backend``; the same test body runs again
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -145,6 +146,8 @@ class FakeBackend(Backend):
         super().__init__()
         import fakebean
 
+        if os.environ.get("FAKEBEAN_TEST_RECORDER"):  # the whole suite with the recorder on: same bytes
+            options = {"transcript": 1000, "strict": True, **options}
         self.server = fakebean.ThreadedServer(clock="frozen", **options)
         self.server.start()
         address = self.server.address

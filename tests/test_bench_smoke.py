@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "bench" / "run.py"
 
-BENCH_KEYS = ["a1", "a4", "b", "c_rr", "c_put"]
+BENCH_KEYS = ["a1", "a4", "b", "c_rr", "c_put", "d"]
 
 
 @pytest.mark.real
@@ -43,7 +43,12 @@ def test_quick_benchmark_completes_and_prints_the_table(tmp_path: Path) -> None:
     ):
         assert heading in table, report
     assert "ratio (of medians)" in table, report
-    for label in ("(a) pipelined 1 conn", "(a) pipelined 4 conns", "(b) greenstalk req/resp"):
+    for label in (
+        "(a) pipelined 1 conn",
+        "(a) pipelined 4 conns",
+        "(b) greenstalk req/resp",
+        "(d) put/delete with -b",
+    ):
         line = next(
             (row for row in table.splitlines() if row.startswith(f"fakebean / beanstalkd, {label}")), ""
         )

@@ -639,16 +639,30 @@ def test_compat_1_13_quotes_the_version_in_stats(kind: str) -> None:
         conn.close()
 
 
-@FAKE
-def test_binlog_directory_is_accepted_with_a_warning(tmp_path: Path) -> None:
-    with serving("fake", "-b", str(tmp_path)) as process:
+@pytest.mark.parametrize("kind", SERVERS[:2])
+def test_binlog_directory_is_written_and_recovered(tmp_path: Path, kind: str) -> None:
+    with serving(kind, "-b", str(tmp_path), "-s", "4096") as process:
         conn = process.connect()
-        assert conn.put(b"kept in memory") == 1
+        assert conn.put(b"kept on disk") == 1
+        assert conn.stats()["binlog-records-written"] == "1"
         conn.close()
     status, _out, err = process.stop()
-    assert status == 0
-    assert err == f"fakebean: -b {tmp_path}: no write-ahead log is written; jobs are kept in memory only\n"
-    assert list(tmp_path.iterdir()) == []
+    assert (status, err) == (0, "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binlog.1", "lock"]
+    with serving(kind, "-b", str(tmp_path)) as process:
+        conn = process.connect()
+        assert conn.cmd("peek 1") == b"FOUND 1 12\r\nkept on disk\r\n"
+        conn.close()
+
+
+@pytest.mark.parametrize("kind", SERVERS[:2])
+def test_a_binlog_directory_that_cannot_be_locked_exits_10(tmp_path: Path, kind: str) -> None:
+    missing = tmp_path / "missing"
+    done = subprocess.run(
+        command(kind) + ["-p", "0", "-b", str(missing)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 10
+    assert done.stderr.endswith(f"failed to lock wal dir {missing}\n")
 
 
 @pytest.mark.parametrize("kind", SERVERS[:2])

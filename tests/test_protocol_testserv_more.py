@@ -2,17 +2,18 @@
 
 The binlog tests need persistence or a failing disk, which an in-memory server does not have. Where the
 C test also checks protocol behaviour, an in-memory equivalent keeps that part (same commands, same
-replies, no restart). binlog_size_limit, binlog_disk_full and binlog_disk_full_delete are mostly about the
-log files and the OUT_OF_MEMORY of a full disk; binlog_size_limit keeps its puts, the two disk-full tests are
-kept as documented skips.
+replies, no restart). binlog_size_limit keeps its puts; the two disk-full tests run against ``-b`` servers
+(fakebean's executable and beanstalkd) on a small tmpfs, which needs root.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from tests.binlog_support import BinlogServer, tiny_filesystem
 from tests.protocol_helpers import expect_lines, wait_for_stat
 from tests.support import Backend, RawConn
 
@@ -297,15 +298,45 @@ def test_binlog_v5(conn: RawConn) -> None:
             ckrespsub(conn, f"stats-job {job_id}", f"\n{sub}\n")
 
 
-@pytest.mark.skip(
-    reason="needs a binlog whose disk fills up (OUT_OF_MEMORY on put); an in-memory server has none"
-)
-def test_binlog_disk_full() -> None:
-    """Not applicable (§9.1 55-63): only a failing binlog allocation produces its OUT_OF_MEMORY."""
+BOTH = [
+    pytest.param("fake", marks=pytest.mark.fake, id="fake"),
+    pytest.param("real", marks=pytest.mark.real, id="real"),
+]
+PUT_50 = ("put 0 0 100 50", b"x" * 50)
 
 
-@pytest.mark.skip(
-    reason="needs a binlog whose disk fills up (OUT_OF_MEMORY on put); an in-memory server has none"
-)
-def test_binlog_disk_full_delete() -> None:
-    """Not applicable (§9.1 55-63): only a failing binlog allocation produces its OUT_OF_MEMORY."""
+@pytest.mark.parametrize("kind", BOTH)
+def test_binlog_disk_full(tmp_path: Path, kind: str) -> None:
+    # The C test fails the 2nd binlog file allocation and lets the 3rd succeed. Here: a tmpfs with
+    # room for one 4 KiB file, grown by one file after the refused put.
+    directory = tmp_path / "wal"
+    with tiny_filesystem(directory, "4k") as resize:
+        server = BinlogServer(kind, str(directory), "-s", "1000")
+        try:
+            for job_id in range(1, 5):
+                assert server.cmd(*PUT_50) == b"INSERTED %d\r\n" % job_id
+            assert server.cmd(*PUT_50) == b"OUT_OF_MEMORY\r\n"
+            resize("8k")
+            for job_id in range(6, 10):
+                assert server.cmd(*PUT_50) == b"INSERTED %d\r\n" % job_id
+            for job_id in (1, 2, 3, 4, 6, 7, 8, 9):
+                assert server.cmd(f"delete {job_id}") == b"DELETED\r\n"
+        finally:
+            server.stop()
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_binlog_disk_full_delete(tmp_path: Path, kind: str) -> None:
+    # The C test lets two binlog file allocations succeed and fails the 3rd: a tmpfs with room for two.
+    directory = tmp_path / "wal"
+    with tiny_filesystem(directory, "8k"):
+        server = BinlogServer(kind, str(directory), "-s", "1000")
+        try:
+            for job_id in range(1, 9):
+                assert server.cmd(*PUT_50) == b"INSERTED %d\r\n" % job_id
+            assert server.cmd(*PUT_50) == b"OUT_OF_MEMORY\r\n"
+            assert (directory / "binlog.1").exists()
+            for job_id in range(1, 9):  # deletes were paid for at put time: they still succeed
+                assert server.cmd(f"delete {job_id}") == b"DELETED\r\n"
+        finally:
+            server.stop()

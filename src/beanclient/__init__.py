@@ -104,3 +104,22 @@ __all__ = [
     "__version__",
     "parse_address",
 ]
+
+# The worker: appended as a block of its own, so that it merges cleanly with changes above.
+from ._worker_async import AsyncWorker, AsyncWorkerJob  # noqa: E402
+from ._worker_core import Counters as WorkerCounters  # noqa: E402
+from ._worker_core import JobLost, ReconnectPolicy, RetryPolicy  # noqa: E402
+from ._worker_sync import Worker, WorkerJob  # noqa: E402
+
+JobLost.__module__ = __name__  # shown as beanclient.JobLost, like the errors above
+
+__all__ += [
+    "AsyncWorker",
+    "AsyncWorkerJob",
+    "JobLost",
+    "ReconnectPolicy",
+    "RetryPolicy",
+    "Worker",
+    "WorkerCounters",
+    "WorkerJob",
+]

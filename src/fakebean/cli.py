@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
+    from fakebean.engine import Engine
     from fakebean.epollserver import EpollServer
     from fakebean.server import Server
 else:
@@ -83,7 +84,17 @@ class _Signals:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGTERM or SIGINT; return the exit status."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    # Until the socket listens, a write to a closed stdout or stderr kills the process silently,
+    # as it kills beanstalkd, which ignores SIGPIPE only once it serves (set_sig_handlers in
+    # main.c); Python ignores it from the start and would die of a BrokenPipeError traceback.
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+
+
+def _main(args: list[str]) -> int:
     try:
         opts = parse_args(args, PROG)
     except Exit as done:
@@ -100,13 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals.install()
     sock: _socket.socket | None = None
     try:
-        if opts.binlog_dir is not None:
-            _warn(f"-b {opts.binlog_dir}: no write-ahead log is written; jobs are kept in memory only")
         if opts.verbose:
             print(f"pid {os.getpid()}")
         sock = make_server_socket(opts)
         if sock is None:
             return EXIT_LISTEN
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)  # serving: a vanished client is no reason to die
         if signals.stop:
             return 0
         return _serve(opts, sock, signals)
@@ -119,7 +129,10 @@ def make_server_socket(opts: Options) -> _socket.socket | None:
     """The bound, listening socket for ``-l``/``-p``, or None after printing why not (like net.c)."""
     path = opts.unix_path
     if path is not None:
-        return _unix_socket(path, opts.verbose)
+        sock = _unix_socket(path, opts.verbose)
+        if sock is None:
+            _warn(f"cannot listen on unix:{path}")  # beanstalkd's second line: make_server_socket()
+        return sock
     return _inet_socket(opts.addr, opts.port, opts.verbose)
 
 
@@ -247,9 +260,10 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
             version=opts.version,
             binlog_max_size=opts.binlog_max_size,
         )
+        server.engine.server_error_log = _log_server_error
         # The loop skips an fd it does not know, then finds the stop flag set.
         server.epoll.register(wake_r, select.EPOLLIN)
-        status = _become_user(opts)
+        status = _become_user(opts) or _open_binlog(opts, server.engine)
         if status:
             return status
         signals.attach(server, wake_w)
@@ -277,6 +291,7 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
     if status or signals.stop:
         sock.close()
         return status
+    binlog_dir = opts.binlog_dir
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -301,6 +316,10 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
             version=opts.version,
             binlog_max_size=opts.binlog_max_size,
         )
+        server.engine.server_error_log = _log_server_error
+        if binlog_dir is not None and _open_binlog(opts, server.engine):
+            sock.close()
+            raise SystemExit(10)
         await server.start()
         if signals.drain:
             server.drain()
@@ -323,9 +342,28 @@ def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int
     return 0
 
 
+def _open_binlog(opts: Options, engine: Engine) -> int:
+    """``-b``: lock the directory and recover it (exit 10 when it cannot be locked, as beanstalkd)."""
+    if opts.binlog_dir is None:
+        return 0
+    from fakebean.binlog import EXIT_LOCK, LockError, open_journal
+
+    try:
+        open_journal(engine, opts.binlog_dir, opts.binlog_max_size, opts.fsync_ms, opts.want_sync)
+    except LockError as err:
+        _warn_all(err.lines)
+        return EXIT_LOCK
+    return 0
+
+
 def _warn(message: str) -> None:
     sys.stderr.write(f"{PROG}: {message}\n")
     sys.stderr.flush()
+
+
+def _log_server_error(reply: bytes) -> None:
+    """beanstalkd's ``reply_serr``: the reply, CRLF and all, as a warning line on stderr."""
+    _warn(f"server error: {reply.decode('ascii')}")
 
 
 def _warn_all(messages: list[str]) -> None:

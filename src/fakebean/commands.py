@@ -189,7 +189,10 @@ def cmd_delete(engine: Engine, conn: Conn, rest: bytes) -> None:
     if state == INVALID or (state == RESERVED and job.reserver is not conn):
         engine.reply(conn, NOT_FOUND)
         return
-    engine.reply(conn, DELETED)  # first: see Scheduler.reply
+    if engine.journal is not None and not engine.journal.delete(job):
+        engine.reply(conn, b"INTERNAL_ERROR\r\n")
+    else:
+        engine.reply(conn, DELETED)  # first: see Scheduler.reply
     if state == RESERVED:
         engine.unreserve(conn, job)
     else:
@@ -223,6 +226,9 @@ def cmd_release(engine: Engine, conn: Conn, rest: bytes) -> None:
     if found is None:
         return
     job, fields = found
+    if fields[2] and engine.journal is not None:
+        engine.reply(conn, engine.journal.release_delayed(engine, job, fields[2] * NS))
+        return
     job.delay = fields[2] * NS
     job.releases += 1
     if job.delay:
@@ -237,6 +243,9 @@ def cmd_bury(engine: Engine, conn: Conn, rest: bytes) -> None:
     if found is None:
         return
     job = found[0]
+    if engine.journal is not None:
+        engine.reply(conn, BURIED if engine.journal.bury(engine, conn, job) else b"INTERNAL_ERROR\r\n")
+        return
     engine.make_buried(job)
     engine.reply(conn, BURIED)
 
@@ -277,10 +286,14 @@ def cmd_kick(engine: Engine, conn: Conn, rest: bytes) -> None:
     engine.reply(conn, b"KICKED %d\r\n" % kicked)
 
 
-def _kick(engine: Engine, job: Job) -> None:
+def _kick(engine: Engine, job: Job) -> bool:
+    """False when the binlog has no room (beanstalkd 1.12's kick still counts it; kick-job does not)."""
+    if engine.journal is not None:
+        return engine.journal.kick(engine, job)
     engine.take_out(job)
     job.kicks += 1
     engine.make_ready(job)
+    return True
 
 
 def cmd_kick_job(engine: Engine, conn: Conn, rest: bytes) -> None:
@@ -291,8 +304,7 @@ def cmd_kick_job(engine: Engine, conn: Conn, rest: bytes) -> None:
     if job is None or job.state not in (S_BURIED, DELAYED):
         engine.reply(conn, NOT_FOUND)
         return
-    _kick(engine, job)
-    engine.reply(conn, KICKED)
+    engine.reply(conn, KICKED if _kick(engine, job) else NOT_FOUND)
 
 
 # ------------------------------------------------------------------ watching

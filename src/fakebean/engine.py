@@ -11,10 +11,15 @@ Section numbers (§) refer to ``beanstalkd-protocol.md``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .commands import BARE, WITH_ARGS, dispatch_line
 from .model import Conn, Job
 from .scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from .binlog.journal import Journal
 from .wire import (
     BAD_FORMAT,
     CMD,
@@ -34,6 +39,11 @@ from .wire import (
 COMMAND, SKIP_LINE, BODY, BITBUCKET = 0, 1, 2, 3
 OUT_LIMIT = 1 << 18  # stop running a connection's commands while this much output is unsent
 IN_LIMIT = 1 << 16  # the shell stops reading a connection holding this much unprocessed input
+# Commands one connection runs per turn of the shell's loop. The rest of its input waits in
+# ``conn.buf`` and the connection in ``Engine.busy`` until the shell has served everyone else once,
+# so that a 64 KiB pipeline holds no other client up for long (beanstalkd runs one command per
+# connection per turn; a batch keeps the per-turn cost of a Python loop small).
+TURN_COMMANDS = 32
 
 
 class Engine(Scheduler):
@@ -41,6 +51,7 @@ class Engine(Scheduler):
 
     __slots__ = (
         "binlog_max_size",
+        "busy",
         "counts",
         "cur_conns",
         "cur_producers",
@@ -48,9 +59,11 @@ class Engine(Scheduler):
         "host_info",
         "incoming",
         "instance_id",
+        "journal",
         "max_job_size",
         "next_conn_id",
         "next_job_id",
+        "server_error_log",
         "started_at",
         "total_conns",
         "total_jobs",
@@ -76,6 +89,13 @@ class Engine(Scheduler):
         self.host_info = (uname.nodename.encode(), uname.version.encode(), uname.machine.encode())
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
+        self.journal: Journal | None = None  # the binlog (-b), when there is one
+        # Connections that stopped at TURN_COMMANDS with commands still buffered: the shell calls
+        # ``resume`` for each on its next turn, without waiting for input.
+        self.busy: dict[Conn, None] = {}
+        # Told each reply that beanstalkd also logs on stderr (``reply_serr`` in prot.c); the
+        # executable sets it, in-process servers stay quiet.
+        self.server_error_log: Callable[[bytes], None] | None = None
 
         self.next_job_id = 1
         self.next_conn_id = 1
@@ -174,6 +194,7 @@ class Engine(Scheduler):
             buf = data
         pos = 0
         n = len(buf)
+        budget = TURN_COMMANDS
         while not conn.waiting and not conn.want_close and conn.out_size < OUT_LIMIT:
             mode = conn.mode
             if mode == COMMAND:
@@ -209,6 +230,10 @@ class Engine(Scheduler):
                 else:
                     handler(self, conn, rest)
                 if pos == n:
+                    break
+                budget -= 1
+                if not budget:
+                    self.busy[conn] = None  # the rest on the shell's next turn
                     break
                 mode = conn.mode
                 if mode != BODY:
@@ -268,6 +293,7 @@ class Engine(Scheduler):
         conn.buf = b"" if pos == n else buf[pos:] if pos else buf
         if (
             conn.halfclosed
+            and budget
             and not conn.waiting
             and not conn.want_close
             and conn.out_size < OUT_LIMIT
@@ -288,7 +314,12 @@ class Engine(Scheduler):
         conn.put_job = None
         if not crlf_ok or self.draining:
             self.drop_incoming(job)
+            if crlf_ok and self.server_error_log is not None:
+                self.server_error_log(DRAINING)
             self.reply(conn, EXPECTED_CRLF if not crlf_ok else DRAINING)
+            return
+        if self.journal is not None:
+            self.journal.put(self, conn, job, body)
             return
         # The reply first: with a direct shell it is on its way while the job is filed.
         self.reply(conn, b"INSERTED %d\r\n" % job.id)

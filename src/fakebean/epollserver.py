@@ -29,6 +29,10 @@ from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 READ = select.EPOLLIN | select.EPOLLRDHUP
 IN_ONLY = select.EPOLLIN  # the usual event: bytes to read, nothing else
 WRITE = select.EPOLLOUT
+# Watched while a connection's input is paused: the peer's hang-up still ends a blocked reserve and
+# frees the connection, as in beanstalkd, whose epoll reports it at once (EPOLLRDHUP, level-triggered,
+# so it is watched until seen once).
+HANGUP = select.EPOLLRDHUP
 _READABLE = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 HIGH_WATER = 1 << 16  # unsent bytes above which a connection's commands wait (beanstalkd: one reply)
 RECV_SIZE = 1 << 16
@@ -42,6 +46,33 @@ _read = os.read
 _write = os.write
 
 
+class _StrictClock(Clock):
+    """``clock``'s time, but each reading later than the one before, by 1 ns at least.
+
+    One wake-up of the loop may bring reads from several connections; as on beanstalkd, which reads
+    the clock for each command, time moves between them, so that a ``pause-tube t 0`` read first
+    has ended when a ``reserve-with-timeout 0`` read next runs.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.manual = clock.manual
+        self.last = 0
+
+    def now(self) -> int:
+        t = self.clock.now()
+        if t <= self.last:
+            t = self.last + 1
+        self.last = t
+        return t
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    def rebase(self) -> None:
+        self.clock.rebase()
+
+
 class _Handle:
     __slots__ = (
         "closing",
@@ -51,6 +82,7 @@ class _Handle:
         "events",
         "fd",
         "feed",
+        "hangup_seen",
         "pending",
         "recv_size",
         "server",
@@ -69,6 +101,7 @@ class _Handle:
         self.pending = bytearray()
         self.write_paused = False
         self.eof = False
+        self.hangup_seen = False
         self.closing = False
         self.events = READ
 
@@ -147,6 +180,37 @@ class _Handle:
         else:
             self.eof = True
             self.engine.feed_eof(conn, now)
+            if conn.want_close:
+                # closed now, not at the end of the turn: another connection's command read in the
+                # same turn (a client right after a readiness probe) no longer counts this one
+                self.server.flush_conn(conn)
+        self._update()
+
+    def on_hangup(self, now: int) -> None:
+        """The peer shut its side while this connection's input was paused (a backlog behind a
+        blocked reserve, or replies it does not read). Its input is complete and already in the
+        kernel: take it all, then the EOF, so a blocked reserve ends with TIMED_OUT, the rest runs
+        a budget per turn, and a peer that is gone for good costs no descriptor after the next write
+        fails. (Bounded: no more than the socket's receive buffer held.)"""
+        self.hangup_seen = True
+        chunks = []
+        while True:
+            try:
+                data = _read(self.fd, RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break  # no EOF after all (EPOLLHUP/ERR without RDHUP): the next read finds out
+            except OSError:
+                self.lost()
+                return
+            if not data:
+                self.eof = True
+                break
+            chunks.append(data)
+        conn = self.conn
+        if chunks:
+            self.feed(conn, b"".join(chunks), now)
+        if self.eof:
+            self.engine.feed_eof(conn, now)
         self._update()
 
     def on_writable(self) -> None:
@@ -174,8 +238,11 @@ class _Handle:
             return
         events = WRITE if self.pending else 0
         conn = self.conn
-        if not (self.eof or self.closing or self.write_paused) and self.server.engine.wants_input(conn):
-            events |= READ
+        if not (self.eof or self.closing):
+            if not self.write_paused and self.server.engine.wants_input(conn):
+                events |= READ
+            elif not self.hangup_seen:
+                events |= HANGUP
         if events != self.events:
             epoll = self.server.epoll
             fd = self.sock.fileno()
@@ -217,7 +284,7 @@ class EpollServer(Shell):
         clock: Clock | str | None = "real",
     ) -> None:
         the_clock = SystemClock() if clock == "real" else make_clock(clock)
-        super().__init__(the_clock, max_job_size, version, binlog_max_size)
+        super().__init__(_StrictClock(the_clock), max_job_size, version, binlog_max_size)
         self.listener = sock
         self.epoll = select.epoll()
         self.handles: dict[int, _Handle] = {}  # by file descriptor
@@ -244,7 +311,9 @@ class EpollServer(Shell):
             while not self._stopping:
                 # The earliest timer, live or stale: a stale one only costs an early tick.
                 due = engine.next_due
-                if due != NEVER:
+                if engine.busy:
+                    timeout = 0.0  # input already buffered: a look at the others, then on with it
+                elif due != NEVER:
                     # Capped: epoll takes at most 2**31-1 ms, and a delay or TTR may be 136 years.
                     timeout = (due - now_ns()) / NS
                     if timeout < 0.0:
@@ -254,19 +323,25 @@ class EpollServer(Shell):
                 else:
                     timeout = -1.0
                 events = poll(timeout)
-                now = now_ns()  # one clock reading per wake-up
                 for fd, mask in events:
+                    now = now_ns()  # each read at its own, later time (_StrictClock)
                     handle = handles.get(fd)
                     if handle is None:
                         if fd == listen_fd:
-                            self._accept()
+                            self._accept(now)
                     elif mask == IN_ONLY and handle.events == READ:
                         handle.on_readable(now)  # the common case, first
                     else:
                         if mask & WRITE:
                             handle.on_writable()
-                        if mask & _READABLE and handle.events & READ:
-                            handle.on_readable(now)
+                        if mask & _READABLE and not handle.closing:
+                            if handle.events & IN_ONLY:
+                                handle.on_readable(now)
+                            elif not handle.eof:
+                                handle.on_hangup(now)
+                now = now_ns()
+                if engine.busy:
+                    self.run_busy(now)
                 if engine.next_due <= now:
                     engine.tick(now)
                 if engine.dirty:
@@ -276,7 +351,7 @@ class EpollServer(Shell):
                 handle.lost()
             epoll.close()
 
-    def _accept(self) -> None:
+    def _accept(self, now: int) -> None:
         engine = self.engine
         while True:
             try:
@@ -288,9 +363,16 @@ class EpollServer(Shell):
             sock.setblocking(False)
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = engine.connect(self.clock.now())
+            conn = engine.connect(now)
             handle = _Handle(self, sock, conn)
             conn.handle = handle
             conn.send_now = handle.send_now
             self.handles[sock.fileno()] = handle
             self.epoll.register(sock.fileno(), READ)
+            # Whatever it sent before we got round to it (a start-up probe's close, a first command)
+            # is handled before the next connection is even accepted, in the order they connected:
+            # as beanstalkd, which serves each accepted connection before accepting the next.
+            handle.on_readable(now)
+            if engine.dirty:
+                self.flush()
+            now = self.clock.now()

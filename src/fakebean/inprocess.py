@@ -23,15 +23,21 @@ import asyncio
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import freezegun_hooks
+from .control import Controller
+from .engine import Engine
 from .model import Conn
 from .server import Server
+from .shell import Shell
 from .wire import NS
 
 if TYPE_CHECKING:
     from .threaded import ThreadedServer
+
+T = TypeVar("T")
 
 # freezegun replaces module attributes that are the real time functions; in a tuple it cannot see it.
 # I/O timeouts are real time, whatever the test did to the clock.
@@ -40,29 +46,85 @@ _REAL = (time.monotonic,)
 NAME = "fakebean (in-process)"
 
 
+class HubServer(Server):
+    """The hub's ``fakebean.Server``: the controls' port (``fakebean.control.ShellPort``) also
+    counts the direct connections, and works before the server has a loop."""
+
+    hub: Hub
+
+    def settle(self) -> None:
+        if self._loop is None:
+            self.hub.settle()
+        else:
+            super().settle()
+
+    def live_conns(self) -> list[Conn]:
+        direct = [sock.conn for sock in self.hub.sockets if not sock.conn.closed]
+        return super().live_conns() + direct
+
+    def drop_conn(self, conn: Conn) -> None:
+        handle = conn.handle
+        if isinstance(handle, _Handle):
+            handle.closing = True
+            handle.sock.server_closed()
+        else:
+            super().drop_conn(conn)
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> None:
+        if self._loop is not None:
+            super().call_later(seconds, callback)
+            return
+        timer = threading.Timer(seconds, self.hub.run, (callback,))
+        timer.daemon = True
+        timer.start()
+
+    def stop_listening(self) -> None:
+        self.hub.listening = False
+        if self._server is not None:
+            super().stop_listening()
+
+    def start_listening(self) -> None:
+        self.hub.listening = True
+        if self._server is not None:
+            super().start_listening()
+
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        return fn(self.controller)
+
+    async def close(self) -> None:
+        await super().close()
+        for sock in list(self.hub.sockets):  # (a restart closes every connection)
+            sock.server_closed()
+
+
 class Hub:
     """One fakebean server for clients in this process, with an optional socket side."""
 
     def __init__(self, **options: Any) -> None:
-        self.server = Server(**options)  # not started: its engine, clock and settle() serve us
-        self.engine = self.server.engine
-        self.clock = self.server.clock
+        server = HubServer(**options)  # not started: its engine, clock and controls serve us
+        server.hub = self
+        self.server = server
+        self.clock = server.clock
         self.lock = threading.Lock()  # owns the engine while there is no loop
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
+        self.listening = True  # False inside unavailable(): connecting is refused
         self.threaded: ThreadedServer | None = None
         self.sockets: set[DirectSocket] = set()
         self.waiters: set[DirectSocket] = set()  # readers waiting for a reply (direct mode)
-        self.closing: list[Conn] = []  # connections the engine closed, to disconnect after settle
         freezegun_hooks.register(self)
+
+    @property
+    def engine(self) -> Engine:
+        return self.server.engine  # (a restart makes a new one)
 
     # -- connections ---------------------------------------------------------------------------------
 
     def connect(self) -> DirectSocket:
         sock = DirectSocket(self)
         with self.lock:
-            if self.closed:
-                raise ConnectionRefusedError(f"{NAME}: the server was closed")
+            if self.closed or not self.listening:
+                raise ConnectionRefusedError(f"{NAME}: connection refused")
             self.sockets.add(sock)
             loop = self.loop
             if loop is None:
@@ -80,7 +142,7 @@ class Hub:
         done.wait()
         return sock
 
-    def run(self, op: Any) -> None:
+    def run(self, op: Callable[[], object]) -> None:
         """Run ``op()`` where the engine lives: here under the lock, or posted to the loop."""
         with self.lock:
             if self.closed:
@@ -95,23 +157,22 @@ class Hub:
         except RuntimeError:
             pass  # the loop is closed: the server is gone, and the sockets say so
 
-    def _on_loop(self, op: Any) -> None:
+    def _on_loop(self, op: Callable[[], object]) -> None:
         if not self.closed:
             op()
             self.server.settle()
 
     def settle(self, poke: bool = True) -> None:
-        """After an engine call in direct mode (lock held): replies out, closes done, and waiting
-        readers poked (a command may have made a deadline earlier than the one they wait for)."""
+        """After an engine call in direct mode (lock held): what fell due runs, replies go out,
+        connections stopped at their command budget get their turns (no socket waits for one
+        here), and waiting readers are poked (a command may have made a deadline earlier than
+        the one they wait for)."""
         server = self.server
-        engine = self.engine
-        if engine.dirty:
-            server.flush()
-        while self.closing:
-            conns, self.closing = self.closing, []
-            for conn in conns:
-                engine.disconnect(conn, self.clock.now())
-            server.settle()
+        engine = server.engine
+        Shell.settle(server)
+        while engine.busy:
+            server.run_busy(self.clock.now())
+            Shell.settle(server)
         if poke and self.waiters:
             for waiter in self.waiters:
                 waiter.poke()
@@ -147,7 +208,23 @@ class Hub:
         self.threaded.advance(seconds)
 
     def drain(self) -> None:
-        self.run(self.engine.drain)
+        self.run(lambda: self.engine.drain())
+
+    def control(self, fn: Callable[[Controller], T]) -> T:
+        """Run a control (``fakebean.control.Controller``) where the engine lives."""
+        with self.lock:
+            if self.closed:
+                raise RuntimeError("server not running")
+            if self.loop is None:
+                result = fn(self.server.controller)
+                self.settle()
+                return result
+        assert self.threaded is not None
+        return self.threaded._control(fn)
+
+    def restart(self, keep_jobs: bool = True) -> None:
+        """``fakebean.Server.restart`` (on its socket side): every connection closes, direct ones too."""
+        self.start_listening().restart(keep_jobs)
 
     def wake(self, rebase: bool = False) -> None:
         """freezegun moved the clock: run what fell due (once the loop runs, its server does it)."""
@@ -216,12 +293,9 @@ class _Handle:
         self.closing = True
         sock = self.sock
         sock.server_closed()
+        # Gone for the engine now, as the asyncio shell's handle does.
         hub = sock.hub
-        conn = sock.conn
-        if hub.loop is not None:
-            hub.loop.call_soon(hub._on_loop, lambda: hub.engine.disconnect(conn, hub.clock.now()))
-        else:
-            hub.closing.append(conn)
+        hub.engine.disconnect(sock.conn, hub.clock.now())
 
     def adjust_reading(self) -> None:
         """A direct connection is always read: its bytes are handed over whole."""

@@ -53,8 +53,10 @@ Options:
           speak the protocol of beanstalkd VERSION: 1.12 (default) or 1.13
 
 Differences from beanstalkd:
- the default listen address is {addr}, not 0.0.0.0 (use -l 0.0.0.0 for all interfaces);
- jobs are kept in memory only: -b, -f, -F and -s are accepted but write nothing to disk.
+ the default listen address is {addr}, not 0.0.0.0 (use -l 0.0.0.0 for all interfaces).
+
+Persistence: with -b DIR, jobs are written to DIR in beanstalkd 1.12's own binlog format
+ and recovered at start-up; beanstalkd and fakebean can each take over the other's DIR.
 """
 
 

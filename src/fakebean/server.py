@@ -15,14 +15,19 @@ import os
 import socket
 import threading
 import warnings
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from . import freezegun_hooks
 from .clock import Clock, make_clock
+from .control import Controller, Controls
+from .model import Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
 Address = tuple[str, int] | str
+T = TypeVar("T")
 
 
 class _AsyncioHandle(asyncio.Protocol):
@@ -78,6 +83,10 @@ class _AsyncioHandle(asyncio.Protocol):
 
     def close(self) -> None:
         self.transport.close()
+        # Gone for the engine now, not when asyncio calls connection_lost on a later turn: a command
+        # read meanwhile (a client right after a readiness probe) no longer counts this connection.
+        server = self.server
+        server.engine.disconnect(self.conn, server.clock.now())
 
     @property
     def closing(self) -> bool:
@@ -93,13 +102,17 @@ class _AsyncioHandle(asyncio.Protocol):
             self.read_paused = not want
 
 
-class Server(Shell):
+class Server(Shell, Controls):
     """An in-memory beanstalkd on the running asyncio loop.
 
     ``async with fakebean.Server() as server:`` listens on 127.0.0.1 with a free port;
     ``server.address`` says where. ``unix_path`` listens on a Unix socket instead, and ``sock`` takes
     an already listening socket. ``clock`` is ``"real"`` (time flows; ``advance`` jumps ahead),
     ``"frozen"`` (only ``advance`` moves time) or a ``fakebean.clock.Clock``.
+
+    The test double's controls (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults; see
+    ``fakebean.control.Controls``) run on the server's loop: call them from the loop's thread.
+    ``transcript`` keeps that many recent commands and replies; ``strict`` notes client mistakes.
     """
 
     def __init__(
@@ -113,9 +126,15 @@ class Server(Shell):
         version: str = "1.12",
         clock: Clock | str | None = "real",
         binlog_max_size: int = DEFAULT_BINLOG_SIZE,
+        binlog_dir: str | os.PathLike[str] | None = None,
+        fsync_ms: int | None = 50,
         verbose: int | None = None,
+        transcript: int = 0,
+        strict: bool = False,
     ) -> None:
         self.host = host
+        self.binlog_dir = None if binlog_dir is None else os.fspath(binlog_dir)
+        self.fsync_ms = fsync_ms
         self.port = port
         self.unix_path = unix_path
         self.sock = sock
@@ -133,18 +152,30 @@ class Server(Shell):
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
+        self._busy_scheduled = False
+        # wake() calls from other threads waiting for the loop; close() releases them, because a
+        # loop that stops after close() would never run their callbacks
+        self._wakes: set[threading.Event] = set()
+        self._wakes_lock = threading.Lock()
+        self._address: Address | None = None
+        self._relisten: asyncio.Task[None] | None = None
+        self.controller = Controller(self, transcript, strict)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("server already started")
+        if self.binlog_dir is not None and self.engine.journal is None:
+            from .binlog import open_journal  # raises LockError when another server holds it
+
+            sync = self.fsync_ms  # None: never fsync (-F)
+            size = self.engine.binlog_max_size
+            open_journal(self.engine, self.binlog_dir, size, sync or 0, sync is not None)
         loop = self._loop = asyncio.get_running_loop()
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()
 
-        def factory() -> _AsyncioHandle:
-            return _AsyncioHandle(self)
-
+        factory = self._make_protocol
         if self.sock is not None:
             if self.sock.family == socket.AF_UNIX:
                 self._server = await loop.create_unix_server(factory, sock=self.sock)
@@ -154,14 +185,22 @@ class Server(Shell):
             self._server = await loop.create_unix_server(factory, path=self.unix_path)
         else:
             self._server = await loop.create_server(factory, self.host, self.port, reuse_address=True)
+        self._address = self._listening_address()
         freezegun_hooks.register(self)
         self.settle()
+
+    def _make_protocol(self) -> _AsyncioHandle:
+        return _AsyncioHandle(self)
 
     @property
     def address(self) -> Address:
         """``(host, port)`` for TCP (the bound port when 0 was asked) or the Unix socket path."""
         if self._server is None:
             raise RuntimeError("server not started")
+        assert self._address is not None
+        return self._address
+
+    def _listening_address(self) -> Address:
         assert isinstance(self._server, asyncio.Server)
         name = self._server.sockets[0].getsockname()
         if isinstance(name, str):
@@ -184,9 +223,14 @@ class Server(Shell):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._relisten is not None:  # the end of an unavailable() block was still binding
+            await asyncio.gather(self._relisten, return_exceptions=True)
+            self._relisten = None
         server = self._server
         if server is None:
             return
+        if self.controller.recorder is not None:
+            self.controller.recorder.stopping = True  # closes from here on are the server's
         freezegun_hooks.unregister(self)
         server.close()
         for proto in list(self.protocols):
@@ -194,7 +238,33 @@ class Server(Shell):
         await server.wait_closed()
         if self.protocols and self.all_closed is not None:
             await self.all_closed.wait()
-        self._server = None
+        with self._wakes_lock:
+            self._server = None
+            wakes, self._wakes = self._wakes, set()
+        for done in wakes:
+            done.set()  # a closed server has nothing to wake
+        if self.engine.journal is not None:
+            self.engine.journal.close()  # the files stay as a killed beanstalkd leaves them; the lock goes
+
+    async def restart(self, keep_jobs: bool = True) -> None:
+        """Close everything and come back on the same address, as a beanstalkd restart would.
+
+        With ``keep_jobs`` the jobs come back the way binlog recovery brings them: from
+        ``binlog_dir`` when one is set, otherwise from a snapshot of the live jobs put through the
+        same recovery. Without it the server starts empty (and the binlog files are removed).
+        """
+        from .binlog.snapshot import restarted
+
+        if self.sock is not None:
+            raise RuntimeError("a server started on a given socket cannot restart on it")
+        address = self.address
+        await self.close()
+        if isinstance(address, str):
+            self.unix_path = address
+        else:
+            self.host, self.port = address
+        self.engine = restarted(self.engine, self.clock.now(), keep_jobs, self.binlog_dir)
+        await self.start()
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -243,8 +313,19 @@ class Server(Shell):
             finally:
                 done.set()
 
-        loop.call_soon_threadsafe(run)
-        done.wait(30.0)
+        with self._wakes_lock:
+            if self._server is None:
+                return  # closed meanwhile
+            try:
+                loop.call_soon_threadsafe(run)
+            except RuntimeError:
+                return  # the loop closed meanwhile
+            self._wakes.add(done)
+        try:
+            done.wait(30.0)  # released by run() or by close(), whichever comes first
+        finally:
+            with self._wakes_lock:
+                self._wakes.discard(done)
 
     def advance_now(self, seconds: float) -> None:
         self.clock.advance(seconds)
@@ -267,7 +348,82 @@ class Server(Shell):
         self._timer = self._loop.call_later(max(0, delay), self._on_timer)
         self._timer_at = deadline
 
+    def schedule_busy(self) -> None:
+        # call_soon: the loop polls its sockets (without waiting) before running it, so every other
+        # connection's bytes are handled between two turns of a busy one
+        if not self._busy_scheduled and self._loop is not None:
+            self._busy_scheduled = True
+            self._loop.call_soon(self._on_busy)
+
+    def _on_busy(self) -> None:
+        self._busy_scheduled = False
+        if self._server is not None:
+            self.run_busy(self.clock.now())
+            self.settle()
+
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
         self.settle()
+
+    # ------------------------------------------------------------------ the controls' port (fakebean.control)
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return fn(self.controller)
+
+    def control_now(self) -> int:
+        return self.clock.now()
+
+    def live_conns(self) -> list[Conn]:
+        return [p.conn for p in self.protocols if not p.conn.closed]
+
+    def drop_conn(self, conn: Conn) -> None:
+        handle = conn.handle
+        if isinstance(handle, _AsyncioHandle):
+            handle.transport.abort()
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> None:
+        assert self._loop is not None
+        self._loop.call_later(seconds, callback)
+
+    def stop_listening(self) -> None:
+        """Close the listening socket: connecting now is refused (``unavailable()``)."""
+        assert self._server is not None
+        self._server.close()
+
+    def start_listening(self) -> None:
+        """Listen again on the same address. The socket listens before this returns, so a client may
+        connect at once; the loop starts accepting on its next turn."""
+        assert self._loop is not None and self._address is not None
+        address = self._address
+        family = (
+            socket.AF_UNIX
+            if isinstance(address, str)
+            else socket.AF_INET6
+            if ":" in address[0]
+            else socket.AF_INET
+        )
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if family == socket.AF_UNIX:
+                assert isinstance(address, str)
+                if os.path.exists(address):
+                    os.unlink(address)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(socket.SOMAXCONN)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        loop = self._loop
+
+        async def serve() -> None:
+            if family == socket.AF_UNIX:
+                self._server = await loop.create_unix_server(self._make_protocol, sock=sock)
+            else:
+                self._server = await loop.create_server(self._make_protocol, sock=sock)
+
+        self._relisten = loop.create_task(serve())

@@ -4,6 +4,10 @@ After each event (bytes, EOF, a timer, a writable socket) the shell runs the eng
 as the real server's loop does between socket events, writes every dirty connection's replies in
 one write, lets a connection that was stalled carry on, and re-arms its one timer.
 
+A connection runs at most ``TURN_COMMANDS`` commands per turn; one with more input buffered is in
+``engine.busy`` and carries on at the shell's next turn (``run_busy``), after the other connections'
+events, without waiting for more input.
+
 Each engine ``Conn`` carries its shell's handle in ``conn.handle``; a handle offers
 ``write(data)``, ``close()``, ``closing``, ``write_paused`` and ``adjust_reading()``.
 """
@@ -47,9 +51,26 @@ class Shell:
         if engine.dirty:
             self.flush()
         self.schedule()
+        if engine.busy:
+            self.schedule_busy()
 
     def schedule(self) -> None:
         """Arm the shell's timer for ``engine.next_deadline()``; shells with a real clock override."""
+
+    def schedule_busy(self) -> None:
+        """Make sure ``run_busy`` runs on the next turn; a shell whose loop checks ``engine.busy`` on
+        every turn needs nothing here."""
+
+    def run_busy(self, now: int) -> None:
+        """A turn for each connection that stopped at its command budget with input left."""
+        engine = self.engine
+        busy, engine.busy = engine.busy, {}
+        for conn in busy:
+            handle: Handle = conn.handle
+            if conn.closed or handle.closing or handle.write_paused:
+                continue  # gone, or its replies are not being read: resumed once they are
+            engine.resume(conn, now)
+            handle.adjust_reading()
 
     def flush(self) -> None:
         engine = self.engine
@@ -73,8 +94,9 @@ class Shell:
             handle.write(data)
             if len(data) >= OUT_LIMIT or conn.buf:
                 # stalled on output, or a wait just ended: carry on with its buffered commands
-                if not handle.write_paused and not conn.waiting and not conn.want_close:
-                    self.engine.resume(conn, self.clock.now())
+                engine = self.engine
+                if not (handle.write_paused or conn.waiting or conn.want_close or conn in engine.busy):
+                    engine.resume(conn, self.clock.now())
                 handle.adjust_reading()
         if conn.want_close and not conn.out and not handle.closing:
             # After the queued replies; replies made by the resume above (commands that were queued

@@ -30,6 +30,7 @@ def server_stats(engine: Engine) -> bytes:
     c = engine.counts
     usage = resource.getrusage(resource.RUSAGE_SELF)
     info = engine.host_info
+    wal = engine.journal
     rows = [
         b"---\n",
         b"current-jobs-urgent: %d\n" % engine.urgent_ct,
@@ -54,10 +55,10 @@ def server_stats(engine: Engine) -> bytes:
         b"rusage-utime: %d.%06d\n" % _split_seconds(usage.ru_utime),
         b"rusage-stime: %d.%06d\n" % _split_seconds(usage.ru_stime),
         b"uptime: %d\n" % _seconds(engine.now - engine.started_at),
-        b"binlog-oldest-index: 0\n",
-        b"binlog-current-index: 0\n",
-        b"binlog-records-migrated: 0\n",
-        b"binlog-records-written: 0\n",
+        b"binlog-oldest-index: %d\n" % (wal.oldest_index if wal else 0),
+        b"binlog-current-index: %d\n" % (wal.current_index if wal else 0),
+        b"binlog-records-migrated: %d\n" % (wal.nmig if wal else 0),
+        b"binlog-records-written: %d\n" % (wal.nrec if wal else 0),
         b"binlog-max-size: %d\n" % engine.binlog_max_size,
         b"draining: %s\n" % (b"true" if engine.draining else b"false"),
         b"id: %s\n" % engine.instance_id,
@@ -104,7 +105,7 @@ def job_stats(engine: Engine, job: Job) -> bytes:
     left = _seconds(job.deadline - now) if job.state in (RESERVED, DELAYED) else 0
     body = (
         b"---\nid: %d\ntube: %s\nstate: %s\npri: %d\nage: %d\ndelay: %d\nttr: %d\ntime-left: %d\n"
-        b"file: 0\nreserves: %d\ntimeouts: %d\nreleases: %d\nburies: %d\nkicks: %d\n"
+        b"file: %d\nreserves: %d\ntimeouts: %d\nreleases: %d\nburies: %d\nkicks: %d\n"
     ) % (
         job.id,
         _quoted(engine, job.tube.name),
@@ -114,6 +115,7 @@ def job_stats(engine: Engine, job: Job) -> bytes:
         job.delay // NS,
         job.ttr // NS,
         left,
+        engine.journal.file_of(job.id) if engine.journal is not None else 0,
         job.reserves,
         job.timeouts,
         job.releases,

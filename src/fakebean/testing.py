@@ -7,21 +7,33 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from . import freezegun_hooks
+from .control import Controller, Controls
 from .inprocess import Hub
+from .recorder import Mistake
+from .transcript import DEFAULT_SIZE, render
 
 if TYPE_CHECKING:
     import beanclient
 
     from .threaded import ThreadedServer
 
+T = TypeVar("T")
+
 REAL_SKIP_REASON = "advance() moves fakebean's clock; this test runs against a real beanstalkd"
 REAL_FREEZEGUN_SKIP_REASON = (
     "freezegun's tick()/move_to() moves fakebean's clock; this test runs against a real beanstalkd"
+)
+REAL_CONTROL_SKIP_REASON = (
+    "fakebean's controls (jobs, tubes, connections, put, reset, transcript, faults) exist only in "
+    "fakebean; this test runs against a real beanstalkd"
 )
 
 
@@ -118,6 +130,7 @@ class RealBeanstalkd:
         path: str | None = None,
         max_job_size: int | None = None,
         binlog_max_size: int | None = None,
+        binlog_dir: str | None = None,
         socket_activation: bool | None = None,
     ) -> None:
         binary = find_beanstalkd(path)
@@ -126,6 +139,11 @@ class RealBeanstalkd:
             options += ["-z", str(max_job_size)]
         if binlog_max_size is not None:
             options += ["-s", str(binlog_max_size)]
+        if binlog_dir is not None:
+            options += ["-b", str(binlog_dir)]
+        # stderr goes to a file, never a pipe: nobody reads a pipe while the test runs, and
+        # beanstalkd blocks once it holds 64 KiB of warnings (one per put refused while draining)
+        self._stderr = tempfile.TemporaryFile()
         if socket_activation is None:
             socket_activation = supports_socket_activation(binary)
         if socket_activation:
@@ -135,13 +153,15 @@ class RealBeanstalkd:
         for _attempt in range(5):
             port = _free_port()
             args = [binary, "-l", "127.0.0.1", "-p", str(port), *options]
-            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self._stderr.truncate(0)
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._stderr)
             self.address = ("127.0.0.1", port)
             if self._wait_listening():
                 return
             self.process.kill()
-            _, err = self.process.communicate()
-            last_error = err.decode(errors="replace").strip()
+            self.process.wait()
+            last_error = self.stderr().strip()
+        self._stderr.close()
         raise RuntimeError(f"could not start {binary} on a free port: {last_error}")
 
     def _start_activated(self, binary: str, options: list[str]) -> None:
@@ -153,9 +173,14 @@ class RealBeanstalkd:
                 ["/bin/sh", "-c", _ACTIVATE, binary, *options],
                 stdin=listener.fileno(),
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=self._stderr,
             )
         # Our copy is closed; the socket lives on in beanstalkd, which owns it from here.
+
+    def stderr(self) -> str:
+        """Everything the process has written to stderr so far."""
+        fd = self._stderr.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def _wait_listening(self) -> bool:
         """Wait until our process listens on the port.
@@ -206,15 +231,14 @@ class RealBeanstalkd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        self._stderr.close()
 
 
 def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
     """Options a real beanstalkd can honour pass; fakebean-only ones skip the test; others are errors."""
     import pytest
 
-    unknown = set(options) - {"max_job_size", "binlog_max_size", "clock", "version"}
+    unknown = set(options) - {"max_job_size", "binlog_max_size", "binlog_dir", "clock", "version"}
     if unknown:
         raise TypeError(f"a real beanstalkd takes no {', '.join(sorted(unknown))} option")
     clock = options.get("clock", "real")
@@ -227,29 +251,44 @@ def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
             pytest.skip(f"needs beanstalkd {version}; the real beanstalkd under test is {actual}")
 
 
-class Beanstalkd:
+class Beanstalkd(Controls):
     """What the ``fakebean`` fixture gives a test: a fresh server, fake or real.
 
     ``address``, ``host``, ``port``; ``advance(seconds)`` jumps fakebean's clock (a test that calls
     it against a real beanstalkd is skipped); ``client(**kwargs)`` returns a ``beanclient.Client``
-    that is closed when the test ends; ``drain()`` turns drain mode on.
+    that is closed when the test ends; ``drain()`` turns drain mode on. The test double's controls
+    (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults: ``fakebean.control.Controls``)
+    skip the test against a real beanstalkd, except ``expect_error``, which has nothing to do there.
+    ``transcript`` is the size of the transcript ring (0: none); ``strict`` turns strict mode on.
     """
 
-    def __init__(self, real: bool = False, beanstalkd_path: str | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        real: bool = False,
+        beanstalkd_path: str | None = None,
+        *,
+        strict: bool = False,
+        transcript: int = DEFAULT_SIZE,
+        **options: Any,
+    ) -> None:
         self.kind = "real" if real else "fake"
         self.hub: Hub | None = None
         self.process: RealBeanstalkd | None = None
         self._clients: list[Any] = []
+        self.strict = strict and not real
         if real:
             _check_real_options(beanstalkd_path, options)
             self.process = RealBeanstalkd(
-                beanstalkd_path, options.get("max_job_size"), options.get("binlog_max_size")
+                beanstalkd_path,
+                options.get("max_job_size"),
+                options.get("binlog_max_size"),
+                options.get("binlog_dir"),
             )
             freezegun_hooks.register(self)
         else:
             # An engine and a clock, nothing more: no socket and no thread until ``address`` (or
-            # ``server``) is asked for; ``client()`` talks to the engine directly.
-            self.hub = Hub(**options)
+            # ``server``) is asked for; ``client()`` and the controls reach the engine directly.
+            self.hub = Hub(transcript=transcript, strict=strict, **options)
 
     @property
     def server(self) -> ThreadedServer | None:
@@ -297,12 +336,50 @@ class Beanstalkd:
         self.close()
         pytest.skip(reason)
 
+    def restart(self, keep_jobs: bool = True) -> None:
+        """Restart fakebean on the same address (see ``fakebean.Server.restart``); a real
+        beanstalkd test is skipped."""
+        if self.hub is None:
+            self._skip("restart() needs fakebean; this test runs against a real beanstalkd")
+        self.hub.restart(keep_jobs)
+
     def drain(self) -> None:
         if self.hub is not None:
             self.hub.drain()
         else:
             assert self.process is not None
             self.process.drain()
+
+    # ------------------------------------------------------------------ the controls
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        if self.hub is None:
+            self._skip(REAL_CONTROL_SKIP_REASON)
+        return self.hub.control(fn)
+
+    @contextmanager
+    def expect_error(self, reply: str) -> Iterator[None]:
+        """Strict mode: ``reply`` (``"BAD_FORMAT"``, ...) is expected inside the block. Against a
+        real beanstalkd it does nothing, so the test runs there too."""
+        if self.hub is None:
+            yield
+            return
+        with Controls.expect_error(self, reply):
+            yield
+
+    def _controller(self) -> Controller | None:
+        return None if self.hub is None else self.hub.server.controller
+
+    def recorded(self) -> tuple[str, list[Mistake]]:
+        """The transcript as report text and strict mode's undeclared findings, even after close."""
+        controller = self._controller()
+        if controller is None:
+            return "", []
+        assert self.hub is not None
+        if not self.hub.closed:
+            entries, mistakes = self._control(lambda c: (c.transcript(), c.mistakes()))
+        else:
+            entries, mistakes = controller.transcript(), controller.mistakes()
+        return (render(entries) if controller.ring.size else ""), mistakes
 
     def client(self, **kwargs: Any) -> beanclient.Client[Any]:
         """A ``beanclient.Client`` connected to this server, closed at teardown. On fakebean it

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .control import Controller, Controls
 from .server import Address, Server
 
 T = TypeVar("T")
 _CONTROL_TIMEOUT = 30.0  # a control call that takes longer than this is a bug, not a wait
 
 
-class ThreadedServer:
+class ThreadedServer(Controls):
     """``with fakebean.ThreadedServer() as server:`` runs a server in a thread until the block ends.
 
     Takes the same arguments as ``fakebean.Server``. ``advance(seconds)`` jumps the clock and
-    returns once every resulting reply has been handed to the sockets.
+    returns once every resulting reply has been handed to the sockets. The controls (``jobs()``,
+    ``put()``, faults, ...) run on the server's thread, so each sees and leaves a consistent state.
     """
 
     def __init__(
@@ -40,6 +43,11 @@ class ThreadedServer:
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
         self._stopped: asyncio.Event | None = None
+        # Control calls handed to the loop and not answered yet. When the thread ends they fail at
+        # once: a call that raced close() would otherwise wait for a loop that never runs it.
+        self._calls: dict[concurrent.futures.Future[Any], Coroutine[Any, Any, Any]] = {}
+        self._calls_lock = threading.Lock()
+        self._running = False
 
     def start(self) -> ThreadedServer:
         if self._thread is not None:
@@ -55,10 +63,14 @@ class ThreadedServer:
             try:
                 loop.run_until_complete(self._main(ready, failure))
             finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-                ready.set()
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                    loop.close()
+                finally:
+                    self._fail_pending_calls()
+                    ready.set()
 
+        self._running = True
         self._thread = threading.Thread(target=run, name="fakebean-server", daemon=True)
         self._thread.start()
         ready.wait()
@@ -82,10 +94,44 @@ class ThreadedServer:
         await self._server.close()
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None or self._thread is None or not self._thread.is_alive():
+        """Run ``coro`` on the server's loop and return its result. Raises "server not running" at
+        once when the server is stopped, or stops (``close()`` from another thread) before
+        answering."""
+        with self._calls_lock:
+            loop = self._loop
+            try:
+                if loop is None or not self._running:
+                    raise RuntimeError("event loop is closed")
+                call = asyncio.run_coroutine_threadsafe(coro, loop)
+            except RuntimeError:
+                coro.close()
+                raise RuntimeError("server not running") from None
+            self._calls[call] = coro
+        try:
+            return call.result(_CONTROL_TIMEOUT)
+        except concurrent.futures.CancelledError:
+            raise RuntimeError("server not running") from None
+        finally:
+            with self._calls_lock:
+                self._calls.pop(call, None)
+
+    def _fail_pending_calls(self) -> None:
+        """The loop is closed: cancel every call it will never answer (their callers get "server not
+        running") and close their coroutines, which will never run to the end."""
+        with self._calls_lock:
+            self._running = False
+            calls, self._calls = self._calls, {}
+        for call, coro in calls.items():
+            call.cancel()
             coro.close()
-            raise RuntimeError("server not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(_CONTROL_TIMEOUT)
+
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        server = self.server
+
+        async def call() -> T:
+            return fn(server.controller)
+
+        return self._call(call())
 
     @property
     def server(self) -> Server:
@@ -100,6 +146,10 @@ class ThreadedServer:
     def advance(self, seconds: float) -> None:
         """Jump the server's clock ahead and run every event that fell due, in deadline order."""
         self._call(self.server.advance(seconds))
+
+    def restart(self, keep_jobs: bool = True) -> None:
+        """Close every connection and come back on the same address (see ``Server.restart``)."""
+        self._call(self.server.restart(keep_jobs))
 
     def drain(self) -> None:
         async def drain() -> None:

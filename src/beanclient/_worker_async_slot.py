@@ -1,0 +1,383 @@
+"""One slot of an ``AsyncWorker``: a task that reserves and awaits the handler inline, and a keeper
+task for long jobs (as ``_worker_sync_slot``); also ``AsyncWorkerJob``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Generic
+
+from . import _worker_core as core
+from ._async import AsyncClient
+from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, TimedOutError
+from ._protocol import Job, TBody
+from ._stats import JobStats
+from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
+
+if TYPE_CHECKING:
+    from ._worker_async import AsyncWorker
+
+
+class AsyncWorkerJob(Generic[TBody]):
+    """The job as an async handler sees it (``await job.touch()``; ``bury()``/``release()`` say
+    what happens when the handler returns)."""
+
+    __slots__ = ("_slot", "_state", "job")
+
+    def __init__(self, slot: _AsyncSlot, job: Job[Any], state: JobState) -> None:
+        self._slot = slot
+        self._state = state
+        self.job: Job[Any] = job
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def body(self) -> Any:
+        return self.job.body
+
+    async def touch(self) -> None:
+        await self._slot.touch(self._state, self.job)
+
+    async def stats(self) -> JobStats:
+        return await self._slot.job_stats(self._state, self.job)
+
+    def bury(self, priority: int | None = None) -> None:
+        self._state.action = Bury(priority)
+
+    def release(self, delay: int = 0, priority: int | None = None) -> None:
+        self._state.action = Release(priority, delay)
+
+    def __repr__(self) -> str:
+        return f"beanclient.AsyncWorkerJob(id={self.id})"
+
+
+class _AsyncSlot:
+    def __init__(self, worker: AsyncWorker, index: int) -> None:
+        self.worker = worker
+        self.index = index
+        self.tube = core.private_tube(index)
+        self.client: AsyncClient[Any] | None = None
+        self.conn_lock = asyncio.Lock()
+        self.changed = asyncio.Event()
+        self.reserve_task: asyncio.Task[Job[Any]] | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.parked = False
+        self.wake_sent = False
+        self.wake_id: int | None = None  # the keeper's delayed wake-up job, while it is parked
+        self.keeper_idle = False
+        self.closing = False
+        self.current: JobState | None = None
+        self.current_job: Job[Any] | None = None
+        self.started = 0.0
+
+    def _notify(self) -> None:
+        self.changed.set()
+
+    async def run(self) -> None:
+        worker = self.worker
+        self.task = asyncio.current_task()
+        keeper = asyncio.create_task(self._keeper())
+        backoff = worker.reconnect.delays()
+        try:
+            while not worker.stopping:
+                try:
+                    client: AsyncClient[Any] = AsyncClient(
+                        worker.address,
+                        worker.encoding,
+                        use=self.tube,  # where the keeper puts its wake-up job
+                        watch=worker.tubes,
+                        timeout=worker.io_timeout,
+                    )
+                    await client.connect()
+                except (OSError, asyncio.TimeoutError) as exc:
+                    delay = backoff.take()
+                    log.warning("cannot reach the server (%s); trying again in %.2f s", exc, delay)
+                    await worker.pause(delay)
+                    continue
+                except Exception as exc:  # a bad tube name, an unusable address: retrying won't help
+                    worker._fail(exc)
+                    return
+                backoff.reset()
+                self.client = client
+                try:
+                    await self._serve(client)
+                except (OSError, Error, asyncio.TimeoutError) as exc:
+                    if not worker.stopping:
+                        delay = backoff.take()
+                        log.warning(
+                            "connection to %s lost (%r); reconnecting in %.2f s", worker.address, exc, delay
+                        )
+                        await worker.pause(delay)
+                finally:
+                    self.client = None
+                    await client.close()
+        finally:
+            self.closing = True
+            self._notify()
+            await keeper
+
+    async def _serve(self, client: AsyncClient[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.worker.stopping:
+            self.reserve_task = loop.create_task(client.reserve())
+            try:
+                job = await self.reserve_task
+            except asyncio.CancelledError:
+                if self.worker.stopping and self.reserve_task.cancelled():
+                    return  # stop() interrupted the reserve; a job it had just got goes back
+                raise
+            except DeadlineSoonError:
+                continue
+            finally:
+                self.reserve_task = None
+            await self._process(client, job)
+
+    async def _process(self, client: AsyncClient[Any], job: Job[Any]) -> None:
+        worker = self.worker
+        state = JobState(job.id)
+        self.current, self.current_job = state, job
+        self.started = asyncio.get_running_loop().time()
+        if self.keeper_idle:
+            self._notify()
+        error: Exception | None = None
+        try:
+            await worker.handler(AsyncWorkerJob(self, job, state))
+        except Exception as exc:
+            error = exc
+        await self._claim(state, finishing=True)
+        try:
+            if state.abandoned:
+                log.warning("job %d: the handler finished after the job was released at shutdown", job.id)
+                return
+            if state.lost:
+                raise JobLost(f"job {job.id} was lost with the connection")
+            try:
+                done = await self._settle(client, job, state, error)
+            except (OSError, asyncio.TimeoutError):
+                worker.counters.add("failed" if error else "processed")
+                self._lost(state)
+                raise
+            worker.counters.add("failed" if error else "processed", done)
+        finally:
+            self.current = self.current_job = None
+            self.conn_lock.release()
+
+    async def _settle(
+        self, client: AsyncClient[Any], job: Job[Any], state: JobState, error: Exception | None
+    ) -> str:
+        """Carry out what happens to the job; return the counter it adds to."""
+        worker = self.worker
+        action: Delete | Release | Bury = state.action or core.DELETE
+        if error is not None and state.action is None:
+            stats = await client.job_stats(job)
+            action = core.after_failure(worker.retry, stats.releases, stats.pri)
+            attempt = stats.releases + 1
+            if isinstance(action, Bury):
+                log.error(
+                    "job %d failed (attempt %d of %d); burying it",
+                    job.id,
+                    attempt,
+                    worker.retry.max_attempts,
+                    exc_info=error,
+                )
+            else:
+                log.warning(
+                    "job %d failed (attempt %d of %d); releasing it with a delay of %d s",
+                    job.id,
+                    attempt,
+                    worker.retry.max_attempts,
+                    action.delay,
+                    exc_info=error,
+                )
+        elif error is not None:
+            log.warning("job %d failed; the handler asked for %s", job.id, action, exc_info=error)
+        try:
+            if isinstance(action, Delete):
+                await client.delete(job)
+                return "deleted"
+            priority = action.priority
+            if priority is None:
+                priority = (await client.job_stats(job)).pri
+            if isinstance(action, Release):
+                await client.release(job, priority, action.delay)
+                return "released"
+            await client.bury(job, priority)
+            return "buried"
+        except NotFoundError:
+            log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job.id)
+            return "lost"
+
+    async def _claim(self, state: JobState, finishing: bool) -> None:
+        if finishing:
+            state.finished = True
+        state.wanted = True
+        await self._wake_keeper()
+        await self.conn_lock.acquire()
+
+    async def _wake_keeper(self) -> None:
+        if self.parked and self.wake_id is not None and not self.wake_sent:
+            self.wake_sent = True
+            await self.worker._wake(self.wake_id)
+
+    def _unclaim(self, state: JobState) -> None:
+        state.wanted = False
+        self.started = asyncio.get_running_loop().time()
+        self.conn_lock.release()
+
+    async def touch(self, state: JobState, job: Job[Any]) -> None:
+        state.check_usable()
+        await self._claim(state, finishing=False)
+        try:
+            state.check_usable()
+            assert self.client is not None
+            try:
+                await self.client.touch(job)
+            except (OSError, asyncio.TimeoutError) as exc:
+                self._lost(state)
+                raise JobLost(f"job {job.id} was lost with the connection") from exc
+            self.worker.counters.add("touched")
+        finally:
+            self._unclaim(state)
+
+    async def job_stats(self, state: JobState, job: Job[Any]) -> JobStats:
+        state.check_usable()
+        await self._claim(state, finishing=False)
+        try:
+            state.check_usable()
+            assert self.client is not None
+            return await self.client.job_stats(job)
+        finally:
+            self._unclaim(state)
+
+    def _lost(self, state: JobState) -> None:
+        state.lost = True
+        self.worker.counters.add("lost")
+        log.warning("job %d lost with the connection: the server will hand it out again", state.job_id)
+
+    def interrupt_reserve(self) -> None:
+        if self.reserve_task is not None:
+            self.reserve_task.cancel()
+
+    async def give_up(self) -> None:
+        """After the grace period: the keeper releases the job in hand, then the handler is
+        cancelled."""
+        state = self.current
+        if state is None:
+            return
+        await self._wake_keeper()
+        self._notify()
+        async with self.conn_lock:  # once the keeper has let go of the connection
+            if not (state.abandoned or state.lost or state.finished) and self.client is not None:
+                await self._abandon(self.client, state, self.current_job)
+        if self.task is not None and not state.finished:
+            self.task.cancel()
+
+    # -- keeper ------------------------------------------------------------------------------
+
+    async def _keeper(self) -> None:
+        worker = self.worker
+        loop = asyncio.get_running_loop()
+        while not self.closing:
+            state, job = self.current, self.current_job
+            self.changed.clear()
+            if state is None or job is None or not state.in_keeping(worker.grace_over):
+                if loop.time() - self.started < worker.park_after:
+                    # jobs are flowing: look again later rather than be woken for each one
+                    try:
+                        await asyncio.wait_for(self.changed.wait(), worker.park_after)
+                    except asyncio.TimeoutError:
+                        pass
+                else:
+                    self.keeper_idle = True
+                    await self.changed.wait()
+                    self.keeper_idle = False
+                continue
+            remaining = self.started + worker.park_after - loop.time()
+            if not worker.grace_over and remaining > 0:
+                try:
+                    await asyncio.wait_for(self.changed.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            if worker.grace_over:
+                self.keeper_idle = True  # give_up() releases the job
+                await self.changed.wait()
+                self.keeper_idle = False
+                continue
+            await self._keep(state, job)
+
+    async def _keep(self, state: JobState, job: Job[Any]) -> None:
+        async with self.conn_lock:
+            client = self.client
+            if state.finished or state.wanted or state.lost or state.abandoned or client is None:
+                return
+            self.parked = True
+            try:
+                await self._park(client, state, job)
+            except (OSError, Error, asyncio.TimeoutError):
+                self._lost(state)
+            finally:
+                self.parked = self.wake_sent = False
+                self.wake_id = None
+                self.started = asyncio.get_running_loop().time()
+
+    async def _park(self, client: AsyncClient[Any], state: JobState, job: Job[Any]) -> None:
+        """As ``_Slot._park``: wait on the server's clock, woken by a kick of a delayed job."""
+        worker = self.worker
+        stats = await client.job_stats(job)
+        if stats.ttr < core.SHORTEST_KEPT_TTR:
+            state.unkept = True
+            log.warning(
+                "job %d: a TTR of %d s is too short to keep the job alive; it is not touched",
+                job.id,
+                stats.ttr,
+            )
+            return
+        try:
+            wake_id: int | None = await client.put(b"wake", 0, core.WAKE_DELAY, 1)  # into self.tube
+        except DrainingError:
+            wake_id = None
+        self.wake_id = wake_id
+        if state.wanted or worker.grace_over:  # came before the wake-up existed
+            if wake_id is not None:
+                await client.delete(wake_id)
+            return
+        until_touch = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
+        await client.watch(self.tube)
+        for tube in worker.tubes:
+            await client.ignore(tube)
+        log.debug("job %d runs long: minding its TTR (%d s)", job.id, stats.ttr)
+        while True:
+            wait = until_touch if wake_id is not None else min(until_touch, 1)
+            try:
+                woken = await client.reserve(timeout=wait)
+            except (TimedOutError, DeadlineSoonError) as reason:
+                until_touch -= wait
+                if isinstance(reason, DeadlineSoonError) or until_touch <= 0:
+                    await client.touch(job)
+                    worker.counters.add("touched")
+                    log.debug("job %d touched (%s)", job.id, type(reason).__name__)
+                    until_touch = core.touch_interval(stats.ttr, worker.touch_margin)
+                if wake_id is None and (state.wanted or worker.grace_over):
+                    break
+                continue
+            await client.delete(woken)
+            break
+        for tube in worker.tubes:
+            await client.watch(tube)
+        await client.ignore(self.tube)
+
+    async def _abandon(self, client: AsyncClient[Any], state: JobState, job: Job[Any] | None) -> None:
+        if job is None:
+            return
+        try:
+            await client.release(job, (await client.job_stats(job)).pri, 0)
+        except (OSError, Error, asyncio.TimeoutError):
+            self._lost(state)
+            return
+        state.abandoned = True
+        self.worker.counters.add("released")
+        log.warning(
+            "job %d still running after the %.1f s grace period: released it", job.id, self.worker.grace
+        )

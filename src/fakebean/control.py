@@ -1,0 +1,308 @@
+"""The test double's one control surface: look inside, seed, reset, record, strict mode, faults.
+
+``Controller`` does the work, on the server's own thread or loop, over an engine and the shell that
+moves its bytes (``ShellPort``). Every front end uses it: ``Controls`` gives ``fakebean.Server``,
+``fakebean.ThreadedServer`` and the pytest fixture the same methods, each written once here, and
+each front end only says how to reach the server's loop (``_control``). Results are plain
+dataclasses with ``as_dict()``, ready for JSON.
+
+Faults act at the shell boundary (see ``fakebean.recorder``): the engine stays a faithful beanstalkd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
+
+from . import snapshots
+from .engine import Engine
+from .model import Conn, Job
+from .recorder import MISTAKES, Mistake, Recorder, Rule, instrument
+from .snapshots import ConnectionInfo, JobInfo, TubeInfo
+from .transcript import Entry, Transcript
+from .wire import CMD, NS, U32_MAX, is_valid_tube_name
+
+T = TypeVar("T")
+
+DEFAULT_PRIORITY = 2**16  # beanclient's and greenstalk's defaults
+DEFAULT_TTR = 60
+
+
+class ShellPort(Protocol):
+    """What the controller needs from the shell that owns the engine."""
+
+    engine: Engine
+
+    def settle(self) -> None: ...
+
+    def control_now(self) -> int: ...
+
+    def live_conns(self) -> list[Conn]: ...
+
+    def drop_conn(self, conn: Conn) -> None: ...
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> None: ...
+
+    def stop_listening(self) -> None: ...
+
+    def start_listening(self) -> None: ...
+
+
+class Controller:
+    """One server's controls. ``transcript`` is the ring size (0: no transcript); ``strict`` turns
+    strict mode on. A server that uses neither, and no fault, runs the plain engine."""
+
+    def __init__(self, shell: ShellPort, transcript: int = 0, strict: bool = False) -> None:
+        self.shell = shell
+        self.ring = Transcript(transcript)
+        self.recorder: Recorder | None = None
+        self.strict = strict
+        if transcript or strict:
+            self.recording()
+
+    def recording(self) -> Recorder:
+        """The recorder at the engine's edge, put there on first need."""
+        if self.recorder is None:
+            self.recorder = Recorder(self.ring, self.strict)
+            self.recorder.call_later = self.shell.call_later
+            self.recorder.settle = self.shell.settle
+        instrument(self.shell.engine, self.recorder)
+        return self.recorder
+
+    def _now(self) -> int:
+        """Run what fell due first, so the view is the one a client would get now."""
+        self.shell.settle()
+        return self.shell.engine.now
+
+    # ------------------------------------------------------------------ looking inside
+    def jobs(self, tube: str | None = None, state: str | None = None) -> list[JobInfo]:
+        self._now()
+        return snapshots.jobs(self.shell.engine, self.shell.live_conns(), tube, state)
+
+    def tubes(self) -> list[TubeInfo]:
+        self._now()
+        return snapshots.tubes(self.shell.engine)
+
+    def connections(self) -> list[ConnectionInfo]:
+        self._now()
+        return snapshots.connections(self.shell.live_conns())
+
+    def transcript(self, connection: int | None = None) -> list[Entry]:
+        return self.ring.entries(connection)
+
+    def mistakes(self, clear: bool = False) -> list[Mistake]:
+        if self.recorder is None:
+            return []
+        found = list(self.recorder.mistakes)
+        if clear:
+            self.recorder.mistakes.clear()
+        return found
+
+    # ------------------------------------------------------------------ seeding and reset
+    def put(
+        self,
+        body: bytes | str,
+        tube: str = "default",
+        priority: int = DEFAULT_PRIORITY,
+        delay: float = 0,
+        ttr: float = DEFAULT_TTR,
+        buried: bool = False,
+    ) -> int:
+        """A job as if a client had put it (and buried it) and left. Counters: cmd-put, total-jobs
+        and the tube's total-jobs grow by one; with ``buried``, cmd-bury too and the job's buries
+        is 1. No connection is counted, so current-producers and total-connections stay."""
+        data = body.encode() if isinstance(body, str) else bytes(body)
+        name = tube.encode()
+        if not is_valid_tube_name(name):
+            raise ValueError(f"invalid tube name {tube!r}")
+        if not 0 <= priority <= U32_MAX:
+            raise ValueError(f"priority must be 0..{U32_MAX}, not {priority}")
+        if not 0 <= delay <= U32_MAX or not 0 <= ttr <= U32_MAX:
+            raise ValueError("delay and ttr must be 0..4294967295 seconds")
+        engine = self.shell.engine
+        if len(data) > engine.max_job_size:
+            raise ValueError(f"body of {len(data)} bytes is over max_job_size ({engine.max_job_size})")
+        if engine.draining:
+            raise RuntimeError("the server is draining: a put would answer DRAINING")
+        now = self._now()
+        t = engine.find_or_make_tube(name)
+        job = Job(engine.next_job_id, priority, round(delay * NS), max(round(ttr * NS), NS), t, now)
+        engine.next_job_id += 1
+        t.refs += 1
+        job.body = data
+        engine.jobs[job.id] = job
+        engine.counts[CMD["put"]] += 1
+        engine.total_jobs += 1
+        t.total_jobs += 1
+        if buried:
+            engine.counts[CMD["bury"]] += 1
+            engine.make_buried(job)
+        elif job.delay:
+            engine.make_delayed(job, job.delay)
+        else:
+            engine.make_ready(job)  # a waiting worker gets it at once
+        self.shell.settle()
+        return job.id
+
+    def reset(self) -> None:
+        """A brand-new server: every connection closed, ids from 1, counters 0, only ``default``,
+        uptime from now, no pending fault. The transcript and strict mode's findings stay."""
+        self.disconnect_all(fault="reset()")
+        engine = self.shell.engine
+        Engine.__init__(
+            engine,
+            max_job_size=engine.max_job_size,
+            version=engine.version,
+            binlog_max_size=engine.binlog_max_size,
+            now=self.shell.control_now(),
+        )
+        if self.recorder is not None:
+            self.recorder.forget()
+        self.shell.settle()
+
+    # ------------------------------------------------------------------ strict mode
+    def expect_error(self, word: str, on: bool) -> None:
+        if word not in MISTAKES:
+            raise ValueError(f"expect_error takes one of {', '.join(MISTAKES)}, not {word!r}")
+        if self.recorder is not None:  # (without strict mode there is nothing to declare)
+            self.recorder.allowed[word] += 1 if on else -1
+
+    # ------------------------------------------------------------------ faults
+    def disconnect_all(self, fault: str = "disconnect_all()") -> int:
+        """Drop every client connection now; their reserved jobs are ready again at once."""
+        shell = self.shell
+        now = shell.control_now()
+        conns = sorted(shell.live_conns(), key=lambda c: c.id)
+        for conn in conns:
+            if self.recorder is not None:
+                self.recorder.server_closed.add(conn)
+                self.ring.add(conn.id, now, b"", 0, fault)
+            shell.engine.disconnect(conn, now)
+            shell.drop_conn(conn)
+        shell.settle()
+        return len(conns)
+
+    def fail_next(self, command: str, reply: str = "INTERNAL_ERROR", count: int = 1) -> None:
+        word = reply.encode()
+        if not word or b"\r" in word or b"\n" in word:
+            raise ValueError(f"a reply is one line without CR or LF, not {reply!r}")
+        self._rule(Rule("fail", _command(command), word + b"\r\n", False, count))
+
+    def drop_connection_on(self, command: str, executed: bool = True) -> None:
+        self._rule(Rule("drop", _command(command), b"", executed, 1))
+
+    def _rule(self, rule: Rule) -> None:
+        if rule.count < 1:
+            raise ValueError("count must be at least 1")
+        self.recording().rules.append(rule)
+
+    def delay_replies(self, seconds: float, real: bool = False) -> None:
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        recorder = self.recording()
+        recorder.delay_ns = 0 if real else round(seconds * NS)
+        recorder.delay_real = seconds if real else 0.0
+        self.shell.settle()
+
+    def unavailable(self, on: bool) -> None:
+        """No listener and no connection while ``on``; then the same address serves again."""
+        if on:
+            self.shell.stop_listening()
+            self.disconnect_all(fault="unavailable()")
+        else:
+            self.shell.start_listening()
+
+
+def _command(name: str) -> bytes:
+    word = name.encode()
+    if not word or b" " in word or b"\r" in word or b"\n" in word:
+        raise ValueError(f"a command is one word, like 'put' or 'reserve', not {name!r}")
+    return word
+
+
+class Controls:
+    """The controls as methods of a server object; ``_control(fn)`` runs ``fn(controller)`` on the
+    server's thread or loop and returns its result."""
+
+    def _control(self, fn: Callable[[Controller], T]) -> T:
+        raise NotImplementedError
+
+    def jobs(self, tube: str | None = None, state: str | None = None) -> list[JobInfo]:
+        """Snapshots of the jobs, ordered by id; ``tube`` and ``state`` narrow the listing."""
+        return self._control(lambda c: c.jobs(tube, state))
+
+    def tubes(self) -> list[TubeInfo]:
+        """Every tube with its counts and pause state."""
+        return self._control(lambda c: c.tubes())
+
+    def connections(self) -> list[ConnectionInfo]:
+        """Every open connection: tube used, tubes watched, jobs reserved, waiting, producer/worker."""
+        return self._control(lambda c: c.connections())
+
+    def put(self, body: bytes | str, tube: str = "default", **options: Any) -> int:
+        """Seed a job (``priority``, ``delay``, ``ttr``, ``buried``); returns its id."""
+        return self._control(lambda c: c.put(body, tube, **options))
+
+    def reset(self) -> None:
+        """Back to a brand-new server's state, every connection closed."""
+        self._control(lambda c: c.reset())
+
+    def transcript(self, connection: int | None = None) -> list[Entry]:
+        """The recorded commands and replies, oldest first (a ring: the last ones only)."""
+        return self._control(lambda c: c.transcript(connection))
+
+    def mistakes(self, clear: bool = False) -> list[Mistake]:
+        """Strict mode's findings that no ``expect_error`` declared; ``clear`` forgets them (the
+        test has dealt with them: they no longer fail it)."""
+        return self._control(lambda c: c.mistakes(clear))
+
+    @contextmanager
+    def expect_error(self, reply: str) -> Iterator[None]:
+        """Strict mode: ``reply`` (``"BAD_FORMAT"``, ...) is expected inside the block."""
+        self._control(lambda c: c.expect_error(reply, True))
+        try:
+            yield
+        finally:
+            self._control(lambda c: c.expect_error(reply, False))
+
+    def disconnect_all(self) -> int:
+        """Drop every client connection now (reserved jobs go back to ready); returns how many."""
+        return self._control(lambda c: c.disconnect_all())
+
+    def fail_next(self, command: str, reply: str = "INTERNAL_ERROR", count: int = 1) -> None:
+        """The next ``count`` ``command``s get ``reply`` instead of running."""
+        self._control(lambda c: c.fail_next(command, reply, count))
+
+    def drop_connection_on(self, command: str, executed: bool = True) -> None:
+        """The next ``command`` runs (or not) and its connection closes before the reply."""
+        self._control(lambda c: c.drop_connection_on(command, executed))
+
+    def delay_replies(self, seconds: float, real: bool = False) -> _Undo:
+        """Replies leave ``seconds`` later on the server's clock (``advance`` drives them), or in
+        real time with ``real``. ``delay_replies(0)``, or the end of a ``with`` block, stops it."""
+        self._control(lambda c: c.delay_replies(seconds, real))
+        return _Undo(lambda: self._control(lambda c: c.delay_replies(0)))
+
+    @contextmanager
+    def unavailable(self) -> Iterator[None]:
+        """No listener (connections are refused) and every connection closed inside the block;
+        after it the same address serves again, with the jobs kept."""
+        self._control(lambda c: c.unavailable(True))
+        try:
+            yield
+        finally:
+            self._control(lambda c: c.unavailable(False))
+
+
+class _Undo:
+    """What ``delay_replies`` returns: use it in a ``with`` block to undo at the end."""
+
+    def __init__(self, undo: Callable[[], None]) -> None:
+        self._undo = undo
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        self._undo()
