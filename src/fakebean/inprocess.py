@@ -113,6 +113,10 @@ class Hub:
         self.sockets: set[DirectSocket] = set()
         self.waiters: set[DirectSocket] = set()  # readers waiting for a reply (direct mode)
         freezegun_hooks.register(self)
+        if server.binlog_dir is not None:
+            # The binlog is opened by Server.start and synced on the loop's timers: with one, the
+            # server runs on its loop from the start (direct sockets then post to it).
+            self.start_listening()
 
     @property
     def engine(self) -> Engine:
