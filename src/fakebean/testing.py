@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -115,6 +116,25 @@ def supports_socket_activation(binary: str) -> bool:
     return known
 
 
+_exiting: list[subprocess.Popen[bytes]] = []  # closed, maybe not yet exited
+
+
+def _reap(block: bool = False) -> None:
+    """Collect the closed processes that have exited (with ``block``, all of them)."""
+    for process in list(_exiting):
+        if block:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.poll() is not None:
+            _exiting.remove(process)
+
+
+atexit.register(_reap, True)
+
+
 class RealBeanstalkd:
     """A real ``beanstalkd`` process on 127.0.0.1 and a free port, for this test only.
 
@@ -133,6 +153,8 @@ class RealBeanstalkd:
         binlog_dir: str | None = None,
         socket_activation: bool | None = None,
     ) -> None:
+        if _exiting:
+            _reap()
         binary = find_beanstalkd(path)
         options: list[str] = []
         if max_job_size is not None:
@@ -224,14 +246,21 @@ class RealBeanstalkd:
         raise TimeoutError("beanstalkd did not enter drain mode after SIGUSR1")
 
     def close(self) -> None:
+        """SIGTERM, without waiting for the process to exit: the test has no more use for it,
+        and its exit (beanstalkd's, the kernel's) overlaps the next test. The next start, or the
+        end of the run, reaps it; ``wait()`` waits for it now."""
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            _exiting.append(self.process)
         self._stderr.close()
+
+    def wait(self) -> int:
+        """Wait for the process to exit (after ``close``); its exit status."""
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
 
 
 def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
