@@ -11,10 +11,10 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import beanclient
 import greenstalk
 import pytest
 
+import beanclient
 from fakebean.inprocess import DirectSocket, Hub
 from fakebean.inprocess_client import InProcessClient, connect
 from fakebean.testing import Beanstalkd

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-import beanclient
 import pytest
 
+import beanclient
 import fakebean
 from fakebean.inprocess_async import AsyncInProcessClient, async_connect
 

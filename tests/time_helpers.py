@@ -3,7 +3,6 @@ tests/conftest.py."""
 
 from __future__ import annotations
 
-import beanclient
 from fakebean.testing import Beanstalkd
 from tests.support import IO_TIMEOUT
 

@@ -486,4 +486,3 @@ class DirectSocket:
                 self.hub.wait_time(self, False)
             finally:
                 self.cond.acquire()
-

@@ -1,4 +1,4 @@
-"""``beanclient.Client`` over a direct connection (``fakebean.inprocess``): what ``fakebean.client()`` returns.
+"""``beanclient.Client`` over a direct connection (``fakebean.inprocess``), as ``fakebean.client()`` gives it.
 
 The client is beanclient's own, unchanged: every request is built and every reply parsed by the same
 code as over TCP. Only where the bytes go differs: ``_open`` returns a ``DirectSocket`` instead of
