@@ -20,6 +20,6 @@ class InProcessDifferentialMachine(DifferentialMachine):
 
 
 InProcessDifferentialMachine.TestCase.settings = profile_settings(
-    ci=dict(max_examples=60, stateful_step_count=40), long=dict(max_examples=1000, stateful_step_count=60)
+    ci=dict(max_examples=40, stateful_step_count=40), long=dict(max_examples=1000, stateful_step_count=60)
 )
 TestInProcessFakebeanMatchesRealBeanstalkd = InProcessDifferentialMachine.TestCase

@@ -211,3 +211,18 @@ def test_freezegun_tick_wakes_a_waiting_in_process_reserve() -> None:
             frozen.tick(86400)
             assert job.result(IO_TIMEOUT).body == "tomorrow"
         hub.close()
+
+
+def test_a_close_with_unread_input_reads_as_end_of_file() -> None:
+    """COMPAT.md: over TCP, beanstalkd closing a connection with input left unread makes the kernel
+    send a reset; the in-process connection has no kernel, and reads end of file."""
+    hub = Hub()
+    sock = hub.connect()
+    try:
+        sock.sendall(b"quit\r\nstats\r\n")
+        assert sock.recv(65536) == b""
+        sock.sendall(b"stats\r\n")  # as over TCP right after the close: accepted, going nowhere
+        assert sock.recv(65536) == b""
+    finally:
+        sock.close()
+        hub.close()

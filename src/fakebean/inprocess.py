@@ -44,6 +44,7 @@ T = TypeVar("T")
 _REAL = (time.monotonic,)
 
 NAME = "fakebean (in-process)"
+_CONNECT_TIMEOUT = 30.0  # the server's loop takes a new connection at once; longer is a bug
 
 
 class HubServer(Server):
@@ -59,7 +60,8 @@ class HubServer(Server):
             super().settle()
 
     def live_conns(self) -> list[Conn]:
-        direct = [sock.conn for sock in self.hub.sockets if not sock.conn.closed]
+        conns = (getattr(sock, "conn", None) for sock in list(self.hub.sockets))  # (attached ones)
+        direct = [conn for conn in conns if conn is not None and not conn.closed]
         return super().live_conns() + direct
 
     def drop_conn(self, conn: Conn) -> None:
@@ -138,12 +140,19 @@ class Hub:
         done = threading.Event()
 
         def connect() -> None:
-            sock.attach(self.engine.connect(self.clock.now()))
-            self.server.settle()
-            done.set()
+            try:
+                if not self.closed:
+                    sock.attach(self.engine.connect(self.clock.now()))
+                    self.server.settle()
+            finally:
+                done.set()
 
-        loop.call_soon_threadsafe(connect)
-        done.wait()
+        try:
+            loop.call_soon_threadsafe(connect)
+        except RuntimeError:  # the loop closed meanwhile
+            raise ConnectionRefusedError(f"{NAME}: connection refused") from None
+        if not done.wait(_CONNECT_TIMEOUT) or not hasattr(sock, "conn"):
+            raise ConnectionRefusedError(f"{NAME}: connection refused")
         return sock
 
     def run(self, op: Callable[[], object]) -> None:
