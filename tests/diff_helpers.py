@@ -24,7 +24,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-from fakebean.inprocess import DirectSocket, Hub
+from fakebean.direct_socket import DirectSocket
+from fakebean.inprocess import Hub
 from fakebean.testing import RealBeanstalkd
 from tests.support import Backend, FakeBackend, RawConn, RealBackend
 

@@ -15,7 +15,8 @@ import greenstalk
 import pytest
 
 import beanclient
-from fakebean.inprocess import DirectSocket, Hub
+from fakebean.direct_socket import DirectSocket
+from fakebean.inprocess import Hub
 from fakebean.inprocess_client import InProcessClient, connect
 from fakebean.testing import Beanstalkd
 from tests.support import IO_TIMEOUT

@@ -15,7 +15,8 @@ import beanclient
 from beanclient._protocol import TBody
 from beanclient._session import Session
 
-from .inprocess import NAME, DirectSocket, Hub
+from .direct_socket import NAME, DirectSocket
+from .inprocess import Hub
 
 
 class InProcessClient(beanclient.Client[TBody]):
