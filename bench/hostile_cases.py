@@ -212,7 +212,6 @@ def case_hostile_read(srv: ServerProcess, s: Sizes) -> Metrics:
     }
 
 
-
 def case_big_job(srv: ServerProcess, s: Sizes) -> Metrics:
     """Put one ``s.big_job``-byte job (the server runs with ``-z`` at that size), reserve it, delete it."""
     assert srv.proc is not None

@@ -1,7 +1,7 @@
 """Fail unless the tests against the real beanstalkd really ran: CI's guard against a green run that quietly
 tested fakebean against itself.
 
-Usage: python scripts/check_real_ran.py JUNIT_XML REAL_NODE_IDS [POLYGLOT_NODE_IDS]
+Usage: python scripts/check_real_ran.py JUNIT_XML REAL_NODE_IDS [POLYGLOT_NODE_IDS [BROWSER_NODE_IDS]]
 
 JUNIT_XML is pytest's ``--junitxml`` report of the test run; REAL_NODE_IDS is the output of
 ``pytest -m real --collect-only -q`` (one node id a line). The check fails when no test is marked ``real``,
@@ -11,6 +11,10 @@ reason that names beanstalkd or the real server.
 POLYGLOT_NODE_IDS (``pytest -m polyglot --collect-only -q``) lists the Node, PHP and Ruby client tests
 (``tests/polyglot``): every one of them must have passed. A skip there means a client was not installed,
 which CI must not take for a pass.
+
+BROWSER_NODE_IDS (``pytest -m browser --collect-only -q``) lists the dashboard's headless-Chromium tests
+(``tests/test_admin_browser.py``): likewise, every one must have passed; a skip means no Chromium or no
+Playwright.
 """
 
 from __future__ import annotations
@@ -55,30 +59,44 @@ def outcomes(junit_path: str) -> dict[tuple[str, str], tuple[str, str]]:
     return outcome
 
 
-def check_polyglot(outcome: dict[tuple[str, str], tuple[str, str]], ids_path: str) -> int:
-    """Every polyglot test passed (a skip means a client was missing)."""
+def check_all_passed(
+    outcome: dict[tuple[str, str], tuple[str, str]],
+    ids_path: str,
+    marker: str = "polyglot",
+    what: str = "client",
+) -> int:
+    """Every test marked ``marker`` passed (a skip means something was not installed)."""
     wanted = read_ids(ids_path)
     if not wanted:
-        print("check-polyglot: no test is marked polyglot: the client tests were not collected")
+        print(f"check-{marker}: no test is marked {marker}: the {what} tests were not collected")
         return 1
     problems = []
     for key in sorted(wanted):
         status, message = outcome.get(key, ("not run", ""))
         if status != "passed":
             problems.append(f"{status}: {'::'.join(key)}{': ' + message if message else ''}")
-    print(f"check-polyglot: {len(wanted)} client tests, {len(wanted) - len(problems)} passed")
+    print(f"check-{marker}: {len(wanted)} {what} tests, {len(wanted) - len(problems)} passed")
     for problem in problems[:20]:
-        print(f"check-polyglot: {problem}")
+        print(f"check-{marker}: {problem}")
     return 1 if problems else 0
 
 
-def main(junit_path: str, ids_path: str, polyglot_path: str | None = None) -> int:
+def check_polyglot(outcome: dict[tuple[str, str], tuple[str, str]], ids_path: str) -> int:
+    """Every polyglot test passed (a skip means a client was missing)."""
+    return check_all_passed(outcome, ids_path, "polyglot", "client")
+
+
+def main(
+    junit_path: str, ids_path: str, polyglot_path: str | None = None, browser_path: str | None = None
+) -> int:
     real = read_ids(ids_path)
     if not real:
         print("check-real: no test is marked real: the real-server tests were not collected")
         return 1
     outcome = outcomes(junit_path)
     polyglot_status = check_polyglot(outcome, polyglot_path) if polyglot_path else 0
+    if browser_path:
+        polyglot_status |= check_all_passed(outcome, browser_path, "browser", "dashboard browser")
 
     counts = {"passed": 0, "xfailed": 0, "failure": 0, "error": 0, "skipped": 0, "not run": 0}
     problems: list[str] = []
@@ -101,7 +119,7 @@ def main(junit_path: str, ids_path: str, polyglot_path: str | None = None) -> in
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (3, 4):
+    if len(sys.argv) not in (3, 4, 5):
         print(__doc__)
         sys.exit(2)
     sys.exit(main(*sys.argv[1:]))

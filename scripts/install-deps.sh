@@ -78,6 +78,22 @@ if [ ${#polyglot_apt[@]} -gt 0 ]; then
         echo "install-deps: warning: missing ${polyglot_apt[*]} (Debian packages): tests/polyglot will skip" >&2
     fi
 fi
+
+# --- Chromium, for the dashboard's browser tests (tests/test_admin_browser.py) ----------------------------
+# Debian's chromium, driven by Playwright's Python package (the test extra) through /usr/bin/chromium:
+# Playwright's own browser downloads are never used. Without root and apt-get this only warns: the
+# browser tests then skip, which .ci/run counts as a failure.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "install-deps: installing chromium from Debian packages"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends chromium
+    else
+        echo "install-deps: warning: no chromium (Debian package): the dashboard's browser tests will skip" >&2
+    fi
+fi
+
 node_dir=tests/polyglot/node
 # node_modules/.lock-copy is the package-lock.json it was installed from: equal means it is up to date.
 if command -v npm >/dev/null 2>&1 \
@@ -95,7 +111,7 @@ fi
 # by itself, and pip would otherwise rebuild the package on every run.
 stamp=build/test-deps.stamp
 want=$("$PYTHON" -c 'import hashlib, sys; data = open("pyproject.toml", "rb").read() + sys.executable.encode(); print(hashlib.sha256(data).hexdigest())')
-if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ] && "$PYTHON" -c 'import fakebean.cli, pytest, hypothesis' 2>/dev/null; then
+if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ] && "$PYTHON" -c 'import fakebean.cli, pytest, hypothesis, playwright' 2>/dev/null; then
     exit 0
 fi
 echo "install-deps: pip install -e '.[test]'"

@@ -23,6 +23,7 @@ from fakebean.options import PROG, Exit, Options, parse_args
 TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing costs startup time
 if TYPE_CHECKING:
     import signal as _signal  # the same functions and constants, typed
+    import socket
     from collections.abc import Sequence
     from types import FrameType
 
@@ -254,13 +255,23 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     try:
-        server = EpollServer(
-            sock,
-            max_job_size=opts.max_job_size,
-            version=opts.version,
-            binlog_max_size=opts.binlog_max_size,
-        )
+        if opts.admin is not None or opts.verbose >= 2:
+            server = _controlled_server(opts, sock)
+            if server is None:
+                return EXIT_LISTEN
+        else:
+            server = EpollServer(
+                sock,
+                max_job_size=opts.max_job_size,
+                version=opts.version,
+                binlog_max_size=opts.binlog_max_size,
+            )
+            if opts.verbose:
+                from fakebean.verbose import VerboseLog
+
+                server.log = VerboseLog(opts.verbose)
         server.engine.server_error_log = _log_server_error
+        server.io_error_log = _log_io_error
         # The loop skips an fd it does not know, then finds the stop flag set.
         server.epoll.register(wake_r, select.EPOLLIN)
         status = _become_user(opts) or _open_binlog(opts, server.engine)
@@ -277,6 +288,32 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
         os.close(wake_r)
         os.close(wake_w)
     return 0
+
+
+def _controlled_server(opts: Options, sock: socket.socket) -> EpollServer | None:
+    """The epoll server with the controls: for ``-VV`` and for ``--admin`` (None after printing why
+    the admin address cannot be served)."""
+    from fakebean.epollcontrol import ControlledEpollServer
+
+    # No transcript unless asked (POST /api/transcript {"size": N}): the plain engine is faster.
+    server = ControlledEpollServer(
+        sock,
+        verbose=opts.verbose,
+        max_job_size=opts.max_job_size,
+        version=opts.version,
+        binlog_max_size=opts.binlog_max_size,
+    )
+    if opts.admin is None:
+        return server
+    from fakebean.admin import start_epoll
+
+    try:
+        address = start_epoll(server, opts.admin, opts.admin_allow_remote)
+    except (OSError, ValueError) as err:
+        _warn(f"--admin {opts.admin}: {err}")
+        return None
+    print(f"admin http://{address}/", flush=True)
+    return server
 
 
 def _serve_asyncio(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
@@ -364,6 +401,12 @@ def _warn(message: str) -> None:
 def _log_server_error(reply: bytes) -> None:
     """beanstalkd's ``reply_serr``: the reply, CRLF and all, as a warning line on stderr."""
     _warn(f"server error: {reply.decode('ascii')}")
+
+
+def _log_io_error(call: str, err: OSError) -> None:
+    """beanstalkd's ``check_err`` (prot.c): a connection's failed read or write, with and without
+    -V, without the C source location (COMPAT.md)."""
+    _warn(f"{call}: {err.strerror}")
 
 
 def _warn_all(messages: list[str]) -> None:

@@ -11,13 +11,14 @@ Faults act at the shell boundary (see ``fakebean.recorder``): the engine stays a
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from . import snapshots
+from . import control_ops, snapshots
 from .engine import Engine
-from .model import Conn, Job
+from .model import DELAYED, READY, Conn, Job
 from .recorder import MISTAKES, Mistake, Recorder, Rule, instrument
 from .snapshots import ConnectionInfo, JobInfo, TubeInfo
 from .transcript import Entry, Transcript
@@ -58,6 +59,7 @@ class Controller:
         self.ring = Transcript(transcript)
         self.recorder: Recorder | None = None
         self.strict = strict
+        self.down = False  # inside an unavailable() block (a restart there stays down)
         if transcript or strict:
             self.recording()
 
@@ -90,6 +92,16 @@ class Controller:
 
     def transcript(self, connection: int | None = None) -> list[Entry]:
         return self.ring.entries(connection)
+
+    def keep_transcript(self, size: int) -> None:
+        """Keep the last ``size`` exchanges from now on (0: none); the recorder starts if needed."""
+        if size < 0:
+            raise ValueError("a transcript size is >= 0")
+        ring = self.ring
+        ring.size = size
+        ring.ring = deque(ring.ring, maxlen=size)
+        if size:
+            self.recording()
 
     def mistakes(self, clear: bool = False) -> list[Mistake]:
         if self.recorder is None:
@@ -128,28 +140,35 @@ class Controller:
         now = self._now()
         t = engine.find_or_make_tube(name)
         job = Job(engine.next_job_id, priority, round(delay * NS), max(round(ttr * NS), NS), t, now)
+        job.body = data
         engine.next_job_id += 1
         t.refs += 1
-        job.body = data
         engine.jobs[job.id] = job
         engine.counts[CMD["put"]] += 1
-        engine.total_jobs += 1
-        t.total_jobs += 1
         if buried:
             engine.counts[CMD["bury"]] += 1
-            engine.make_buried(job)
-        elif job.delay:
-            engine.make_delayed(job, job.delay)
+        if engine.journal is not None:
+            _journal_put(engine, job, buried)
         else:
-            engine.make_ready(job)  # a waiting worker gets it at once
+            engine.total_jobs += 1
+            t.total_jobs += 1
+            if buried:
+                engine.make_buried(job)
+            elif job.delay:
+                engine.make_delayed(job, job.delay)
+            else:
+                engine.make_ready(job)  # a waiting worker gets it at once
         self.shell.settle()
         return job.id
 
     def reset(self) -> None:
         """A brand-new server: every connection closed, ids from 1, counters 0, only ``default``,
-        uptime from now, no pending fault. The transcript and strict mode's findings stay."""
+        uptime from now, no pending fault. The transcript and strict mode's findings stay. With a
+        binlog directory, the directory is as a brand-new server leaves it: the old files removed,
+        a new ``binlog.1`` journaling from here on, the lock kept throughout."""
         self.disconnect_all(fault="reset()")
         engine = self.shell.engine
+        journal, error_log = engine.journal, engine.server_error_log
         Engine.__init__(
             engine,
             max_job_size=engine.max_job_size,
@@ -157,9 +176,71 @@ class Controller:
             binlog_max_size=engine.binlog_max_size,
             now=self.shell.control_now(),
         )
+        engine.server_error_log = error_log  # how the shell logs is not server state
+        if journal is not None:
+            from .binlog import start_afresh  # (the binlog package loads only when used)
+
+            start_afresh(engine, journal)
         if self.recorder is not None:
             self.recorder.forget()
         self.shell.settle()
+
+    # ------------------------------------------------------------------ changing jobs and tubes (control_ops)
+    def job(self, job_id: int) -> JobInfo | None:
+        self._now()
+        job = self.shell.engine.jobs.get(job_id)
+        if job is None or job.state not in snapshots.STATES:
+            return None
+        return snapshots.job_info(self.shell.engine, job)
+
+    def page(
+        self, tube: str | None, state: str | None, limit: int, after: int = 0
+    ) -> tuple[list[JobInfo], int, bool]:
+        self._now()
+        return control_ops.page(self.shell.engine, self.shell.live_conns(), tube, state, limit, after)
+
+    def stats(self) -> dict[str, Any]:
+        self._now()
+        return control_ops.stats(self.shell.engine)
+
+    def _changed(self, result: T) -> T:
+        self.shell.settle()  # a kicked job may go to a waiting worker at once
+        return result
+
+    def kick(self, tube: str = "default", bound: int = 1) -> int:
+        self._now()
+        return self._changed(control_ops.kick(self.shell.engine, tube, bound))
+
+    def kick_job(self, job_id: int) -> bool:
+        self._now()
+        return self._changed(control_ops.kick_job(self.shell.engine, job_id))
+
+    def delete(self, job_id: int) -> bool:
+        self._now()
+        return self._changed(control_ops.delete(self.shell.engine, job_id))
+
+    def bury(self, job_id: int, priority: int | None = None) -> bool:
+        self._now()
+        return self._changed(control_ops.bury(self.shell.engine, job_id, priority))
+
+    def move(self, job_id: int, tube: str) -> int | None:
+        """Put a copy of the job into ``tube`` (same priority and TTR, ready) and delete it; the copy
+        has a new id, as when a client moves a job. None when there is no such job."""
+        info = self.job(job_id)
+        if info is None:
+            return None
+        new_id = self.put(info.body, tube, priority=info.priority, ttr=info.ttr)
+        control_ops.delete(self.shell.engine, job_id)
+        return self._changed(new_id)
+
+    def pause(self, tube: str, seconds: float) -> None:
+        self._now()
+        control_ops.pause(self.shell.engine, tube, seconds)
+        self.shell.settle()
+
+    def clear(self, tube: str, states: tuple[str, ...] = ("ready", "delayed", "buried")) -> int:
+        self._now()
+        return self._changed(control_ops.clear(self.shell.engine, self.shell.live_conns(), tube, states))
 
     # ------------------------------------------------------------------ strict mode
     def expect_error(self, word: str, on: bool) -> None:
@@ -207,11 +288,41 @@ class Controller:
 
     def unavailable(self, on: bool) -> None:
         """No listener and no connection while ``on``; then the same address serves again."""
+        self.down = on
         if on:
             self.shell.stop_listening()
             self.disconnect_all(fault="unavailable()")
         else:
             self.shell.start_listening()
+
+
+def _journal_put(engine: Engine, job: Job, buried: bool) -> None:
+    """A seeded job on a server with a binlog: written as a client's put (and bury) would write it,
+    so that a restart brings it back. A log with no room refuses it, as it would the client."""
+    journal = engine.journal
+    assert journal is not None
+    if not journal.reserve_put(job):
+        del engine.jobs[job.id]
+        engine.unref_tube(job.tube)
+        raise RuntimeError("the binlog has no room for the job: a client's put gets OUT_OF_MEMORY")
+    engine.total_jobs += 1
+    job.tube.total_jobs += 1
+    if job.delay and not buried:
+        job.state = DELAYED
+        job.deadline = engine.now + job.delay
+        if journal.record(job):
+            engine.make_delayed(job, job.delay)
+            return
+    else:
+        job.state = READY  # a bury follows: written first as the put's ready record
+        if journal.record(job) and not buried:
+            engine.make_ready(job)
+            return
+        if buried and journal.reserve_update():
+            engine.make_buried(job)
+            journal.record(job)
+            return
+    engine.make_buried(job)  # the write failed: buried, as beanstalkd does with a client's put
 
 
 def _command(name: str) -> bytes:
@@ -252,10 +363,50 @@ class Controls:
         """The recorded commands and replies, oldest first (a ring: the last ones only)."""
         return self._control(lambda c: c.transcript(connection))
 
+    def keep_transcript(self, size: int) -> None:
+        """Keep the last ``size`` commands and replies from now on (0: stop recording)."""
+        self._control(lambda c: c.keep_transcript(size))
+
     def mistakes(self, clear: bool = False) -> list[Mistake]:
         """Strict mode's findings that no ``expect_error`` declared; ``clear`` forgets them (the
         test has dealt with them: they no longer fail it)."""
         return self._control(lambda c: c.mistakes(clear))
+
+    def job(self, job_id: int) -> JobInfo | None:
+        """One job's snapshot, or None."""
+        return self._control(lambda c: c.job(job_id))
+
+    def stats(self) -> dict[str, Any]:
+        """``stats`` as a dict, without counting a command."""
+        return self._control(lambda c: c.stats())
+
+    def kick(self, tube: str = "default", bound: int = 1) -> int:
+        """``kick bound`` on ``tube`` (buried jobs first, else delayed); returns how many."""
+        return self._control(lambda c: c.kick(tube, bound))
+
+    def kick_job(self, job_id: int) -> bool:
+        """A buried or delayed job is ready again; False when there is none such."""
+        return self._control(lambda c: c.kick_job(job_id))
+
+    def delete(self, job_id: int) -> bool:
+        """Delete a job in any state, even one a client reserved."""
+        return self._control(lambda c: c.delete(job_id))
+
+    def bury(self, job_id: int, priority: int | None = None) -> bool:
+        """Bury a ready, delayed or reserved job."""
+        return self._control(lambda c: c.bury(job_id, priority))
+
+    def move(self, job_id: int, tube: str) -> int | None:
+        """Move a job to ``tube`` (as a new ready job with a new id); returns that id."""
+        return self._control(lambda c: c.move(job_id, tube))
+
+    def pause(self, tube: str, seconds: float) -> None:
+        """``pause-tube``: no reserve from ``tube`` for ``seconds``."""
+        self._control(lambda c: c.pause(tube, seconds))
+
+    def clear(self, tube: str, states: tuple[str, ...] = ("ready", "delayed", "buried")) -> int:
+        """Delete every job of ``tube`` in ``states``; returns how many."""
+        return self._control(lambda c: c.clear(tube, states))
 
     @contextmanager
     def expect_error(self, reply: str) -> Iterator[None]:

@@ -1,9 +1,31 @@
 """The beanstalkd state machine: bytes and time in, reply bytes out. No sockets, no clock reads.
 
-The shell (``fakebean.server``) calls ``connect``, ``feed``, ``feed_eof``, ``disconnect``, ``tick``
-and ``resume`` with the current time in integer nanoseconds, then writes each dirty connection's
-``out`` and closes connections whose ``want_close`` is set. ``next_deadline()`` says when ``tick``
-must run next; nothing here polls.
+Theory of operation
+-------------------
+A shell (``epollserver``, ``server``) calls ``connect``, ``feed``, ``feed_eof``, ``disconnect``,
+``tick`` and ``resume`` with the current time in integer nanoseconds, then writes each dirty
+connection's ``out`` and closes connections whose ``want_close`` is set. ``next_deadline()`` says
+when ``tick`` must run next; nothing here polls. Every entry point first runs the events that fell
+due (``tick``), as the real server's loop does between socket events.
+
+Framing. Each connection is in one of four modes (``model.COMMAND`` and the rest): reading a
+command line (at most 224 bytes with its CRLF, beanstalkd's ``scan_line_end``), skipping the rest
+of a line that was too long (then BAD_FORMAT), reading a put's body and its CRLF, or throwing away
+the body of a put that is too big (then JOB_TOO_BIG). ``feed`` runs every complete command of its
+input in one pass, until the connection waits in a reserve, asks to close, or has more than
+OUT_LIMIT bytes of replies unsent; ``run_buffered`` carries on later from ``conn.buf``.
+
+Commands. A line goes to its handler through ``dispatch``'s table (the two common shapes are
+looked up here directly, the rest by ``dispatch_line``). Handlers (``commands``, ``inspection``)
+see this class only through ``engine_view.EngineView``; job states, waiters and timers are the
+scheduler's (``scheduler.Scheduler``, this class's base; its header explains lazy deletion, and
+the one of ``timers`` the timer heaps and ranks).
+
+Replies before bookkeeping. For the last command of an input with nothing queued ahead of it, a
+shell that can write at once (the executable's ``send_now``) gets the reply directly, while the
+handler is still running (``conn.eager``, see ``Scheduler.reply``). Handlers therefore answer as
+soon as the answer is decided and file the job afterwards: one round trip is the whole cost of a
+request/response client, and the filing overlaps with the reply's flight.
 
 Section numbers (§) refer to ``beanstalkd-protocol.md``.
 """
@@ -14,14 +36,17 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .commands import BARE, WITH_ARGS, dispatch_line
-from .model import Conn, Job
+from .dispatch import BARE, WITH_ARGS, dispatch_line
+from .engine_view import PutHeader
+from .model import BITBUCKET, BODY, COMMAND, SKIP_LINE, Conn, Job
 from .scheduler import Scheduler
 
 if TYPE_CHECKING:
     from .binlog.journal import Journal
+    from .binlog.snapshot import Files
 from .wire import (
     BAD_FORMAT,
+    BIG_BODY,
     CMD,
     DEFAULT_BINLOG_SIZE,
     DEFAULT_MAX_JOB_SIZE,
@@ -35,8 +60,6 @@ from .wire import (
     parse_id,
 )
 
-# connection input modes
-COMMAND, SKIP_LINE, BODY, BITBUCKET = 0, 1, 2, 3
 OUT_LIMIT = 1 << 18  # stop running a connection's commands while this much output is unsent
 IN_LIMIT = 1 << 16  # the shell stops reading a connection holding this much unprocessed input
 # Commands one connection runs per turn of the shell's loop. The rest of its input waits in
@@ -59,10 +82,12 @@ class Engine(Scheduler):
         "host_info",
         "incoming",
         "instance_id",
+        "_max_job_size",
         "journal",
-        "max_job_size",
+        "memory_files",
         "next_conn_id",
         "next_job_id",
+        "put_headers",
         "server_error_log",
         "started_at",
         "total_conns",
@@ -80,7 +105,8 @@ class Engine(Scheduler):
     ) -> None:
         if version not in ("1.12", "1.13"):
             raise ValueError(f"version must be '1.12' or '1.13', not {version!r}")
-        self.max_job_size = min(max(max_job_size, 0), JOB_SIZE_LIMIT)  # -z is clamped (§4.1)
+        self.put_headers: dict[bytes, PutHeader] = {}  # parsed put headers by their text
+        self.max_job_size = max_job_size
         self.version = version
         self.binlog_max_size = binlog_max_size
         super().__init__(now)
@@ -90,6 +116,8 @@ class Engine(Scheduler):
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
         self.journal: Journal | None = None  # the binlog (-b), when there is one
+        # Without one, what its files would hold across in-process restarts (ids go on from them).
+        self.memory_files: Files | None = None
         # Connections that stopped at TURN_COMMANDS with commands still buffered: the shell calls
         # ``resume`` for each on its next turn, without waiting for input.
         self.busy: dict[Conn, None] = {}
@@ -103,6 +131,16 @@ class Engine(Scheduler):
         self.counts = [0] * len(CMD)  # by CMD index
         self.total_jobs = 0
         self.cur_conns = self.total_conns = self.cur_producers = 0
+
+    @property
+    def max_job_size(self) -> int:
+        """-z: the largest body a put may have (clamped to 1 GiB, as beanstalkd clamps it)."""
+        return self._max_job_size
+
+    @max_job_size.setter
+    def max_job_size(self, size: int) -> None:
+        self._max_job_size = min(max(size, 0), JOB_SIZE_LIMIT)
+        self.put_headers.clear()  # their verdicts (JOB_TOO_BIG or not) were made for the old size
 
     # ------------------------------------------------------------------ connections
     def connect(self, now: int) -> Conn:
@@ -152,6 +190,7 @@ class Engine(Scheduler):
         if conn.put_job is not None:
             self.drop_incoming(conn.put_job)  # the half-read job is dropped; its id stays used
             conn.put_job = None
+            conn.put_body = None
         self.cur_conns -= 1
         if conn.producer:
             self.cur_producers -= 1
@@ -245,16 +284,12 @@ class Engine(Scheduler):
                 avail = n - pos
                 if avail >= need:
                     end = pos + need
-                    parts = conn.put_parts
-                    if parts:
-                        parts.append(buf[pos:end])
-                        body = b"".join(parts)
-                        conn.put_parts = []
-                        ok = body[-2:] == b"\r\n"
-                        body = body[:-2]
-                    else:
+                    partial = conn.put_body
+                    if partial is None:  # the whole body in this input: the common case
                         ok = buf[end - 2 : end] == b"\r\n"
-                        body = buf[pos : end - 2]
+                        body: bytes | bytearray = buf[pos : end - 2]
+                    else:
+                        body, ok = _complete(conn, partial, buf, pos, end)
                     pos = end
                     conn.mode = COMMAND
                     if pos == n and conn.send_now is not None and not conn.out:
@@ -267,8 +302,7 @@ class Engine(Scheduler):
                         break
                     continue
                 if avail:
-                    conn.put_parts.append(buf[pos:])
-                    conn.put_need = need - avail
+                    _fill(conn, buf, pos, n)
                     pos = n
                 break
             elif mode == SKIP_LINE:
@@ -308,7 +342,29 @@ class Engine(Scheduler):
         feeding no bytes: every event due by ``self.now`` has run already."""
         self.feed(conn, b"", self.now)
 
-    def finish_put(self, conn: Conn, body: bytes, crlf_ok: bool) -> None:
+    def begin_put(self, conn: Conn, header: PutHeader) -> None:
+        """A put's line was accepted: make its job and read its body next (prot.c's ``fill_extra_data``)."""
+        pri, delay, ttr, need, _verdict = header
+        if not conn.producer:
+            conn.producer = True
+            self.cur_producers += 1
+        job = Job(self.next_job_id, pri, delay, ttr, conn.use, self.now)
+        self.next_job_id += 1
+        conn.use.refs += 1
+        conn.put_job = job
+        # As in beanstalkd, the job is findable by id while its body is read: stats-job shows it as
+        # "invalid" and peek shows the bytes received so far; nothing else can touch it.
+        self.jobs[job.id] = job
+        self.incoming[job.id] = conn
+        conn.put_need = need
+        conn.mode = BODY
+
+    def skip_body(self, conn: Conn, need: int) -> None:
+        """A put too big to keep: throw its body away unread, then answer JOB_TOO_BIG."""
+        conn.skip_left = need
+        conn.mode = BITBUCKET
+
+    def finish_put(self, conn: Conn, body: bytes | bytearray, crlf_ok: bool) -> None:
         job = conn.put_job
         assert job is not None
         conn.put_job = None
@@ -332,11 +388,18 @@ class Engine(Scheduler):
         self.total_jobs += 1
         job.tube.total_jobs += 1
 
+    def incoming_window(self, conn: Conn) -> bytes:
+        """The body buffer of ``conn``'s put as it stands, CRLF slot included (peek of a job still
+        being read: beanstalkd's buffer holds garbage where fakebean's holds zeros)."""
+        if conn.put_body is None:
+            return bytes(conn.put_need)
+        return bytes(conn.put_body)
+
     # ------------------------------------------------------------------ arguments (§2.3, §6.5)
     def counted_id(self, conn: Conn, rest: bytes, command: int) -> int | None:
         """A job-id argument: BAD_FORMAT (not counted) and None, or the id with ``command`` (a CMD
         index) counted."""
-        job_id = int(rest) if rest.isdigit() and len(rest) < 20 else parse_id(rest)
+        job_id = int(rest) if rest.isdigit() and len(rest) < 20 else parse_id(rest)  # (fast: digits)
         if job_id is None:
             self.reply(conn, BAD_FORMAT)
             return None
@@ -359,3 +422,29 @@ class Engine(Scheduler):
     def drain(self) -> None:
         """SIGUSR1: every later put gets DRAINING (§5.11). Cannot be turned off."""
         self.draining = True
+
+
+# ------------------------------------------------------------------ bodies that span inputs
+def _fill(conn: Conn, buf: bytes, pos: int, n: int) -> None:
+    """Copy ``buf[pos:n]`` (less than the rest of the body) into the put's body buffer, allocated
+    once at full size: a big body costs its size once, not once per part plus a join."""
+    partial = conn.put_body
+    need = conn.put_need
+    if partial is None:
+        partial = conn.put_body = bytearray(need)
+    start = len(partial) - need
+    partial[start : start + n - pos] = memoryview(buf)[pos:n]
+    conn.put_need = need - (n - pos)
+
+
+def _complete(
+    conn: Conn, partial: bytearray, buf: bytes, pos: int, end: int
+) -> tuple[bytes | bytearray, bool]:
+    """The last bytes of a body that spanned inputs: the body without its CRLF, and whether the
+    CRLF was there."""
+    start = len(partial) - conn.put_need
+    partial[start:] = memoryview(buf)[pos:end]
+    conn.put_body = None
+    ok = partial[-2:] == b"\r\n"
+    del partial[-2:]  # in place: a bytearray shrinks without a copy
+    return (partial if len(partial) >= BIG_BODY else bytes(partial)), ok

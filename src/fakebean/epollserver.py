@@ -18,13 +18,21 @@ from __future__ import annotations
 import os
 import select
 import socket
+from collections import deque
+from collections.abc import Callable
 
 from .clock import Clock, SystemClock, make_clock
 from .engine import IN_LIMIT
-from .model import Conn
+from .model import Buffer, Conn
 from .scheduler import NEVER
 from .shell import Shell
-from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
+from .wire import BIG_BODY, DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .verbose import VerboseLog
 
 READ = select.EPOLLIN | select.EPOLLRDHUP
 IN_ONLY = select.EPOLLIN  # the usual event: bytes to read, nothing else
@@ -84,6 +92,8 @@ class _Handle:
         "feed",
         "hangup_seen",
         "pending",
+        "pending_call",
+        "pending_error",
         "recv_size",
         "server",
         "sock",
@@ -98,7 +108,9 @@ class _Handle:
         self.fd = sock.fileno()
         self.recv_size = SMALL_RECV
         self.conn = conn
-        self.pending = bytearray()
+        self.pending: bytearray | _Backlog = bytearray()
+        self.pending_call = "write()"  # what beanstalkd would be sending pending's first reply with
+        self.pending_error: OSError | None = None  # a direct reply's failed write, told later
         self.write_paused = False
         self.eof = False
         self.hangup_seen = False
@@ -106,35 +118,51 @@ class _Handle:
         self.events = READ
 
     # the shell's handle interface
-    def write(self, data: bytes) -> None:
+    def write(self, data: Buffer) -> None:
         if not self.pending:
             try:
                 sent = _write(self.fd, data)
             except (BlockingIOError, InterruptedError):
                 sent = 0
-            except OSError:
-                self.lost()
+            except OSError as err:
+                self.gone(write_call(data), err)
                 return
             if sent == len(data):
                 return
-            data = data[sent:]
-        self.pending += data
-        self.write_paused = len(self.pending) > HIGH_WATER
+            self.pending_call = write_call(data)
+            data = memoryview(data)[sent:]  # (a view: no copy)
+        self._queue(data)
         self._update()
 
-    def send_now(self, data: bytes) -> None:
+    def send_now(self, data: Buffer) -> None:
         """The engine's direct reply. A failed write only queues the bytes: the next event on the
         socket (EPOLLOUT/ERR) finds the error and closes it, outside the engine."""
         if not self.pending:
             try:
                 sent = _write(self.fd, data)  # (after lost(), fd -1: EBADF, an OSError)
-            except OSError:
+            except (BlockingIOError, InterruptedError):
                 sent = 0
+            except OSError as err:
+                sent = 0
+                self.pending_error = err  # the kernel gives the reset once; a retry says EPIPE
             if sent == len(data):
                 return
-            data = data[sent:]
-        self.pending += data
-        self.write_paused = len(self.pending) > HIGH_WATER
+            self.pending_call = write_call(data)
+            data = memoryview(data)[sent:]  # (a view: no copy)
+        self._queue(data)
+
+    def _queue(self, data: Buffer) -> None:
+        """Keep unsent bytes: copied when small, by reference once a big body is among them."""
+        pending = self.pending
+        if isinstance(pending, bytearray):
+            if len(data) < BIG_BODY:
+                pending += data
+            else:
+                self.pending = pending = _Backlog(pending)
+                pending.add(data)
+        else:
+            pending.add(data)
+        self.write_paused = len(pending) > HIGH_WATER
 
     def close(self) -> None:
         self.closing = True
@@ -154,14 +182,14 @@ class _Handle:
             data = _read(self.fd, size)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:
-            self.lost()
+        except OSError as err:
+            self.gone("read()", err)
             return
         conn = self.conn
         if data:
             self.feed(conn, data, now)
             out = conn.out
-            if out and not self.pending and not conn.buf and not conn.want_close:
+            if out and not self.pending and not conn.buf and not conn.want_close and conn.out_size < BIG_BODY:
                 # Every command of the read answered (those not sent directly): one write, now,
                 # skipping the flush pass.
                 reply = out[0] if len(out) == 1 else b"".join(out)
@@ -199,8 +227,8 @@ class _Handle:
                 data = _read(self.fd, RECV_SIZE)
             except (BlockingIOError, InterruptedError):
                 break  # no EOF after all (EPOLLHUP/ERR without RDHUP): the next read finds out
-            except OSError:
-                self.lost()
+            except OSError as err:
+                self.gone("read()", err)
                 return
             if not data:
                 self.eof = True
@@ -214,18 +242,21 @@ class _Handle:
         self._update()
 
     def on_writable(self) -> None:
+        pending = self.pending
         try:
-            sent = _write(self.fd, self.pending)
+            sent = _write(self.fd, pending if isinstance(pending, bytearray) else pending.head())
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:
-            self.lost()
+        except OSError as err:
+            self.gone(self.pending_call, self.pending_error or err)
             return
         del self.pending[:sent]
         if self.pending:
             self.write_paused = len(self.pending) > HIGH_WATER
             return
         self.write_paused = False
+        if not isinstance(pending, bytearray):
+            self.pending = bytearray()  # the backlog is written out: back to the plain buffer
         if self.closing:
             self.lost()
             return
@@ -254,6 +285,14 @@ class _Handle:
                 epoll.unregister(fd)
             self.events = events
 
+    def gone(self, call: str, err: OSError) -> None:
+        """A read or write failed (the peer reset the connection, ...): beanstalkd's ``check_err``
+        logs the call and the error, then closes; EOF is not an error and logs nothing."""
+        log = self.server.io_error_log
+        if log is not None and self.fd >= 0:  # (-1: already closed here, not the peer's doing)
+            log(call, err)
+        self.lost()
+
     def lost(self) -> None:
         """Close the socket and tell the engine (§5.8)."""
         if self.sock.fileno() < 0:
@@ -265,10 +304,63 @@ class _Handle:
             self.events = 0
         del server.handles[fd]
         self.sock.close()
+        if server.log is not None:
+            server.log.close(self.conn.id, fd)
         self.fd = -1  # never read or write a number the kernel may hand to the next connection
         self.closing = True
         self.pending.clear()
         server.engine.disconnect(self.conn, server.clock.now())
+
+
+class _Backlog:
+    """Unsent bytes as a queue of views, so that a big job's body waits for the socket without
+    being copied (a bytearray buffer would hold a second copy of it)."""
+
+    __slots__ = ("pieces", "size")
+
+    def __init__(self, first: bytearray) -> None:
+        self.pieces: deque[memoryview] = deque()
+        self.size = 0
+        if first:
+            self.add(bytes(first))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, data: Buffer) -> None:
+        self.pieces.append(memoryview(data))
+        self.size += len(data)
+
+    def head(self) -> memoryview:
+        return self.pieces[0]
+
+    def __delitem__(self, key: slice) -> None:
+        """``del backlog[:n]``: the first ``n`` bytes were written."""
+        sent: int = key.stop
+        self.size -= sent
+        pieces = self.pieces
+        while sent:
+            first = pieces[0]
+            if len(first) > sent:
+                pieces[0] = first[sent:]
+                return
+            sent -= len(first)
+            pieces.popleft()
+
+    def clear(self) -> None:
+        self.pieces.clear()
+        self.size = 0
+
+
+# Replies that carry a body (a job, or YAML) leave beanstalkd with one writev of line and body
+# (reply_job and the stats/list replies); every other reply with one write.
+_WRITEV_REPLIES = (b"RESERVED ", b"FOUND ", b"OK ")
+
+
+def write_call(data: Buffer) -> str:
+    """The call beanstalkd would be sending ``data``'s first reply with, as its ``check_err`` names it.
+    (fakebean may have more than one reply in flight; the first unsent one is the one named.)"""
+    return "writev()" if bytes(data[:9]).startswith(_WRITEV_REPLIES) else "write()"
 
 
 class EpollServer(Shell):
@@ -288,7 +380,14 @@ class EpollServer(Shell):
         self.listener = sock
         self.epoll = select.epoll()
         self.handles: dict[int, _Handle] = {}  # by file descriptor
+        # Told each failed read or write of a connection, as beanstalkd's check_err logs it; the
+        # executable sets it.
+        self.io_error_log: Callable[[str, OSError], None] | None = None
         self._stopping = False
+        #: other descriptors on this loop (the admin API's sockets): fd -> callback(event mask)
+        self.watchers: dict[int, Callable[[int], None]] = {}
+        #: ``-V``'s accept/close lines (``fakebean.verbose.VerboseLog``), or None
+        self.log: VerboseLog | None = None
 
     def drain(self) -> None:
         self.engine.drain()
@@ -329,6 +428,8 @@ class EpollServer(Shell):
                     if handle is None:
                         if fd == listen_fd:
                             self._accept(now)
+                        elif fd in self.watchers:
+                            self.watchers[fd](mask)
                     elif mask == IN_ONLY and handle.events == READ:
                         handle.on_readable(now)  # the common case, first
                     else:
@@ -347,6 +448,7 @@ class EpollServer(Shell):
                 if engine.dirty:
                     self.flush()
         finally:
+            self.log = None  # beanstalkd logs no close for the connections it drops at exit
             for handle in list(handles.values()):
                 handle.lost()
             epoll.close()
@@ -369,6 +471,8 @@ class EpollServer(Shell):
             conn.send_now = handle.send_now
             self.handles[sock.fileno()] = handle
             self.epoll.register(sock.fileno(), READ)
+            if self.log is not None:
+                self.log.accept(conn.id, sock.fileno())
             # Whatever it sent before we got round to it (a start-up probe's close, a first command)
             # is handled before the next connection is even accepted, in the order they connected:
             # as beanstalkd, which serves each accepted connection before accepting the next.

@@ -15,6 +15,25 @@ RESERVED = "reserved"
 BURIED = "buried"
 INVALID = "invalid"  # deleted, or never stored (EXPECTED_CRLF / DRAINING)
 
+# A connection's input framing mode (``Conn.mode``): what the next input bytes are. Plain ints, not
+# an enum: the framing loop compares them once per command.
+COMMAND = 0  # a command line, up to 224 bytes with its CRLF
+SKIP_LINE = 1  # the rest of a line longer than 224 bytes, thrown away up to its CRLF (BAD_FORMAT)
+BODY = 2  # a put's body and its CRLF (``put_need`` bytes still to come)
+BITBUCKET = 3  # the body of a put too big to keep, thrown away unread (then JOB_TOO_BIG)
+
+# Timer kinds (the scheduler's one timer heap). Their order is the rank of simultaneous events in
+# the real server's tick: delays, then pauses, then connections (TTR and wait share a rank).
+DELAY_TIMER = 0  # a delayed job falls due; obj is the job, token its delayed-heap entry
+PAUSE_TIMER = 1  # a tube's pause ends; obj is the tube, token its unpause time
+TTR_TIMER = 2  # a reservation runs out; obj is the job's id, token its arming (job.entry)
+WAIT_TIMER = 3  # a reserve's wait ends (timeout, DEADLINE_SOON); obj a weakref to the conn, token its wait
+
+
+# Reply and body bytes: a big body stays the bytearray it was read into (see wire.BIG_BODY); a
+# shell may queue a memoryview of what it could not write yet.
+Buffer = bytes | bytearray | memoryview
+
 
 class Job:
     __slots__ = (
@@ -41,13 +60,15 @@ class Job:
         self.pri = pri
         self.delay = delay  # ns
         self.ttr = ttr  # ns
-        self.body = b""
+        self.body: bytes | bytearray = b""  # a bytearray only when big (engine.BIG_BODY)
         self.tube = tube
         self.state = INVALID
         self.created_at = now
         self.deadline = 0  # delayed: becomes ready at; reserved: TTR deadline
         self.reserver: Conn | None = None
-        self.entry: Any = None  # the live heap entry (lazy deletion: stale entries are skipped)
+        # The live ready/delayed heap entry, or while reserved the token of the live TTR timer
+        # (lazy deletion: any other entry for this job is stale and skipped).
+        self.entry: Any = None
         self.reserves = 0
         self.timeouts = 0
         self.releases = 0
@@ -152,8 +173,8 @@ class Conn:
         "out_size",
         "producer",
         "put_job",
+        "put_body",
         "put_need",
-        "put_parts",
         "reserved",
         "send_now",
         "skip_left",
@@ -165,26 +186,27 @@ class Conn:
         "want_close",
         "watch",
         "worker",
+        "__weakref__",  # the wait timer refers to a waiting connection weakly
     )
 
     def __init__(self, conn_id: int, default: Tube) -> None:
         self.id = conn_id
         self.buf = b""  # unprocessed input
-        self.mode = 0  # see engine: COMMAND / SKIP_LINE / BODY / BITBUCKET
+        self.mode = COMMAND
         self.skip_left = 0  # JOB_TOO_BIG: bytes still to throw away
         self.put_job: Job | None = None  # job whose body is being read
-        self.put_parts: list[bytes] = []
+        self.put_body: bytearray | None = None  # a body spanning inputs, allocated at full size
         self.put_need = 0  # body bytes (with CRLF) still to read
         self.use = default
         self.watch = Multiset()
         self.reserved: dict[int, Job] = {}  # in reservation order
-        self.deadlines: list[Any] = []  # heap of (deadline, job id) over reserved jobs, lazy
+        self.deadlines: list[Any] = []  # heap of (deadline, token, job id) over reserved jobs, lazy
         self.producer = False
         self.worker = False
         self.waiting = False
         self.wait_token = 0
         self.timeout_at = -1  # reserve-with-timeout deadline (ns), -1 = none
-        self.out: list[bytes] = []
+        self.out: list[Buffer] = []
         self.out_size = 0
         self.halfclosed = False
         self.closed = False
@@ -192,5 +214,5 @@ class Conn:
         self.handle: Any = None  # the shell's handle (fakebean.shell.Handle)
         # A shell that can write a reply at once sets send_now; the engine uses it for the reply
         # to the last command of an input when nothing is queued ahead of it (Scheduler.reply).
-        self.send_now: Callable[[bytes], None] | None = None
+        self.send_now: Callable[[Buffer], None] | None = None
         self.eager = False

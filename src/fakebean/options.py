@@ -7,9 +7,9 @@ error prints one ``prog: ...`` line and the usage text on stderr and exits with 
 usage text on stderr and exits 0; ``-v`` prints the version on stdout and exits 0. Flags are handled in
 order, so warnings printed before an exit stay printed.
 
-Our only additions: the long option ``--compat VERSION`` (or ``--compat=VERSION``) and the default listen
-address 127.0.0.1 instead of all interfaces. This module imports nothing heavy: the executable must be
-listening within 100 ms of starting.
+Our only additions: the long options ``--compat VERSION`` (or ``--compat=VERSION``), ``--admin HOST:PORT``
+and ``--admin-allow-remote``, and the default listen address 127.0.0.1 instead of all interfaces. This
+module imports nothing heavy: the executable must be listening within 100 ms of starting.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ Options:
  -h       show this help
  --compat VERSION
           speak the protocol of beanstalkd VERSION: 1.12 (default) or 1.13
+ --admin HOST:PORT
+          serve the admin API and dashboard at http://HOST:PORT/ (loopback only)
+ --admin-allow-remote
+          let --admin listen on an address beyond loopback (prints a warning)
 
 Differences from beanstalkd:
  the default listen address is {addr}, not 0.0.0.0 (use -l 0.0.0.0 for all interfaces).
@@ -96,6 +100,8 @@ class Options:
         self.user: str | None = None
         self.verbose = 0
         self.version = "1.12"
+        self.admin: str | None = None  # HOST:PORT of the admin API, off by default
+        self.admin_allow_remote = False
         self.warnings: list[str] = []  # ``prog: ...`` lines already due on stderr, in order
 
     @property
@@ -142,6 +148,21 @@ def parse_args(argv: Sequence[str], prog: str = PROG) -> Options:
         i += 1
         if not word.startswith("-") or word == "-":
             raise fail(f"unknown argument: {word}")
+        if word == "--admin-allow-remote":
+            opts.admin_allow_remote = True
+            continue
+        if word == "--admin" or word.startswith("--admin="):
+            if word == "--admin":
+                if i == len(words):
+                    raise fail("flag requires an argument: --admin")
+                opts.admin = words[i]
+                i += 1
+            else:
+                opts.admin = word[len("--admin=") :]
+            host, sep, port = opts.admin.rpartition(":")
+            if not sep or not port.isdigit():
+                raise fail(f"--admin takes HOST:PORT, not {opts.admin}")
+            continue
         if word == "--compat" or word.startswith("--compat="):
             if word == "--compat":
                 if i == len(words):

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .engine import BITBUCKET, BODY, COMMAND, OUT_LIMIT, Engine
-from .model import Conn
+from .engine import OUT_LIMIT, Engine
+from .model import BITBUCKET, BODY, COMMAND, Buffer, Conn
 from .transcript import Transcript
 from .wire import BAD_FORMAT, EXPECTED_CRLF, JOB_TOO_BIG, LINE_MAX, UNKNOWN_COMMAND, parse_put
 
@@ -243,7 +243,7 @@ class Recorder:
         engine.dirty.append(conn)
 
     # ------------------------------------------------------------------ output
-    def reply(self, engine: Engine, conn: Conn, data: bytes) -> None:
+    def reply(self, engine: Engine, conn: Conn, data: Buffer) -> None:
         log = self.logs.get(conn)
         if log is not None and log.drop_at_reply:
             log.drop_at_reply = False
@@ -258,22 +258,24 @@ class Recorder:
             self.close(engine, conn)
             return
         delayed = "delay_replies()" if self.delay_ns or self.delay_real or conn in self.held else None
+        # (a big job's body comes as its own bytearray piece: the transcript keeps bytes)
+        text = data if isinstance(data, bytes) else bytes(data)
         if log is not None and log.open is not None:
-            self.transcript.answer(log.open, engine.now, data)
+            self.transcript.answer(log.open, engine.now, text)
             log.open.fault = log.open.fault or delayed
             log.open = None
         elif conn is self.in_feed:
-            self.feed_replies.append(data)
+            self.feed_replies.append(text)
             self.feed_fault = self.feed_fault or delayed
         else:
             entry = self.transcript.add(conn.id, engine.now, b"", 0, delayed)
-            self.transcript.answer(entry, engine.now, data)
+            self.transcript.answer(entry, engine.now, text)
         if delayed is None:
             Engine.reply(engine, conn, data)
         else:
             self._deliver(engine, conn, data)
 
-    def _deliver(self, engine: Engine, conn: Conn, data: bytes) -> None:
+    def _deliver(self, engine: Engine, conn: Conn, data: Buffer) -> None:
         if not (self.delay_ns or self.delay_real or conn in self.held):
             Engine.reply(engine, conn, data)
             return
@@ -323,6 +325,14 @@ class Recorder:
             self.transcript.add(conn.id, now, command, len(command), "client closed mid-command")
             self._mistake(conn.id, now, command, CLOSED_MID_COMMAND)
 
+    def restarted(self) -> None:
+        """After a restart: the old connections are gone and the server runs again. Faults asked
+        for and reply delays stay: they belong to the test, which the restart is part of."""
+        self.logs.clear()
+        self.held.clear()
+        self.server_closed.clear()
+        self.stopping = False
+
     def forget(self) -> None:
         """After a reset: no connection, no held reply, no pending fault is left."""
         self.logs.clear()
@@ -342,7 +352,7 @@ class _Instrumented(Engine):
     def feed(self, conn: Conn, data: bytes, now: int) -> None:
         self.recorder.feed(self, conn, data, now)
 
-    def reply(self, conn: Conn, data: bytes) -> None:
+    def reply(self, conn: Conn, data: Buffer) -> None:
         self.recorder.reply(self, conn, data)
 
     def tick(self, now: int) -> None:

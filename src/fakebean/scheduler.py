@@ -1,40 +1,71 @@
-"""Jobs, tubes, waiting connections and timers: the engine's queues and their transitions (§5).
+"""Jobs, tubes, waiting connections and timers: where every job is, and what happens next.
 
-``Scheduler`` holds every job in exactly one place (a tube's ready or delayed heap or buried FIFO, or a
-connection's reserved set), hands ready jobs to waiting connections in the real server's order, and
-keeps one timer heap for every deadline. ``fakebean.engine.Engine`` adds connections and commands.
-Heaps use lazy deletion: an entry is live while its job still points at it.
+Theory of operation
+-------------------
+``Scheduler`` holds every job in exactly one place: a tube's ready heap (by priority, then id), its
+delayed heap (by due time), its buried FIFO, or a connection's reserved dict. A job found by id is
+in ``jobs``. ``fakebean.engine.Engine`` adds connections, input framing and the commands.
+
+Lazy deletion. Taking a job out of the middle of a heap would cost O(n), so nothing is taken out:
+``job.entry`` names the job's one live heap entry, and any other entry for the job is stale and is
+skipped when it reaches the top. Every heap is compacted once its stale entries outnumber its live
+ones (plus a constant), so memory stays proportional to live state and the compaction costs O(1)
+per push, amortised. A deleted job's body is dropped at once (``free_job``): a stale entry keeps
+only the small ``Job`` record alive, never the bytes.
+
+Timers. Every deadline is an entry in ``timers.TimerHeaps`` (this class's base; its header explains
+the heaps, tokens and ranks); ``fire_timer`` is what happens when one falls due.
+
+Waiters. A connection blocked in reserve sits in the ``waiting`` multiset of every tube it watches;
+``dispatch_waiters`` hands ready jobs out best-first in the order of beanstalkd's ``process_queue``
+(``ms_take``'s cursor decides between connections). After every operation no waited, unpaused
+tube has a ready job: so a reserve that finds nothing in its own tubes cannot help anyone else.
+
+Replies before bookkeeping. ``reply`` may pass the bytes straight to the shell (``conn.eager``,
+set by the engine for the last command of an input); callers therefore reply as soon as the answer
+is decided and file the job afterwards. Nothing after the reply may change what it said.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
 from typing import Any
+from weakref import ref
 
-from .model import BURIED, DELAYED, INVALID, READY, RESERVED, Conn, Job, Tube
-from .wire import DEADLINE_SOON, SAFETY_MARGIN, TIMED_OUT, URGENT_THRESHOLD
+from .model import (
+    BURIED,
+    DELAY_TIMER,
+    DELAYED,
+    INVALID,
+    PAUSE_TIMER,
+    READY,
+    RESERVED,
+    TTR_TIMER,
+    WAIT_TIMER,
+    Buffer,
+    Conn,
+    Job,
+    Tube,
+)
+from .timers import NEVER, SLACK, TimerHeaps
+from .wire import BIG_BODY, DEADLINE_SOON, SAFETY_MARGIN, TIMED_OUT, URGENT_THRESHOLD
 
-NEVER = 1 << 63  # ns: later than any time (the epoch plus 292 years)
-
-# timer kinds; simultaneous events run in the real server's tick order: delays, pauses, connections
-_K_DELAY, _K_PAUSE, _K_TTR, _K_WAIT = 0, 1, 2, 3
+__all__ = ["NEVER", "SLACK", "Scheduler", "best_ready"]
 
 
-class Scheduler:
+class Scheduler(TimerHeaps):
     # Slots, not a __dict__: attribute access on the engine is the hot path's most common operation.
     __slots__ = (
         "buried_ct",
         "cur_workers",
         "default",
+        "delayed_ct",
         "dirty",
         "jobs",
-        "next_due",
-        "now",
         "ready_ct",
         "reserved_ct",
-        "seq",
         "timeouts_ct",
-        "timers",
         "tube_by_name",
         "tubes",
         "urgent_ct",
@@ -43,25 +74,20 @@ class Scheduler:
     )
 
     def __init__(self, now: int) -> None:
-        self.now = now
+        super().__init__(now)
         self.jobs: dict[int, Job] = {}
         self.tubes: list[Tube] = []  # global list, swap-with-last removal (§5.10)
         self.tube_by_name: dict[bytes, Tube] = {}
         self.default = self.find_or_make_tube(b"default")
         self.default.refs += 1  # the built-in reference: default always exists
         self.waited_tubes: dict[Tube, None] = {}  # tubes with at least one waiting connection
-        self.ready_ct = self.urgent_ct = self.reserved_ct = self.buried_ct = 0
+        self.ready_ct = self.urgent_ct = self.reserved_ct = self.buried_ct = self.delayed_ct = 0
         self.timeouts_ct = 0
         self.waiting_ct = 0
         self.cur_workers = 0  # connections that ever reserved (the worker flag)
-        self.timers: list[tuple[int, int, int, int, Any, Any]] = []
-        # At or before the earliest timer, live or stale (NEVER when there is none): one comparison
-        # tells the hot path that no tick is due.
-        self.next_due = NEVER
-        self.seq = 0
         self.dirty: list[Conn] = []  # connections with new output or a close request
 
-    def reply(self, conn: Conn, data: bytes) -> None:
+    def reply(self, conn: Conn, data: Buffer) -> None:
         """Queue ``data`` on ``conn.out`` for the shell, or, while ``conn.eager`` is set (the last
         command of an input, nothing queued), hand it to the shell's ``send_now`` at once."""
         if conn.eager:
@@ -73,6 +99,12 @@ class Scheduler:
             self.dirty.append(conn)
         out.append(data)
         conn.out_size += len(data)
+
+    def close_after_replies(self, conn: Conn) -> None:
+        """quit: close the connection once its queued replies are written."""
+        conn.want_close = True
+        if not conn.out:
+            self.dirty.append(conn)
 
     # ------------------------------------------------------------------ tubes (§5.10)
     def find_or_make_tube(self, name: bytes) -> Tube:
@@ -120,7 +152,8 @@ class Scheduler:
         job.entry = entry
         heappush(tube.delayed, entry)
         tube.delayed_count += 1
-        self.push_timer(deadline, _K_DELAY, job, entry)
+        self.delayed_ct += 1
+        self.push_timer(deadline, DELAY_TIMER, job, entry)
 
     def make_buried(self, job: Job) -> None:
         tube = job.tube
@@ -146,6 +179,7 @@ class Scheduler:
                 heapify(tube.ready)
         elif state == DELAYED:
             tube.delayed_count -= 1
+            self.delayed_ct -= 1
             if len(tube.delayed) > 2 * tube.delayed_count + 64:
                 tube.delayed = [e for e in tube.delayed if e[2].entry is e and e[2] is not job]
                 heapify(tube.delayed)
@@ -163,6 +197,22 @@ class Scheduler:
         """The delayed job due first (peek-delayed, kick)."""
         return _live_top(tube.delayed)
 
+    def pause_tube(self, tube: Tube, delay: int) -> None:
+        """pause-tube: no reserve takes from ``tube`` for ``delay`` ns."""
+        tube.pause = delay
+        tube.unpause_at = self.now + delay
+        tube.pauses += 1
+        self.push_timer(tube.unpause_at, PAUSE_TIMER, tube, tube.unpause_at)
+
+    def reserve_job(self, conn: Conn, job: Job) -> None:
+        """reserve-job: ``conn`` takes a ready, delayed or buried job, whoever waits."""
+        self.reply_job(conn, b"RESERVED", job)
+        self.take_out(job)
+        if not conn.worker:
+            conn.worker = True
+            self.cur_workers += 1
+        self.reserve_for(conn, job)
+
     def reserve_for(self, conn: Conn, job: Job) -> None:
         job.state = RESERVED
         job.reserver = conn
@@ -175,10 +225,22 @@ class Scheduler:
         self.arm_ttr(conn, job, deadline)
 
     def arm_ttr(self, conn: Conn, job: Job, deadline: int) -> None:
-        """Time ``job`` out once now > ``deadline`` (reserve, touch). The entries hold the job's id,
-        not the job: a stale one keeps no job alive, and holding only ints the collector skips it."""
-        heappush(conn.deadlines, (deadline, job.id))
-        self.push_timer(deadline + 1, _K_TTR, job.id, deadline)
+        """Time ``job`` out once now > ``deadline`` (reserve, touch). While reserved, ``job.entry``
+        is the token of its one live TTR: entries made by an earlier reserve or touch (even in the
+        same instant, with the same deadline) are stale. The entries hold the job's id, not the
+        job: a stale one keeps nothing alive, and holding only ints the collector skips it."""
+        self.seq += 1
+        token = job.entry = self.seq
+        heappush(conn.deadlines, (deadline, token, job.id))
+        self.push_timer(deadline + 1, TTR_TIMER, job.id, token)
+
+    def touch(self, conn: Conn, job: Job) -> None:
+        """Restart ``job``'s TTR. The old deadline's entries go stale; once they outnumber the live
+        ones the connection's deadline heap is compacted, so touching forever keeps it small."""
+        deadline = job.deadline = self.now + job.ttr
+        self.arm_ttr(conn, job, deadline)
+        if len(conn.deadlines) > 2 * len(conn.reserved) + SLACK:
+            self._compact_deadlines(conn)
 
     def unreserve(self, conn: Conn, job: Job) -> None:
         del conn.reserved[job.id]
@@ -186,20 +248,24 @@ class Scheduler:
         self.reserved_ct -= 1
         job.state = INVALID
         job.reserver = None
-        if len(conn.deadlines) > 2 * len(conn.reserved) + 64:
-            conn.deadlines = [e for e in conn.deadlines if self._deadline_live(conn, e)]
-            heapify(conn.deadlines)
+        if len(conn.deadlines) > 2 * len(conn.reserved) + SLACK:
+            self._compact_deadlines(conn)
+
+    def _compact_deadlines(self, conn: Conn) -> None:
+        conn.deadlines = [e for e in conn.deadlines if self._deadline_live(conn, e)]
+        heapify(conn.deadlines)
 
     def free_job(self, job: Job) -> None:
         del self.jobs[job.id]
         job.state = INVALID
+        job.body = b""  # stale heap entries may still hold the record: never the bytes
         self.unref_tube(job.tube)
 
     # ------------------------------------------------------------------ reservation (§5.4, §5.6)
     @staticmethod
-    def _deadline_live(conn: Conn, entry: tuple[int, int]) -> bool:
-        job = conn.reserved.get(entry[1])
-        return job is not None and job.deadline == entry[0]
+    def _deadline_live(conn: Conn, entry: tuple[int, int, int]) -> bool:
+        job = conn.reserved.get(entry[2])
+        return job is not None and job.entry == entry[1]
 
     def soonest_deadline(self, conn: Conn) -> int | None:
         heap = conn.deadlines
@@ -217,7 +283,11 @@ class Scheduler:
         return soonest is not None and self.now >= soonest - SAFETY_MARGIN
 
     def start_reserve(self, conn: Conn, timeout: int) -> None:
-        """reserve / reserve-with-timeout after parsing and counting (§4.3, §4.4)."""
+        """reserve / reserve-with-timeout after parsing and counting (§4.3, §4.4).
+
+        Like beanstalkd's, the cost grows with the watch list (``enqueue_waiting_conn`` and
+        ``remove_waiting_conn`` walk it too), but a reserve that can be answered at once walks it
+        only once, and not at all when no job is ready anywhere."""
         if not conn.worker:
             conn.worker = True
             self.cur_workers += 1
@@ -225,23 +295,23 @@ class Scheduler:
             if not any(t.ready_count for t in conn.watch.items):
                 self.reply(conn, DEADLINE_SOON)
                 return
-        # Fast path when nobody else waits: dispatch would pick the best ready job of this
-        # connection's own tubes and take this connection, the waiter list's only member
-        # (ms_take then leaves that tube's cursor at 1).
-        best: Job | None = None
-        if not self.waiting_ct:
-            now = self.now
-            for tube in conn.watch.items:
-                if tube.ready_count and not (tube.pause and tube.unpause_at > now):
-                    entry = tube.ready[0]  # usually live: then no call
-                    top = entry[2] if entry[2].entry is entry else _live_top(tube.ready)
-                    if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
-                        best = top
-        if best is not None:
-            self.reply(conn, b"RESERVED %d %d\r\n%s\r\n" % (best.id, len(best.body), best.body))
+        best = best_ready(conn.watch.items, self.now) if self.ready_ct else None
+        if best is None:
+            if timeout == 0:
+                # Waiting would change nothing: no tube of ours has a job to give, and (see the
+                # header) no other waiter can gain from our tubes. The wait ends at once.
+                self.reply(conn, DEADLINE_SOON if self.in_margin(conn) else TIMED_OUT)
+                return
+        elif not self.waiting_ct:
+            # Nobody else waits: dispatch would hand ``best`` to this connection, the waiter
+            # list's only member (ms_take then leaves that tube's cursor at 1).
+            body = best.body
+            if len(body) < BIG_BODY:  # reply_job's common case, inline: the hot path
+                self.reply(conn, b"RESERVED %d %d\r\n%s\r\n" % (best.id, len(body), body))
+            else:
+                self.reply_job(conn, b"RESERVED", best)
             tube = best.tube
-            tube.pause = 0
-            heappop(tube.ready)
+            heappop(tube.ready)  # best is the live top of its heap
             self.take_out(best)
             tube.waiting.cursor = 1
             self.reserve_for(conn, best)
@@ -253,9 +323,10 @@ class Scheduler:
             if len(tube.waiting.items) == 1:
                 self.waited_tubes[tube] = None
         conn.timeout_at = self.now + timeout * 1_000_000_000 if timeout >= 0 else -1
-        self.dispatch_waiters()
-        if not conn.waiting:
-            return
+        if best is not None:
+            self.dispatch_waiters()
+            if not conn.waiting:
+                return
         when = conn.timeout_at
         soonest = self.soonest_deadline(conn) if conn.reserved else None
         if soonest is not None and (when < 0 or soonest - SAFETY_MARGIN < when):
@@ -267,7 +338,9 @@ class Scheduler:
             self.reply(conn, TIMED_OUT)
         elif when >= 0:
             conn.wait_token += 1
-            self.push_timer(when, _K_WAIT, conn, conn.wait_token)
+            # A weak reference: a connection closed while waiting is freed at once, not kept by
+            # its stale timer until the heap is compacted.
+            self.push_timer(when, WAIT_TIMER, ref(conn), conn.wait_token)
 
     def wait_timer_fired(self, conn: Conn) -> None:
         if self.in_margin(conn):
@@ -290,19 +363,10 @@ class Scheduler:
                 del self.waited_tubes[tube]
 
     def dispatch_waiters(self) -> None:
-        """Hand ready jobs to waiting connections, best (pri, id) first, one at a time."""
-        now = self.now
+        """Hand ready jobs to waiting connections, best (pri, id) first, one at a time
+        (beanstalkd's ``process_queue``)."""
         while self.waiting_ct:
-            best: Job | None = None
-            for tube in self.waited_tubes:
-                if tube.pause:
-                    if tube.unpause_at > now:
-                        continue
-                    tube.pause = 0
-                if tube.ready_count:
-                    top = self.ready_top(tube)
-                    if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
-                        best = top
+            best = best_ready(self.waited_tubes, self.now)
             if best is None:
                 return
             tube = best.tube
@@ -311,73 +375,55 @@ class Scheduler:
             conn = tube.waiting.take()
             self.stop_waiting(conn)
             self.reserve_for(conn, best)
-            self.reply(conn, b"RESERVED %d %d\r\n%s\r\n" % (best.id, len(best.body), best.body))
+            self.reply_job(conn, b"RESERVED", best)
+
+    def reply_job(self, conn: Conn, word: bytes, job: Job) -> None:
+        """``RESERVED``/``FOUND``: the header line, the body, CRLF. A big body is not copied into
+        one reply: it goes to the shell as it is, between two small pieces."""
+        body = job.body
+        if len(body) < BIG_BODY:
+            self.reply(conn, b"%s %d %d\r\n%s\r\n" % (word, job.id, len(body), body))
+        else:
+            self.reply(conn, b"%s %d %d\r\n" % (word, job.id, len(body)))
+            self.reply(conn, body)
+            self.reply(conn, b"\r\n")
 
     # ------------------------------------------------------------------ time (§5.5, §5.12)
-    def _set_now(self, now: int) -> None:
-        self.now = max(self.now, now)
+    def fire_timer(self, kind: int, obj: Any) -> None:
+        """A live timer fell due (``tick`` has set ``now`` to its time)."""
+        if kind == DELAY_TIMER:
+            self.take_out(obj)
+            self.make_ready(obj)
+        elif kind == TTR_TIMER:
+            job = self.jobs[obj]
+            conn = job.reserver
+            assert conn is not None  # live: reserved
+            self.timeouts_ct += 1
+            job.timeouts += 1
+            self.unreserve(conn, job)
+            self.make_ready(job)
+        elif kind == PAUSE_TIMER:
+            obj.pause = 0
+            self.dispatch_waiters()
+        else:
+            self.wait_timer_fired(obj())  # (a weak reference, alive: the timer is live)
 
-    def push_timer(self, when: int, kind: int, obj: Any, token: Any) -> None:
-        self.seq += 1
-        rank = kind if kind < _K_TTR else 2
-        heappush(self.timers, (when, rank, self.seq, kind, obj, token))
-        if when < self.next_due:
-            self.next_due = when
-        if len(self.timers) > 4096 and len(self.timers) > 4 * (len(self.jobs) + len(self.tubes)):
-            self.timers = [t for t in self.timers if self._timer_live(t)]
-            heapify(self.timers)
 
-    def _timer_live(self, timer: tuple[int, int, int, int, Any, Any]) -> bool:
-        _when, _rank, _seq, kind, obj, token = timer
-        if kind == _K_DELAY:
-            return bool(obj.entry is token)
-        if kind == _K_TTR:  # obj is the job's id
-            job = self.jobs.get(obj)
-            return job is not None and job.state == RESERVED and job.deadline == token
-        if kind == _K_PAUSE:
-            return bool(obj.alive and obj.pause and obj.unpause_at == token)
-        return bool(obj.waiting and obj.wait_token == token)
-
-    def next_deadline(self) -> int | None:
-        """When ``tick`` must next run (ns), or None when nothing is scheduled."""
-        timers = self.timers
-        while timers:
-            if self._timer_live(timers[0]):
-                return timers[0][0]
-            heappop(timers)
-        return None
-
-    def tick(self, now: int) -> None:
-        """Run every event due at or before ``now``, each at its own time, in deadline order."""
-        if self.next_due > now:
-            self._set_now(now)
-            return
-        start = self.now
-        # (re-read: an event's push_timer may rebuild the list)
-        while (timers := self.timers) and timers[0][0] <= now:
-            timer = heappop(timers)
-            if not self._timer_live(timer):
+def best_ready(tubes: Iterable[Tube], now: int) -> Job | None:
+    """The best ready job by (pri, id) among ``tubes``, skipping paused ones and ending pauses that
+    are over (beanstalkd's ``next_awaited_job``)."""
+    best: Job | None = None
+    for tube in tubes:
+        if tube.pause:
+            if tube.unpause_at > now:
                 continue
-            when, _rank, _seq, kind, obj, _token = timer
-            self.now = max(start, when)
-            if kind == _K_DELAY:
-                self.take_out(obj)
-                self.make_ready(obj)
-            elif kind == _K_TTR:
-                job = self.jobs[obj]
-                conn = job.reserver
-                assert conn is not None  # live: reserved
-                self.timeouts_ct += 1
-                job.timeouts += 1
-                self.unreserve(conn, job)
-                self.make_ready(job)
-            elif kind == _K_PAUSE:
-                obj.pause = 0
-                self.dispatch_waiters()
-            else:
-                self.wait_timer_fired(obj)
-        self.next_due = timers[0][0] if timers else NEVER
-        self._set_now(now)
+            tube.pause = 0
+        if tube.ready_count:
+            entry = tube.ready[0]  # usually live: then no call
+            top = entry[2] if entry[2].entry is entry else _live_top(tube.ready)
+            if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
+                best = top
+    return best
 
 
 def _live_top(heap: list[Any]) -> Job | None:

@@ -17,14 +17,17 @@ import threading
 import warnings
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import freezegun_hooks
 from .clock import Clock, make_clock
 from .control import Controller, Controls
-from .model import Conn
+from .model import Buffer, Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
+
+if TYPE_CHECKING:
+    from .admin.serve import AsyncioAdmin
 
 Address = tuple[str, int] | str
 T = TypeVar("T")
@@ -78,7 +81,7 @@ class _AsyncioHandle(asyncio.Protocol):
         self.adjust_reading()
 
     # the shell's handle interface
-    def write(self, data: bytes) -> None:
+    def write(self, data: Buffer) -> None:
         self.transport.write(data)
 
     def close(self) -> None:
@@ -113,6 +116,8 @@ class Server(Shell, Controls):
     The test double's controls (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults; see
     ``fakebean.control.Controls``) run on the server's loop: call them from the loop's thread.
     ``transcript`` keeps that many recent commands and replies; ``strict`` notes client mistakes.
+    ``admin="127.0.0.1:0"`` serves the admin HTTP API and dashboard on the same loop (``admin_url``
+    says where); an address beyond loopback also needs ``admin_allow_remote=True``.
     """
 
     def __init__(
@@ -131,6 +136,8 @@ class Server(Shell, Controls):
         verbose: int | None = None,
         transcript: int = 0,
         strict: bool = False,
+        admin: str | None = None,
+        admin_allow_remote: bool = False,
     ) -> None:
         self.host = host
         self.binlog_dir = None if binlog_dir is None else os.fspath(binlog_dir)
@@ -160,6 +167,13 @@ class Server(Shell, Controls):
         self._address: Address | None = None
         self._relisten: asyncio.Task[None] | None = None
         self.controller = Controller(self, transcript, strict)
+        if admin is not None:  # refused (or warned about) before anything listens
+            from .admin.serve import check_address, parse_address
+
+            check_address(parse_address(admin)[0], admin_allow_remote, "admin_allow_remote=True")
+        self.admin = admin
+        self._admin_server: AsyncioAdmin | None = None
+        self._admin_address: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -186,6 +200,12 @@ class Server(Shell, Controls):
         else:
             self._server = await loop.create_server(factory, self.host, self.port, reuse_address=True)
         self._address = self._listening_address()
+        if self.admin is not None:
+            from .admin import start_asyncio
+
+            # after a restart, the same address again, as the beanstalk port
+            admin = await start_asyncio(self, self._admin_address or self.admin)
+            self._admin_server, self._admin_address = admin
         freezegun_hooks.register(self)
         self.settle()
 
@@ -199,6 +219,13 @@ class Server(Shell, Controls):
             raise RuntimeError("server not started")
         assert self._address is not None
         return self._address
+
+    @property
+    def admin_url(self) -> str:
+        """``http://host:port/``, where the admin API and dashboard answer (``admin=``)."""
+        if self._admin_address is None:
+            raise RuntimeError("no admin API: start the server with admin='127.0.0.1:0'")
+        return f"http://{self._admin_address}/"
 
     def _listening_address(self) -> Address:
         assert isinstance(self._server, asyncio.Server)
@@ -223,12 +250,16 @@ class Server(Shell, Controls):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._timer_at = None  # no timer: a restart must arm one for whatever falls due first
         if self._relisten is not None:  # the end of an unavailable() block was still binding
             await asyncio.gather(self._relisten, return_exceptions=True)
             self._relisten = None
         server = self._server
         if server is None:
             return
+        if self._admin_server is not None:
+            await self._admin_server.close()
+            self._admin_server = None
         if self.controller.recorder is not None:
             self.controller.recorder.stopping = True  # closes from here on are the server's
         freezegun_hooks.unregister(self)
@@ -258,13 +289,21 @@ class Server(Shell, Controls):
         if self.sock is not None:
             raise RuntimeError("a server started on a given socket cannot restart on it")
         address = self.address
+        controller = self.controller
+        if controller.recorder is not None:
+            controller.disconnect_all(fault="restart()")  # marked in the transcript, as reset() is
         await self.close()
         if isinstance(address, str):
             self.unix_path = address
         else:
             self.host, self.port = address
         self.engine = restarted(self.engine, self.clock.now(), keep_jobs, self.binlog_dir)
+        if controller.recorder is not None:
+            controller.recorder.restarted()
+            controller.recording()  # on the new engine's edge: transcript, strict mode and faults go on
         await self.start()
+        if controller.down:
+            controller.unavailable(True)  # inside unavailable(): the block's end listens again
 
     async def __aenter__(self) -> Server:
         await self.start()

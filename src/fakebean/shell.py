@@ -18,13 +18,14 @@ from typing import Protocol
 
 from .clock import Clock
 from .engine import OUT_LIMIT, Engine
-from .model import Conn
+from .model import Buffer, Conn
+from .wire import BIG_BODY
 
 
 class Handle(Protocol):
     write_paused: bool
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: Buffer) -> None: ...
 
     def close(self) -> None: ...
 
@@ -88,11 +89,15 @@ class Shell:
             conn.out_size = 0
             return
         if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
+            size = conn.out_size
+            if size < BIG_BODY:
+                handle.write(out[0] if len(out) == 1 else b"".join(out))
+            else:  # a big job's body among them: hand each piece over as it is, never joined
+                for piece in out:
+                    handle.write(piece)
             out.clear()
             conn.out_size = 0
-            handle.write(data)
-            if len(data) >= OUT_LIMIT or conn.buf:
+            if size >= OUT_LIMIT or conn.buf:
                 # stalled on output, or a wait just ended: carry on with its buffered commands
                 engine = self.engine
                 if not (handle.write_paused or conn.waiting or conn.want_close or conn in engine.busy):

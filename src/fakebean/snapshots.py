@@ -7,7 +7,8 @@ Times are float seconds on the server's clock. Snapshots are named tuples (cheap
 of 100,000 jobs is one allocation each); ``as_dict()`` gives JSON-ready data (bodies as
 latin-1 text, which maps every byte to one character and back).
 
-This module and ``fakebean.control`` are the only readers of the engine's records outside the engine.
+This module, ``fakebean.control`` and ``fakebean.control_ops`` are the only readers of the engine's records
+outside the engine.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def job_info(engine: Engine, job: Job) -> JobInfo:
         job.releases,
         job.buries,
         job.kicks,
-        job.body,
+        bytes(job.body),  # (a big body is kept as a bytearray; bytes of a bytes is no copy)
     )
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import resource
-from typing import TYPE_CHECKING
 
+from .engine_view import ServerCounters
 from .model import DELAYED, RESERVED, Job, Tube
 from .wire import COUNTED, NS
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 
 def _seconds(ns: int) -> int:
@@ -18,7 +15,7 @@ def _seconds(ns: int) -> int:
     return ns // NS if ns >= 0 else -((-ns) // NS)
 
 
-def _quoted(engine: Engine, value: bytes) -> bytes:
+def _quoted(engine: ServerCounters, value: bytes) -> bytes:
     return b'"' + value + b'"' if engine.version == "1.13" else value
 
 
@@ -26,7 +23,7 @@ def ok(body: bytes) -> bytes:
     return b"OK %d\r\n%s\r\n" % (len(body), body)
 
 
-def server_stats(engine: Engine) -> bytes:
+def server_stats(engine: ServerCounters) -> bytes:
     c = engine.counts
     usage = resource.getrusage(resource.RUSAGE_SELF)
     info = engine.host_info
@@ -36,7 +33,7 @@ def server_stats(engine: Engine) -> bytes:
         b"current-jobs-urgent: %d\n" % engine.urgent_ct,
         b"current-jobs-ready: %d\n" % engine.ready_ct,
         b"current-jobs-reserved: %d\n" % engine.reserved_ct,
-        b"current-jobs-delayed: %d\n" % sum(t.delayed_count for t in engine.tubes),
+        b"current-jobs-delayed: %d\n" % engine.delayed_ct,
         b"current-jobs-buried: %d\n" % engine.buried_ct,
     ]
     rows += [b"cmd-%s: %d\n" % (name.encode(), c[i]) for i, name in enumerate(COUNTED)]
@@ -74,7 +71,7 @@ def _split_seconds(value: float) -> tuple[int, int]:
     return micros // 1_000_000, micros % 1_000_000
 
 
-def tube_stats(engine: Engine, tube: Tube) -> bytes:
+def tube_stats(engine: ServerCounters, tube: Tube) -> bytes:
     left = _seconds(tube.unpause_at - engine.now) if tube.pause > 0 else 0
     body = (
         b"---\nname: %s\ncurrent-jobs-urgent: %d\ncurrent-jobs-ready: %d\ncurrent-jobs-reserved: %d\n"
@@ -100,7 +97,7 @@ def tube_stats(engine: Engine, tube: Tube) -> bytes:
     return ok(body)
 
 
-def job_stats(engine: Engine, job: Job) -> bytes:
+def job_stats(engine: ServerCounters, job: Job) -> bytes:
     now = engine.now
     left = _seconds(job.deadline - now) if job.state in (RESERVED, DELAYED) else 0
     body = (

@@ -143,6 +143,11 @@ class ThreadedServer(Controls):
     def address(self) -> Address:
         return self.server.address
 
+    @property
+    def admin_url(self) -> str:
+        """Where the admin API and dashboard answer, with ``admin="127.0.0.1:0"``."""
+        return self.server.admin_url
+
     def advance(self, seconds: float) -> None:
         """Jump the server's clock ahead and run every event that fell due, in deadline order."""
         self._call(self.server.advance(seconds))

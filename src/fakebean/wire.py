@@ -17,6 +17,9 @@ JOB_SIZE_LIMIT = 1073741824  # -z is clamped to this
 DEFAULT_BINLOG_SIZE = 10485760
 NS = 1_000_000_000
 SAFETY_MARGIN = NS  # DEADLINE_SOON fires this long before the earliest TTR deadline
+# A body at least this big is never copied to be stored or answered: kept as the bytearray it was
+# read into, and queued for the socket by reference between its header and CRLF.
+BIG_BODY = 1 << 20
 
 # the cmd-* counters of ``stats``, in wire order
 COUNTED = (

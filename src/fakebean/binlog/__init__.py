@@ -17,7 +17,7 @@ from .recovery import recover
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["EXIT_LOCK", "Journal", "LockError", "lock_dir", "open_journal", "unlock_dir"]
+__all__ = ["EXIT_LOCK", "Journal", "LockError", "lock_dir", "open_journal", "start_afresh", "unlock_dir"]
 
 EXIT_LOCK = 10  # beanstalkd's status when it cannot lock the directory
 
@@ -66,6 +66,26 @@ def open_journal(
     """Lock ``directory``, recover its jobs into ``engine`` and attach the journal to it."""
     fd = lock_dir(directory)
     journal = Journal(directory, filesize, fsync_ms, want_sync)
+    journal.lock_fd = fd
+    try:
+        recover(engine, journal)
+    except BaseException:
+        journal.close()
+        raise
+    engine.journal = journal
+    return journal
+
+
+def start_afresh(engine: Engine, old: Journal) -> Journal:
+    """``reset()`` on a server with a directory: the directory as a brand-new server would leave it
+    after a start with no jobs (every ``binlog.N`` removed, a new ``binlog.1``), still under the lock
+    the server holds, and a new journal on it attached to ``engine`` (whose jobs are gone)."""
+    fd, old.lock_fd = old.lock_fd, -1  # closed without giving the lock up
+    old.close()
+    for name in os.listdir(old.dir):
+        if name.startswith("binlog."):
+            os.unlink(os.path.join(old.dir, name))
+    journal = Journal(old.dir, old.filesize, old.sync_rate // 1_000_000, old.want_sync)
     journal.lock_fd = fd
     try:
         recover(engine, journal)

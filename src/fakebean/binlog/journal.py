@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..engine_view import EngineView
 from ..model import DELAYED, READY, Conn, Job
 from ..wire import BURIED, RELEASED
 from .records import ST_INVALID, STATE_CODE
@@ -32,7 +33,7 @@ class Journal(Wal):
         self.maint()
         return ok
 
-    def put(self, engine: Engine, conn: Conn, job: Job, body: bytes) -> None:
+    def put(self, engine: Engine, conn: Conn, job: Job, body: bytes | bytearray) -> None:
         """A put whose body arrived (``enqueue_incoming_job``)."""
         del engine.incoming[job.id]
         job.body = body
@@ -60,7 +61,7 @@ class Journal(Wal):
         engine.make_buried(job)  # the write failed: beanstalkd buries the job and says so
         engine.reply(conn, b"BURIED %d\r\n" % job.id)
 
-    def bury(self, engine: Engine, conn: Conn, job: Job) -> bool:
+    def bury(self, engine: EngineView, conn: Conn, job: Job) -> bool:
         """``bury_job`` with its store update, after the job left its reserver. False: reply
         INTERNAL_ERROR (the job is lost, as in beanstalkd)."""
         if not self.reserve_update():
@@ -68,7 +69,7 @@ class Journal(Wal):
         engine.make_buried(job)
         return self.record(job)
 
-    def kick(self, engine: Engine, job: Job) -> bool:
+    def kick(self, engine: EngineView, job: Job) -> bool:
         """``kick_buried_job`` / ``kick_delayed_job``. False when no space: the job stays."""
         if not self.reserve_update():
             return False
@@ -79,7 +80,7 @@ class Journal(Wal):
         engine.make_ready(job)
         return True
 
-    def release_delayed(self, engine: Engine, job: Job, delay: int) -> bytes:
+    def release_delayed(self, engine: EngineView, job: Job, delay: int) -> bytes:
         """``release`` with a delay, the job already out of its reserver's hands and with its
         new priority; returns the reply. No space: OUT_OF_MEMORY, and the job is lost, as in
         beanstalkd; a failed write buries it."""

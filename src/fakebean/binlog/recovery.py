@@ -254,3 +254,12 @@ def restore(engine: Engine, wal: Wal | None, jobs: Iterable[Recovered], max_full
             engine.make_delayed(job, rec.deadline_at - now)
         else:
             engine.make_ready(job)
+    # The queues took the jobs in replay order (the buried list keeps it, as beanstalkd's does);
+    # the job table goes back to id order, which listings rely on. Compaction writes an old job
+    # after newer ones, so the two orders differ. (In place: the wal shares the table.)
+    table = engine.jobs
+    ids = list(table)
+    if any(a > b for a, b in zip(ids, ids[1:], strict=False)):
+        ordered = sorted(table.items())
+        table.clear()
+        table.update(ordered)

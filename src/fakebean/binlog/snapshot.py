@@ -4,11 +4,17 @@ With a binlog directory the new engine recovers it exactly as the executable doe
 the live jobs are taken as records (each with its current fields, as compaction would write them)
 and put through the same ``restore``: reserved jobs come back ready, delayed ones keep their
 deadline, buried ones stay buried with one more bury; pauses, counters and connections are gone.
+
+Ids go on as recovery from a directory would make them: from the highest id of a full record still
+on disk, deleted job or not. ``Files`` follows which files a directory would still hold (one per
+run, each kept while it holds a live job's record or is the current one); it does not follow
+compaction, which only starts moving records once three files are on disk (see the README).
 """
 
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 
 from ..engine import Engine
 from ..model import INVALID, RESERVED
@@ -26,8 +32,38 @@ def snapshot(engine: Engine) -> list[Recovered]:
         rec: Jobrec = unpack_jobrec(pack_jobrec(job, STATE_CODE[job.state]))
         if job.state == RESERVED:
             rec = rec._replace(state=ST_READY)
-        jobs.append(Recovered(rec, job.tube.name, job.body + b"\r\n"))
+        jobs.append(Recovered(rec, job.tube.name, bytes(job.body) + b"\r\n"))
     return jobs
+
+
+class Files:
+    """The ``binlog.N`` files an in-memory server's restarts would have left, oldest first: for each,
+    the lowest and highest id of the full records written in it (put in its run)."""
+
+    __slots__ = ("first", "kept")
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[int, int]] = []  # earlier runs' files still on disk
+        self.first = 1  # the first id of the current run
+
+    def restart(self, old: Engine) -> int:
+        """The highest full-record id recovery would read after ``old``'s run; keeps the files the
+        new run starts with."""
+        live = sorted(j.id for j in old.jobs.values() if j.state != INVALID)
+
+        def holds_live(f: tuple[int, int]) -> bool:
+            at = bisect_left(live, f[0])
+            return at < len(live) and live[at] <= f[1]
+
+        files = [*self.kept, (self.first, old.next_job_id - 1)]
+        while len(files) > 1 and not holds_live(files[0]):  # removed while the run went on
+            del files[0]
+        highest = max((f[1] for f in files if f[1] >= f[0]), default=0)
+        while files and not holds_live(files[0]):  # removed at the new start
+            del files[0]
+        self.kept = files
+        self.first = highest + 1
+        return highest
 
 
 def fresh_engine(old: Engine, now: int) -> Engine:
@@ -46,5 +82,7 @@ def restarted(old: Engine, now: int, keep_jobs: bool, binlog_dir: str | None) ->
                     os.unlink(os.path.join(binlog_dir, name))
         return engine
     if keep_jobs:
-        restore(engine, None, snapshot(old), old.next_job_id - 1)
+        files = old.memory_files or Files()
+        restore(engine, None, snapshot(old), files.restart(old))
+        engine.memory_files = files
     return engine

@@ -1,0 +1,262 @@
+"""Memory and work bounded by live state (issue 9, items 1-4 and 6), on the engine directly.
+
+Counts, never timings: heap entries, calls that do per-entry work, traced allocations. Each test
+fails on the engine before the fix (stale timer entries kept jobs and their bodies, touches grew the
+deadline heaps, every timer past 4,096 re-filtered the heap, a reserve walked the watch list four
+times, a big body was copied three times on the way in and twice on the way out).
+"""
+
+from __future__ import annotations
+
+import gc
+import socket
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from fakebean.engine import Engine
+from fakebean.model import Conn, Multiset
+
+pytestmark = pytest.mark.fake
+
+NS = 1_000_000_000
+KIB = 1024
+MIB = 1024 * KIB
+
+
+def _fresh(max_job_size: int = 65535) -> tuple[Engine, Conn]:
+    engine = Engine(max_job_size=max_job_size)
+    return engine, engine.connect(0)
+
+
+def _run(engine: Engine, conn: Conn, data: bytes) -> bytes:
+    """Feed ``data`` and run it to the end, turn after turn (as a shell does with ``busy``)."""
+    engine.feed(conn, data, engine.now)
+    while engine.busy:
+        busy, engine.busy = engine.busy, {}
+        for waiting in busy:
+            engine.resume(waiting, engine.now)
+    out = b"".join(conn.out)
+    conn.out.clear()
+    conn.out_size = 0
+    engine.dirty.clear()
+    return out
+
+
+@contextmanager
+def _counting(owner: type, name: str, budget: int) -> Iterator[list[int]]:
+    """Count calls of ``owner.name`` (found on the class that defines it), failing at once past
+    ``budget`` so that quadratic work shows as a failure, not a hang."""
+    for klass in owner.__mro__:
+        if name in vars(klass):
+            break
+    else:
+        raise AssertionError(f"{owner.__name__} has no {name}")
+    original: Callable[..., Any] = vars(klass)[name]
+    calls = [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > budget:
+            raise AssertionError(f"{name} called more than {budget} times")
+        return original(*args, **kwargs)
+
+    setattr(klass, name, counted)
+    try:
+        yield calls
+    finally:
+        setattr(klass, name, original)
+
+
+def _traced_growth(action: Callable[[], None]) -> int:
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        action()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+# ------------------------------------------------------------------ 9.1 stale timer entries
+def test_deleted_delayed_jobs_leave_no_bodies_behind() -> None:
+    engine, conn = _fresh()
+    body = b"x" * (64 * KIB - 1)
+
+    def cycles(count: int) -> None:
+        for _ in range(count):
+            reply = _run(engine, conn, b"put 0 3600 60 %d\r\n%s\r\n" % (len(body), body))
+            job_id = int(reply.split()[1])
+            assert _run(engine, conn, b"delete %d\r\n" % job_id) == b"DELETED\r\n"
+
+    cycles(100)  # warm up: caches, the heaps' first compactions
+    growth = _traced_growth(lambda: cycles(1000))
+    # Before the fix every cycle kept its 64 KiB body (64 MB); now the stale entries hold only
+    # small records, and at most as many as there are live timers plus a constant.
+    assert growth < 1 * MIB, growth
+    assert engine.timer_count() <= 2 * 64 + 1
+
+
+def test_closed_waiters_leave_the_timer_heap_bounded_by_live_state() -> None:
+    engine, producer = _fresh()
+    for _ in range(2000):  # live jobs, none of them in the waiters' tube, each with a live timer
+        _run(engine, producer, b"put 0 3600 60 1\r\nx\r\n")
+    for _ in range(5000):
+        waiter = engine.connect(engine.now)
+        _run(engine, waiter, b"watch other\r\nignore default\r\nreserve-with-timeout 100\r\n")
+        engine.disconnect(waiter, engine.now)
+    # The waits' stale entries are bounded by the live waits (none), not by the 2,000 live delays.
+    # Before the fix the bound grew with the live jobs: all 5,000 stayed.
+    assert engine.timer_count() < 2000 + 300
+
+
+def test_a_connection_closed_while_waiting_is_freed_at_once() -> None:
+    engine, _ = _fresh()
+    waiter = engine.connect(0)
+    _run(engine, waiter, b"reserve-with-timeout 100\r\n")
+    assert engine.waiting_ct == 1
+    engine.disconnect(waiter, 0)
+    conn_id = waiter.id
+    del waiter
+    gc.collect()
+    # Before, its stale wait timer held it (and through it the shell's handle) until compacted.
+    assert not [o for o in gc.get_objects() if isinstance(o, Conn) and o.id == conn_id]
+    assert engine.next_deadline() is None
+
+
+# ------------------------------------------------------------------ 9.2 touch
+def test_touching_one_job_many_times_keeps_its_heaps_small() -> None:
+    engine, conn = _fresh()
+    _run(engine, conn, b"put 0 0 60 1\r\nx\r\n")
+    assert _run(engine, conn, b"reserve\r\n") == b"RESERVED 1 1\r\nx\r\n"
+    for i in range(50_000):
+        engine.feed(conn, b"touch 1\r\n", engine.now + i)
+        conn.out.clear()
+        conn.out_size = 0
+    engine.dirty.clear()
+    assert len(conn.deadlines) <= 2 + 64 + 1
+    assert engine.timer_count() <= 2 * engine.live_timers_bound() + 64 + 1
+    # and the touches still work: the job times out 60 s after the last one, not before
+    last = engine.now
+    engine.tick(last + 60 * NS)
+    assert engine.jobs[1].state == "reserved"
+    engine.tick(last + 60 * NS + 1)
+    assert engine.jobs[1].state == "ready"
+
+
+# ------------------------------------------------------------------ 9.3 timer work
+def test_many_waiters_cost_linear_timer_work() -> None:
+    engine, _ = _fresh()
+    waiters = [engine.connect(0) for _ in range(8000)]
+    with _counting(Engine, "_timer_live", 20 * 8000) as calls:
+        for waiter in waiters:
+            engine.feed(waiter, b"reserve-with-timeout 100\r\n", 0)
+    assert engine.waiting_ct == 8000
+    assert calls[0] <= 20 * 8000
+
+
+def test_pipelined_touches_cost_linear_timer_work() -> None:
+    engine, conn = _fresh()
+    _run(engine, conn, b"put 0 0 60 1\r\nx\r\nreserve\r\n")
+    with _counting(Engine, "_timer_live", 20 * 15000):
+        assert _run(engine, conn, b"touch 1\r\n" * 15000) == b"TOUCHED\r\n" * 15000
+
+
+# ------------------------------------------------------------------ 9.4 reserve and the watch list
+def test_reserve_with_timeout_0_does_not_walk_a_long_watch_list_when_nothing_is_ready() -> None:
+    engine, conn = _fresh()
+    for i in range(2000):
+        _run(engine, conn, b"watch t%d\r\n" % i)
+    with _counting(Multiset, "remove", 0), _counting(Multiset, "append", 0):
+        assert _run(engine, conn, b"reserve-with-timeout 0\r\n" * 200) == b"TIMED_OUT\r\n" * 200
+
+
+def test_reserve_with_timeout_0_does_not_wait_when_only_other_tubes_have_jobs() -> None:
+    # It looks at each watched tube once (beanstalkd's enqueue_waiting_conn and
+    # remove_waiting_conn walk the list too), but no longer joins and leaves 2,000 waiter lists.
+    engine, conn = _fresh()
+    for i in range(2000):
+        _run(engine, conn, b"watch t%d\r\n" % i)
+    other = engine.connect(0)
+    _run(engine, other, b"use elsewhere\r\nput 0 0 60 1\r\nx\r\n")
+    with _counting(Multiset, "remove", 0), _counting(Multiset, "append", 0):
+        assert _run(engine, conn, b"reserve-with-timeout 0\r\n" * 20) == b"TIMED_OUT\r\n" * 20
+
+
+# ------------------------------------------------------------------ 9.6 big bodies
+def _big_put(engine: Engine, conn: Conn, size: int, chunk: int = 64 * KIB) -> None:
+    """A put of ``size`` bytes fed as the executable reads it, 64 KiB at a time (the test holds
+    no copy of its own: each chunk is made when fed)."""
+    engine.feed(conn, b"put 0 0 60 %d\r\n" % size, engine.now)
+    for start in range(0, size, chunk):
+        engine.feed(conn, b"y" * min(chunk, size - start), engine.now)
+    engine.feed(conn, b"\r\n", engine.now)
+    assert b"".join(conn.out) == b"INSERTED 1\r\n"
+    conn.out.clear()
+    conn.out_size = 0
+
+
+def test_a_big_body_is_stored_without_extra_copies() -> None:
+    size = 16 * MIB
+    engine, conn = _fresh(max_job_size=size)
+    tracemalloc.start()
+    try:
+        _big_put(engine, conn, size)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert current < 1.1 * size  # the body, once
+    assert peak < 1.2 * size, peak / size  # before: parts, their join and a slice (3x)
+    assert len(engine.jobs[1].body) == size
+
+
+def test_a_big_body_is_answered_without_a_copy() -> None:
+    size = 16 * MIB
+    engine, conn = _fresh(max_job_size=size)
+    _big_put(engine, conn, size)
+    body = engine.jobs[1].body
+    tracemalloc.start()
+    try:
+        engine.feed(conn, b"reserve\r\n", engine.now)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.1 * size, peak / size  # before: the reply formatted around a copy
+    assert b"".join(conn.out) == b"RESERVED 1 %d\r\n" % size + body + b"\r\n"
+    assert any(piece is body for piece in conn.out)  # the job's own bytes, queued as they are
+
+
+# ------------------------------------------------------------------ the put-header cache
+def test_parsed_put_headers_belong_to_one_engine() -> None:
+    small, small_conn = _fresh(max_job_size=5)
+    large, large_conn = _fresh(max_job_size=10)
+    line = b"put 0 0 60 8\r\n12345678\r\n"
+    assert _run(large, large_conn, line) == b"INSERTED 1\r\n"
+    assert _run(small, small_conn, line) == b"JOB_TOO_BIG\r\n"  # not the other engine's verdict
+    large.max_job_size = 5  # and a new limit is not judged by the old one's verdicts
+    assert _run(large, large_conn, line) == b"JOB_TOO_BIG\r\n"
+
+
+def test_a_big_body_through_a_recording_server() -> None:
+    """With a transcript on, the big body's pieces (one a bytearray) are recorded as bytes and the
+    client still gets every byte."""
+    from fakebean.threaded import ThreadedServer
+    from tests.support import RawConn
+
+    size = 2 * MIB
+    body = bytes(range(256)) * (size // 256)
+    with ThreadedServer(clock="frozen", max_job_size=size, transcript=10) as server:
+        host, port = server.address
+        conn = RawConn(socket.create_connection((host, port)))
+        try:
+            conn.send(b"put 0 0 60 %d\r\n" % size + body + b"\r\n")
+            assert conn.recv_line() == b"INSERTED 1\r\n"
+            assert conn.cmd("reserve") == b"RESERVED 1 %d\r\n" % size + body + b"\r\n"
+        finally:
+            conn.sock.close()
+        reserve = [e for e in server.transcript() if e.command == b"reserve\r\n"][0]
+        assert reserve.reply_size == len(b"RESERVED 1 %d\r\n" % size) + size + 2
+        assert isinstance(reserve.reply, bytes) and reserve.reply.startswith(b"RESERVED 1 ")
