@@ -13,7 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .model import Conn
+from .model import Buffer, Conn
 
 if TYPE_CHECKING:
     from .inprocess import Hub
@@ -35,7 +35,7 @@ class DirectHandle:
         self.sock = sock
         self.closing = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Buffer) -> None:
         self.sock.deliver(data)
 
     def close(self) -> None:
@@ -83,7 +83,7 @@ class DirectSocket:
 
     # -- the engine's side ---------------------------------------------------------------------------
 
-    def deliver(self, data: bytes) -> None:
+    def deliver(self, data: Buffer) -> None:
         with self.cond:
             if self.eof:
                 return

@@ -109,9 +109,10 @@ class Hub:
         self.sockets: set[DirectSocket] = set()
         self.waiters: set[DirectSocket] = set()  # readers waiting for a reply (direct mode)
         freezegun_hooks.register(self)
-        if server.binlog_dir is not None:
-            # The binlog is opened by Server.start and synced on the loop's timers: with one, the
-            # server runs on its loop from the start (direct sockets then post to it).
+        if server.binlog_dir is not None or server.admin is not None:
+            # The binlog (opened by Server.start, synced on the loop's timers) and the admin HTTP
+            # API live on the server's loop: with either, it runs there from the start (direct
+            # sockets then post to it).
             self.start_listening()
 
     @property
