@@ -8,15 +8,36 @@ that has to wait also moves time while no loop does (``Hub.wait_time``).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
+from .clock import Clock
+from .engine import Engine
 from .model import Buffer, Conn
 
-if TYPE_CHECKING:
-    from .inprocess import Hub
+
+class Hub(Protocol):
+    """What a direct connection needs of its hub (``fakebean.inprocess.Hub``)."""
+
+    lock: threading.Lock
+    loop: asyncio.AbstractEventLoop | None
+    closed: bool
+    clock: Clock
+    sockets: set[DirectSocket]
+
+    @property
+    def engine(self) -> Engine: ...
+
+    def settle(self, poke: bool = True) -> None: ...
+
+    def run(self, op: Callable[[], object]) -> None: ...
+
+    def wait_time(self, sock: DirectSocket, waiting: bool) -> float | None: ...
+
 
 # freezegun replaces module attributes that are the real time functions; in a tuple it cannot see it.
 # I/O timeouts are real time, whatever the test did to the clock.

@@ -277,5 +277,19 @@ class Hub:
         freezegun_hooks.unregister(self)
         if threaded is not None:
             threaded.close()
-        for sock in list(self.sockets):
+        with self.lock:
+            # Forgotten as well: the fixture keeps its server for the failure report until the
+            # session ends, and the connections (with their engine state) need not live that long.
+            sockets, self.sockets = self.sockets, set()
+            # Closed for the engine too, as the asyncio server's close does for its connections:
+            # what the engine (and the transcript's recorder) kept for them goes now.
+            recorder = self.server.controller.recorder
+            if recorder is not None:
+                recorder.stopping = True  # closes from here on are the server's
+            now = self.clock.now()
+            for sock in sockets:
+                conn = getattr(sock, "conn", None)
+                if conn is not None and not conn.closed:
+                    self.engine.disconnect(conn, now)
+        for sock in sockets:
             sock.server_closed()
