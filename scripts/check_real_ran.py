@@ -13,8 +13,8 @@ POLYGLOT_NODE_IDS (``pytest -m polyglot --collect-only -q``) lists the Node, PHP
 which CI must not take for a pass.
 
 BROWSER_NODE_IDS (``pytest -m browser --collect-only -q``) lists the dashboard's headless-Chromium tests
-(``tests/test_admin_browser.py``): likewise, every one must have passed; a skip means no Chromium or no
-Playwright.
+(``tests/fakebean/admin/test_admin_browser.py``): likewise, every one must have passed; a skip means no
+Chromium or no Playwright.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ if [ ${#polyglot_apt[@]} -gt 0 ]; then
     fi
 fi
 
-# --- Chromium, for the dashboard's browser tests (tests/test_admin_browser.py) ----------------------------
+# --- Chromium, for the dashboard's browser tests (tests/fakebean/admin/test_admin_browser.py) -------------
 # Debian's chromium, driven by Playwright's Python package (the test extra) through /usr/bin/chromium:
 # Playwright's own browser downloads are never used. Without root and apt-get this only warns: the
 # browser tests then skip, which .ci/run counts as a failure.

@@ -6,7 +6,7 @@ so nothing else changes. The rewrite works on tokens, not text: names are swappe
 they are code, so docstrings (which speak of both clients) come through unchanged.
 
     python scripts/unasync.py          # rewrite src/beanclient/_sync.py
-    python scripts/unasync.py --check  # exit 1 if it is stale (tests/client/test_unasync.py does this)
+    python scripts/unasync.py --check  # exit 1 if it is stale (tests/beanclient/client/test_unasync.py)
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The client's commands, written once: ``AsyncClient`` here, and ``Client`` generated from this
-file into ``_sync.py`` by ``scripts/unasync.py`` (``tests/client/test_unasync.py`` fails when that
+file into ``_sync.py`` by ``scripts/unasync.py`` (``tests/beanclient/client/test_unasync.py`` fails when that
 file is stale).
 
 Each command is a request built by the protocol core (``_protocol``), sent by the transport

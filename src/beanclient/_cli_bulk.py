@@ -12,21 +12,17 @@ import argparse
 import base64
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
-from ._cli_commands import STATES, AddAddress, body_text
+from ._cli_commands import STATES, AddAddress, body_text, command_adder
 from ._errors import NotFoundError, TimedOutError
 from ._protocol import DEFAULT_PRIORITY, DEFAULT_TTR, Job
 from ._sync import Client
 
 
 def add_parsers(commands: Any, add_address: AddAddress) -> None:
-    def command(name: str, run: Callable[..., int], help: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=help)
-        add_address(parser)
-        parser.set_defaults(run=run)
-        return parser
+    command = command_adder(commands, add_address)
 
     def states(parser: argparse.ArgumentParser, default: str) -> None:
         parser.add_argument(

@@ -17,13 +17,24 @@ AddAddress = Callable[[argparse.ArgumentParser], None]
 STATES = ("ready", "delayed", "buried")
 
 
-def add_parsers(commands: Any, add_address: AddAddress) -> None:
+AddCommand = Callable[[str, Callable[..., int], str], argparse.ArgumentParser]
+
+
+def command_adder(commands: Any, add_address: AddAddress) -> AddCommand:
+    """``command(name, run, help)``: add a sub-command that talks to a server (the address options,
+    and ``run(client, args)`` to call); returns its parser for the command's own arguments."""
+
     def command(name: str, run: Callable[..., int], help: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=help)
         add_address(parser)
         parser.set_defaults(run=run)
         return parser
 
+    return command
+
+
+def add_parsers(commands: Any, add_address: AddAddress) -> None:
+    command = command_adder(commands, add_address)
     p = command("stats", stats, "server statistics, as a table")
     p.add_argument("--json", action="store_true", help="as one JSON object")
     p = command("tubes", tubes, "every tube with its job counts")

@@ -13,7 +13,7 @@ from typing import Any
 
 from ._cli_address import cli_address
 from ._worker_async import AsyncWorker
-from ._worker_core import ReconnectPolicy, RetryPolicy, load_handler
+from ._worker_core import DEFAULT_GRACE, DEFAULT_TOUCH_MARGIN, ReconnectPolicy, RetryPolicy, load_handler
 from ._worker_sync import Worker
 
 
@@ -58,13 +58,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--touch-margin",
         type=int,
-        default=2,
+        default=DEFAULT_TOUCH_MARGIN,
         help="touch long jobs this many seconds before the TTR ends (default: %(default)s)",
     )
     parser.add_argument(
         "--grace",
         type=float,
-        default=30.0,
+        default=DEFAULT_GRACE,
         help="seconds jobs in hand get to finish at shutdown (default: %(default)s)",
     )
     parser.add_argument("--raw", action="store_true", help="give the handler bodies as bytes, not str")

@@ -2,7 +2,7 @@
 # Edit _async.py, then run `python scripts/unasync.py` (a test fails while this file is stale).
 # ruff: noqa: I001  (the imports keep the source's order: _sync_io stands where _async_io did)
 """The client's commands, written once: ``AsyncClient`` here, and ``Client`` generated from this
-file into ``_sync.py`` by ``scripts/unasync.py`` (``tests/client/test_unasync.py`` fails when that
+file into ``_sync.py`` by ``scripts/unasync.py`` (``tests/beanclient/client/test_unasync.py`` fails when that
 file is stale).
 
 Each command is a request built by the protocol core (``_protocol``), sent by the transport

@@ -1,7 +1,7 @@
 """Client-side checks of arguments the server would reject, run before anything is sent.
 
 They matter beyond nicer messages: a ``put`` line the server rejects with BAD_FORMAT leaves the body
-unread, and the server then parses the body as commands (beanstalkd-protocol.md §2.5), so the
+unread, and the server then parses the body as commands (docs/protocol.md §2.5), so the
 connection would be out of step for good.
 """
 
@@ -12,7 +12,7 @@ from ._errors import BodyTooBigError, InvalidTubeNameError, OutOfRangeError
 U32_MAX = 2**32 - 1
 MAX_TUBE_NAME = 200
 
-# beanstalkd-protocol.md §2.4.
+# docs/protocol.md §2.4.
 TUBE_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+/;.$_()"
 
 

@@ -6,55 +6,24 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import _worker_core as core
 from ._async import AsyncClient
 from ._errors import Error, NotFoundError
-from ._protocol import ConnectionTarget
 from ._worker_async_slot import AsyncWorkerJob, _AsyncSlot
-from ._worker_core import Counters, log
+from ._worker_base import WorkerBase
+from ._worker_core import log
 
 __all__ = ["AsyncWorker", "AsyncWorkerJob"]
 
 
-class AsyncWorker:
+class AsyncWorker(WorkerBase[Callable[[AsyncWorkerJob[Any]], Awaitable[object]]]):
     """``Worker`` for asyncio: ``await worker.run()``, ``worker.stop()`` (from any thread), and an
     ``async def handler(job)``. Same arguments and behaviour; handlers still running after the grace
     period are released and then cancelled."""
 
-    def __init__(
-        self,
-        address: ConnectionTarget,
-        tubes: str | Iterable[str] = ("default",),
-        handler: Callable[[AsyncWorkerJob[Any]], Awaitable[object]] | None = None,
-        *,
-        concurrency: int = 1,
-        encoding: str | None = "utf-8",
-        retry: core.RetryPolicy = core.DEFAULT_RETRY,
-        reconnect: core.ReconnectPolicy = core.DEFAULT_RECONNECT,
-        touch_margin: int = 2,
-        park_after: float = 0.1,
-        grace: float = 30.0,
-        io_timeout: float = 30.0,
-    ) -> None:
-        if handler is None:
-            raise TypeError("AsyncWorker needs a handler")
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        self.address = address
-        self.tubes = [tubes] if isinstance(tubes, str) else list(tubes)
-        self.handler = handler
-        self.concurrency = concurrency
-        self.encoding = encoding
-        self.retry = retry
-        self.reconnect = reconnect
-        self.touch_margin = touch_margin
-        self.park_after = park_after
-        self.grace = grace
-        self.io_timeout = io_timeout
-        self.counters = Counters()
+    def _prepare(self) -> None:
         self.stopping = False
         self.grace_over = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -63,7 +32,6 @@ class AsyncWorker:
         self._control: AsyncClient[bytes] | None = None
         self._control_lock: asyncio.Lock | None = None
         self._stop_requested = False
-        self._failure: Exception | None = None
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -74,7 +42,7 @@ class AsyncWorker:
             self._stopped.set()
         self._slots = [_AsyncSlot(self, i) for i in range(self.concurrency)]
         signals = self._install_signals()
-        log.info("worker started on %s: tubes %s, concurrency %d", self.address, self.tubes, self.concurrency)
+        self._log_started()
         tasks = [
             asyncio.create_task(slot.run(), name=f"beanclient-worker-{slot.index}") for slot in self._slots
         ]
@@ -87,17 +55,7 @@ class AsyncWorker:
                 self._loop.remove_signal_handler(number)
             self._loop = None
             self._stop_requested = False
-        log.info("worker stopped: %s", self.counters.as_dict())
-        failure, self._failure = self._failure, None
-        if failure is not None:
-            raise failure
-
-    def _fail(self, exc: Exception) -> None:
-        """A slot cannot work at all: stop, and have ``run()`` raise ``exc``."""
-        log.error("worker cannot start: %r", exc)
-        if self._failure is None:
-            self._failure = exc
-        self._stop_now()
+        self._end_run()
 
     def stop(self) -> None:
         """Stop reserving; safe from any thread, and before ``run()`` has started."""
@@ -121,8 +79,7 @@ class AsyncWorker:
             self._stopped.set()
         for slot in self._slots:
             slot.interrupt_reserve()
-        if first:  # logged once no slot can take another job
-            log.info("worker stopping: no more reserves; jobs in hand get %.1f s", self.grace)
+        self._log_stopping(first)
 
     async def _finish(self, tasks: list[asyncio.Task[None]]) -> None:
         _, pending = await asyncio.wait(tasks, timeout=self.grace)

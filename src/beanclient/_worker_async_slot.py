@@ -4,37 +4,42 @@ task for long jobs (as ``_worker_sync_slot``); also ``AsyncWorkerJob``."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Generic
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from . import _worker_core as core
+from . import _worker_plans as plans
 from ._async import AsyncClient
-from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, TimedOutError
+from ._errors import DeadlineSoonError, Error, NotFoundError
 from ._protocol import Job, TBody
 from ._stats import JobStats
-from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
-
-if TYPE_CHECKING:
-    from ._worker_async import AsyncWorker
+from ._worker_base import WorkerSettings
+from ._worker_core import JobLost, JobState, log
 
 
-class AsyncWorkerJob(Generic[TBody]):
+class _Owner(WorkerSettings, Protocol):
+    """The ``AsyncWorker`` as its slots see it (declared here: no import of ``_worker_async``)."""
+
+    @property
+    def handler(self) -> Callable[[AsyncWorkerJob[Any]], Awaitable[object]]: ...
+    @property
+    def stopping(self) -> bool: ...
+    @property
+    def grace_over(self) -> bool: ...
+    async def pause(self, seconds: float) -> None: ...
+    async def _wake(self, wake_id: int) -> None: ...
+
+
+class AsyncWorkerJob(core.HandlerJob[TBody]):
     """The job as an async handler sees it (``await job.touch()``; ``bury()``/``release()`` say
     what happens when the handler returns)."""
 
-    __slots__ = ("_slot", "_state", "job")
+    __slots__ = ("_slot",)
 
     def __init__(self, slot: _AsyncSlot, job: Job[Any], state: JobState) -> None:
         self._slot = slot
         self._state = state
-        self.job: Job[Any] = job
-
-    @property
-    def id(self) -> int:
-        return self.job.id
-
-    @property
-    def body(self) -> Any:
-        return self.job.body
+        self.job = job
 
     async def touch(self) -> None:
         await self._slot.touch(self._state, self.job)
@@ -42,18 +47,9 @@ class AsyncWorkerJob(Generic[TBody]):
     async def stats(self) -> JobStats:
         return await self._slot.job_stats(self._state, self.job)
 
-    def bury(self, priority: int | None = None) -> None:
-        self._state.action = Bury(priority)
-
-    def release(self, delay: int = 0, priority: int | None = None) -> None:
-        self._state.action = Release(priority, delay)
-
-    def __repr__(self) -> str:
-        return f"beanclient.AsyncWorkerJob(id={self.id})"
-
 
 class _AsyncSlot:
-    def __init__(self, worker: AsyncWorker, index: int) -> None:
+    def __init__(self, worker: _Owner, index: int) -> None:
         self.worker = worker
         self.index = index
         self.tube = core.private_tube(index)
@@ -167,46 +163,13 @@ class _AsyncSlot:
         self, client: AsyncClient[Any], job: Job[Any], state: JobState, error: Exception | None
     ) -> str:
         """Carry out what happens to the job; return the counter it adds to."""
-        worker = self.worker
-        action: Delete | Release | Bury = state.action or core.DELETE
-        if error is not None and state.action is None:
-            stats = await client.job_stats(job)
-            action = core.after_failure(worker.retry, stats.releases, stats.pri)
-            attempt = stats.releases + 1
-            if isinstance(action, Bury):
-                log.error(
-                    "job %d failed (attempt %d of %d); burying it",
-                    job.id,
-                    attempt,
-                    worker.retry.max_attempts,
-                    exc_info=error,
-                )
-            else:
-                log.warning(
-                    "job %d failed (attempt %d of %d); releasing it with a delay of %d s",
-                    job.id,
-                    attempt,
-                    worker.retry.max_attempts,
-                    action.delay,
-                    exc_info=error,
-                )
-        elif error is not None:
-            log.warning("job %d failed; the handler asked for %s", job.id, action, exc_info=error)
-        try:
-            if isinstance(action, Delete):
+        if error is None and state.action is None:  # the common case, without a plan's overhead
+            try:
                 await client.delete(job)
-                return "deleted"
-            priority = action.priority
-            if priority is None:
-                priority = (await client.job_stats(job)).pri
-            if isinstance(action, Release):
-                await client.release(job, priority, action.delay)
-                return "released"
-            await client.bury(job, priority)
-            return "buried"
-        except NotFoundError:
-            log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job.id)
-            return "lost"
+            except NotFoundError:
+                return core.log_not_reserved(job.id)
+            return "deleted"
+        return await plans.carry_out_async(client, plans.settle(self.worker, job, state, error))
 
     async def _claim(self, state: JobState, finishing: bool) -> None:
         if finishing:
@@ -251,9 +214,7 @@ class _AsyncSlot:
             self._unclaim(state)
 
     def _lost(self, state: JobState) -> None:
-        state.lost = True
-        self.worker.counters.add("lost")
-        log.warning("job %d lost with the connection: the server will hand it out again", state.job_id)
+        core.mark_lost(state, self.worker.counters)
 
     def interrupt_reserve(self) -> None:
         if self.reserve_task is not None:
@@ -323,61 +284,23 @@ class _AsyncSlot:
                 self.started = asyncio.get_running_loop().time()
 
     async def _park(self, client: AsyncClient[Any], state: JobState, job: Job[Any]) -> None:
-        """As ``_Slot._park``: wait on the server's clock, woken by a kick of a delayed job."""
-        worker = self.worker
-        stats = await client.job_stats(job)
-        if stats.ttr < core.SHORTEST_KEPT_TTR:
-            state.unkept = True
-            log.warning(
-                "job %d: a TTR of %d s is too short to keep the job alive; it is not touched",
-                job.id,
-                stats.ttr,
-            )
-            return
-        try:
-            wake_id: int | None = await client.put(b"wake", 0, core.WAKE_DELAY, 1)  # into self.tube
-        except DrainingError:
-            wake_id = None
-        self.wake_id = wake_id
-        if state.wanted or worker.grace_over:  # came before the wake-up existed
-            if wake_id is not None:
-                await client.delete(wake_id)
-            return
-        until_touch = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
-        await client.watch(self.tube)
-        for tube in worker.tubes:
-            await client.ignore(tube)
-        log.debug("job %d runs long: minding its TTR (%d s)", job.id, stats.ttr)
-        while True:
-            wait = until_touch if wake_id is not None else min(until_touch, 1)
-            try:
-                woken = await client.reserve(timeout=wait)
-            except (TimedOutError, DeadlineSoonError) as reason:
-                until_touch -= wait
-                if isinstance(reason, DeadlineSoonError) or until_touch <= 0:
-                    await client.touch(job)
-                    worker.counters.add("touched")
-                    log.debug("job %d touched (%s)", job.id, type(reason).__name__)
-                    until_touch = core.touch_interval(stats.ttr, worker.touch_margin)
-                if wake_id is None and (state.wanted or worker.grace_over):
-                    break
-                continue
-            await client.delete(woken)
-            break
-        for tube in worker.tubes:
-            await client.watch(tube)
-        await client.ignore(self.tube)
+        """As ``_Slot._park`` (``_worker_plans.park``)."""
+
+        def wanted() -> bool:
+            return state.wanted or self.worker.grace_over
+
+        def wake_recorded(wake_id: int | None) -> bool:
+            self.wake_id = wake_id
+            return wanted()
+
+        await plans.carry_out_async(
+            client, plans.park(self.worker, self.tube, state, job, wake_recorded, wanted)
+        )
 
     async def _abandon(self, client: AsyncClient[Any], state: JobState, job: Job[Any] | None) -> None:
         if job is None:
             return
         try:
-            await client.release(job, (await client.job_stats(job)).pri, 0)
+            await plans.carry_out_async(client, plans.abandon(self.worker, state, job))
         except (OSError, Error, asyncio.TimeoutError):
             self._lost(state)
-            return
-        state.abandoned = True
-        self.worker.counters.add("released")
-        log.warning(
-            "job %d still running after the %.1f s grace period: released it", job.id, self.worker.grace
-        )

@@ -20,7 +20,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
+
+from ._protocol import Job, TBody
 
 log = logging.getLogger("beanclient.worker")
 
@@ -53,6 +55,8 @@ class ReconnectPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
+DEFAULT_TOUCH_MARGIN = 2  # seconds before the TTR ends
+DEFAULT_GRACE = 30.0  # seconds jobs in hand get at shutdown
 DEFAULT_RECONNECT = ReconnectPolicy()
 
 
@@ -100,6 +104,38 @@ def after_failure(policy: RetryPolicy, releases: int, priority: int) -> Release 
     if releases + 1 >= policy.max_attempts:
         return Bury(priority)
     return Release(priority, policy.delay(releases))
+
+
+def log_failure(
+    policy: RetryPolicy, job_id: int, action: Action, error: Exception, releases: int | None
+) -> None:
+    """Say that a handler raised and what follows; ``releases`` is None when the handler itself
+    asked for the action (``bury()``/``release()``), else the count ``after_failure`` went by."""
+    if releases is None:
+        log.warning("job %d failed; the handler asked for %s", job_id, action, exc_info=error)
+    elif isinstance(action, Bury):
+        log.error(
+            "job %d failed (attempt %d of %d); burying it",
+            job_id,
+            releases + 1,
+            policy.max_attempts,
+            exc_info=error,
+        )
+    elif isinstance(action, Release):
+        log.warning(
+            "job %d failed (attempt %d of %d); releasing it with a delay of %d s",
+            job_id,
+            releases + 1,
+            policy.max_attempts,
+            action.delay,
+            exc_info=error,
+        )
+
+
+def log_not_reserved(job_id: int) -> str:
+    """A job the worker acted on was no longer its own; the counter that adds to."""
+    log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job_id)
+    return "lost"
 
 
 # -- keeping a long job ------------------------------------------------------------------------
@@ -205,6 +241,41 @@ class JobState:
             raise JobLost(f"job {self.job_id} was lost with its connection")
         if self.abandoned:
             raise JobLost(f"job {self.job_id} was released at shutdown")
+
+
+class HandlerJob(Generic[TBody]):
+    """What ``WorkerJob`` and ``AsyncWorkerJob`` share: ``id``, ``body``, the ``Job``, and
+    ``bury()``/``release()``, which only note what to do when the handler returns."""
+
+    __slots__ = ("_state", "job")
+    _state: JobState
+    job: Job[Any]  # (set by the subclass's __init__: one call per job fewer than a super() call)
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def body(self) -> Any:
+        return self.job.body
+
+    def bury(self, priority: int | None = None) -> None:
+        """Bury the job when the handler returns (priority: the job's own unless given)."""
+        self._state.action = Bury(priority)
+
+    def release(self, delay: int = 0, priority: int | None = None) -> None:
+        """Release the job when the handler returns, ready after ``delay`` seconds."""
+        self._state.action = Release(priority, delay)
+
+    def __repr__(self) -> str:
+        return f"beanclient.{type(self).__name__}(id={self.id})"
+
+
+def mark_lost(state: JobState, counters: Counters) -> None:
+    """The job's connection dropped with the job on it."""
+    state.lost = True
+    counters.add("lost")
+    log.warning("job %d lost with the connection: the server will hand it out again", state.job_id)
 
 
 def private_tube(slot: int) -> str:

@@ -6,21 +6,20 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from . import _worker_core as core
 from ._errors import Error, NotFoundError
-from ._protocol import ConnectionTarget
 from ._sync import Client
-from ._worker_core import Counters, log
+from ._worker_base import WorkerBase
+from ._worker_core import log
 from ._worker_sync_slot import WorkerJob, _Slot
 
 __all__ = ["Worker", "WorkerJob"]
 
 
-class Worker:
+class Worker(WorkerBase[Callable[[WorkerJob[Any]], object]]):
     """Reserve jobs from ``tubes`` and run ``handler(job)`` on each, ``concurrency`` at a time.
 
     Success deletes the job; an exception releases it with the ``retry`` policy's backoff, and
@@ -32,43 +31,12 @@ class Worker:
     :param park_after: Seconds a handler runs before the worker starts minding its TTR.
     """
 
-    def __init__(
-        self,
-        address: ConnectionTarget,
-        tubes: str | Iterable[str] = ("default",),
-        handler: Callable[[WorkerJob[Any]], object] | None = None,
-        *,
-        concurrency: int = 1,
-        encoding: str | None = "utf-8",
-        retry: core.RetryPolicy = core.DEFAULT_RETRY,
-        reconnect: core.ReconnectPolicy = core.DEFAULT_RECONNECT,
-        touch_margin: int = 2,
-        park_after: float = 0.1,
-        grace: float = 30.0,
-        io_timeout: float = 30.0,
-    ) -> None:
-        if handler is None:
-            raise TypeError("Worker needs a handler")
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        self.address = address
-        self.tubes = [tubes] if isinstance(tubes, str) else list(tubes)
-        self.handler = handler
-        self.concurrency = concurrency
-        self.encoding = encoding
-        self.retry = retry
-        self.reconnect = reconnect
-        self.touch_margin = touch_margin
-        self.park_after = park_after
-        self.grace = grace
-        self.io_timeout = io_timeout
-        self.counters = Counters()
+    def _prepare(self) -> None:
         self._stopping = threading.Event()
         self._grace_over = threading.Event()
         self._slots: list[_Slot] = []
         self._control: Client[bytes] | None = None
         self._control_lock = threading.Lock()
-        self._failure: Exception | None = None
 
     # -- running -----------------------------------------------------------------------------
 
@@ -77,7 +45,7 @@ class Worker:
         that came before ``run()`` makes it return at once."""
         self._slots = [_Slot(self, i) for i in range(self.concurrency)]
         restore = self._install_signals()
-        log.info("worker started on %s: tubes %s, concurrency %d", self.address, self.tubes, self.concurrency)
+        self._log_started()
         threads = [
             threading.Thread(target=slot.run, name=f"beanclient-worker-{slot.index}", daemon=True)
             for slot in self._slots
@@ -92,26 +60,18 @@ class Worker:
             restore()
             # fresh events for a later run; this run's slots keep the set ones
             self._stopping, self._grace_over = threading.Event(), threading.Event()
-        log.info("worker stopped: %s", self.counters.as_dict())
-        failure, self._failure = self._failure, None
-        if failure is not None:
-            raise failure
-
-    def _fail(self, exc: Exception) -> None:
-        """A slot cannot work at all: stop, and have ``run()`` raise ``exc``."""
-        log.error("worker cannot start: %r", exc)
-        if self._failure is None:
-            self._failure = exc
-        self.stop()
+        self._end_run()
 
     def stop(self) -> None:
         """Stop reserving; ``run()`` returns once the jobs in hand are done (or the grace is over)."""
+        self._stop_now()
+
+    def _stop_now(self) -> None:
         first = not self._stopping.is_set()
         self._stopping.set()
         for slot in self._slots:
             slot.interrupt_reserve()
-        if first:  # logged once no slot can take another job
-            log.info("worker stopping: no more reserves; jobs in hand get %.1f s", self.grace)
+        self._log_stopping(first)
 
     def _finish(self, threads: list[threading.Thread]) -> None:
         for slot in self._slots:

@@ -11,40 +11,44 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Generic
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from . import _worker_core as core
-from ._errors import DeadlineSoonError, DrainingError, Error, NotFoundError, TimedOutError
+from . import _worker_plans as plans
+from ._errors import DeadlineSoonError, Error, NotFoundError
 from ._protocol import Job, TBody
 from ._stats import JobStats
 from ._sync import Client
-from ._worker_core import Bury, Delete, JobLost, JobState, Release, log
-
-if TYPE_CHECKING:
-    from ._worker_sync import Worker
+from ._worker_base import WorkerSettings
+from ._worker_core import JobLost, JobState, log
 
 
-class WorkerJob(Generic[TBody]):
+class _Owner(WorkerSettings, Protocol):
+    """The ``Worker`` as its slots see it (declared here: no import of ``_worker_sync``)."""
+
+    @property
+    def handler(self) -> Callable[[WorkerJob[Any]], object]: ...
+    @property
+    def _stopping(self) -> threading.Event: ...
+    @property
+    def _grace_over(self) -> threading.Event: ...
+    def _wake(self, wake_id: int) -> None: ...
+
+
+class WorkerJob(core.HandlerJob[TBody]):
     """The job as a handler sees it: ``id``, ``body``, the ``Job``, and what it may do with it.
 
     ``bury()`` and ``release()`` say what happens when the handler returns (instead of ``delete``,
     or instead of the retry policy if it raises); ``touch()`` restarts the TTR at once.
     """
 
-    __slots__ = ("_slot", "_state", "job")
+    __slots__ = ("_slot",)
 
     def __init__(self, slot: _Slot, job: Job[Any], state: JobState) -> None:
         self._slot = slot
         self._state = state
-        self.job: Job[Any] = job
-
-    @property
-    def id(self) -> int:
-        return self.job.id
-
-    @property
-    def body(self) -> Any:
-        return self.job.body
+        self.job = job
 
     def touch(self) -> None:
         self._slot.touch(self._state, self.job)
@@ -52,22 +56,11 @@ class WorkerJob(Generic[TBody]):
     def stats(self) -> JobStats:
         return self._slot.job_stats(self._state, self.job)
 
-    def bury(self, priority: int | None = None) -> None:
-        """Bury the job when the handler returns (priority: the job's own unless given)."""
-        self._state.action = Bury(priority)
-
-    def release(self, delay: int = 0, priority: int | None = None) -> None:
-        """Release the job when the handler returns, ready after ``delay`` seconds."""
-        self._state.action = Release(priority, delay)
-
-    def __repr__(self) -> str:
-        return f"beanclient.WorkerJob(id={self.id})"
-
 
 class _Slot:
     """One connection, the jobs reserved on it one at a time, and the keeper for long ones."""
 
-    def __init__(self, worker: Worker, index: int) -> None:
+    def __init__(self, worker: _Owner, index: int) -> None:
         self.worker = worker
         self.index = index
         # this run's events: a slot left behind in a handler after the grace period stays stopped
@@ -187,46 +180,13 @@ class _Slot:
 
     def _settle(self, client: Client[Any], job: Job[Any], state: JobState, error: Exception | None) -> str:
         """Carry out what happens to the job; return the counter it adds to."""
-        worker = self.worker
-        action: Delete | Release | Bury = state.action or core.DELETE
-        if error is not None and state.action is None:
-            stats = client.job_stats(job)
-            action = core.after_failure(worker.retry, stats.releases, stats.pri)
-            attempt = stats.releases + 1
-            if isinstance(action, Bury):
-                log.error(
-                    "job %d failed (attempt %d of %d); burying it",
-                    job.id,
-                    attempt,
-                    worker.retry.max_attempts,
-                    exc_info=error,
-                )
-            else:
-                log.warning(
-                    "job %d failed (attempt %d of %d); releasing it with a delay of %d s",
-                    job.id,
-                    attempt,
-                    worker.retry.max_attempts,
-                    action.delay,
-                    exc_info=error,
-                )
-        elif error is not None:
-            log.warning("job %d failed; the handler asked for %s", job.id, action, exc_info=error)
-        try:
-            if isinstance(action, Delete):
+        if error is None and state.action is None:  # the common case, without a plan's overhead
+            try:
                 client.delete(job)
-                return "deleted"
-            priority = action.priority
-            if priority is None:
-                priority = client.job_stats(job).pri
-            if isinstance(action, Release):
-                client.release(job, priority, action.delay)
-                return "released"
-            client.bury(job, priority)
-            return "buried"
-        except NotFoundError:
-            log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job.id)
-            return "lost"
+            except NotFoundError:
+                return core.log_not_reserved(job.id)
+            return "deleted"
+        return plans.carry_out(client, plans.settle(self.worker, job, state, error))
 
     # -- the handler's calls -----------------------------------------------------------------
 
@@ -277,9 +237,7 @@ class _Slot:
             self._unclaim(state)
 
     def _lost(self, state: JobState) -> None:
-        state.lost = True
-        self.worker.counters.add("lost")
-        log.warning("job %d lost with the connection: the server will hand it out again", state.job_id)
+        core.mark_lost(state, self.worker.counters)
 
     # -- stopping ----------------------------------------------------------------------------
 
@@ -346,62 +304,17 @@ class _Slot:
                     self.cond.notify_all()
 
     def _park(self, client: Client[Any], state: JobState, job: Job[Any]) -> None:
-        """Wait on the server's clock for the time to touch, until woken.
+        """Wait on the server's clock for the time to touch, until woken (``_worker_plans.park``)."""
 
-        The wake-up is a delayed job the keeper puts into its private tube before it waits there;
-        whoever needs the connection back kicks it (``kick-job`` works in drain mode too). A server
-        in drain mode takes no put: then the keeper looks every second instead.
-        """
-        worker = self.worker
-        stats = client.job_stats(job)
-        if stats.ttr < core.SHORTEST_KEPT_TTR:
-            state.unkept = True
-            log.warning(
-                "job %d: a TTR of %d s is too short to keep the job alive; it is not touched",
-                job.id,
-                stats.ttr,
-            )
-            return
-        try:
-            wake_id: int | None = client.put(b"wake", 0, core.WAKE_DELAY, 1)  # into self.tube
-        except DrainingError:
-            wake_id = None
-        with self.lock:
-            self.wake_id = wake_id
-            wanted = state.wanted or self.grace_over.is_set()  # came before the wake-up existed
-        if wanted:
-            if wake_id is not None:
-                client.delete(wake_id)
-            return
-        until_touch = core.first_touch_wait(stats.time_left, stats.ttr, worker.touch_margin)
-        client.watch(self.tube)
-        for tube in worker.tubes:
-            client.ignore(tube)
-        log.debug("job %d runs long: minding its TTR (%d s)", job.id, stats.ttr)
-        while True:
-            wait = until_touch if wake_id is not None else min(until_touch, 1)
-            try:
-                woken = client.reserve(timeout=wait)
-            except (TimedOutError, DeadlineSoonError) as reason:
-                until_touch -= wait
-                if isinstance(reason, DeadlineSoonError) or until_touch <= 0:
-                    client.touch(job)
-                    worker.counters.add("touched")
-                    log.debug("job %d touched (%s)", job.id, type(reason).__name__)
-                    until_touch = core.touch_interval(stats.ttr, worker.touch_margin)
-                if wake_id is None and (state.wanted or self.grace_over.is_set()):
-                    break
-                continue
-            client.delete(woken)
-            break
-        for tube in worker.tubes:
-            client.watch(tube)
-        client.ignore(self.tube)
+        def wanted() -> bool:
+            return state.wanted or self.grace_over.is_set()
+
+        def wake_recorded(wake_id: int | None) -> bool:
+            with self.lock:
+                self.wake_id = wake_id
+                return wanted()
+
+        plans.carry_out(client, plans.park(self.worker, self.tube, state, job, wake_recorded, wanted))
 
     def _abandon(self, client: Client[Any], state: JobState, job: Job[Any]) -> None:
-        client.release(job, client.job_stats(job).pri, 0)
-        state.abandoned = True
-        self.worker.counters.add("released")
-        log.warning(
-            "job %d still running after the %.1f s grace period: released it", job.id, self.worker.grace
-        )
+        plans.carry_out(client, plans.abandon(self.worker, state, job))

@@ -39,7 +39,7 @@ def cmd_put(engine: EngineView, conn: Conn, rest: bytes) -> None:
     headers = engine.put_headers
     header = headers.get(rest)
     if header is None:
-        parsed = parse_put(rest)  # (§4.1)
+        parsed = parse_put(rest)  # (docs/protocol.md §4.1)
         if parsed is None:
             engine.reply(conn, BAD_FORMAT)
             return
@@ -197,20 +197,21 @@ def cmd_kick(engine: EngineView, conn: Conn, rest: bytes) -> None:
     if tube.buried:
         while kicked < bound and tube.buried:
             job = next(iter(tube.buried.values()))
-            _kick(engine, job)
+            kick_one(engine, job)
             kicked += 1
     else:
         while kicked < bound:
             top = engine.delayed_top(tube)
             if top is None:
                 break
-            _kick(engine, top)
+            kick_one(engine, top)
             kicked += 1
     engine.reply(conn, b"KICKED %d\r\n" % kicked)
 
 
-def _kick(engine: EngineView, job: Job) -> bool:
-    """False when the binlog has no room (beanstalkd 1.12's kick still counts it; kick-job does not)."""
+def kick_one(engine: EngineView, job: Job) -> bool:
+    """Kick one buried or delayed job (also the controls' kick). False when the binlog has no room
+    (the job stays where it is; beanstalkd 1.12's kick still counts it, kick-job does not)."""
     if engine.journal is not None:
         return engine.journal.kick(engine, job)
     engine.take_out(job)
@@ -227,7 +228,7 @@ def cmd_kick_job(engine: EngineView, conn: Conn, rest: bytes) -> None:
     if job is None or job.state not in (S_BURIED, DELAYED):
         engine.reply(conn, NOT_FOUND)
         return
-    engine.reply(conn, KICKED if _kick(engine, job) else NOT_FOUND)
+    engine.reply(conn, KICKED if kick_one(engine, job) else NOT_FOUND)
 
 
 # ------------------------------------------------------------------ watching
@@ -262,7 +263,7 @@ def cmd_pause_tube(engine: EngineView, conn: Conn, rest: bytes) -> None:
     if parsed is None:
         engine.reply(conn, BAD_FORMAT)
         return
-    engine.counts[CMD["pause-tube"]] += 1  # counted before the name is checked (§4.22)
+    engine.counts[CMD["pause-tube"]] += 1  # counted before the name is checked (docs/protocol.md §4.22)
     name, seconds = parsed
     if len(name) > 200 or name[0] == 0x2D:
         engine.reply(conn, BAD_FORMAT)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import snapshots
+from .commands import kick_one
 from .model import BURIED, DELAYED, READY, RESERVED, Conn, Job, Tube
 from .snapshots import STATES, JobInfo
 from .stats import server_stats
@@ -47,26 +48,16 @@ def kick(engine: Engine, tube: str, bound: int) -> int:
         return 0
     if t.buried:  # buried jobs, else delayed ones: never both in one kick
         while kicked < bound and t.buried:
-            if not _kick(engine, next(iter(t.buried.values()))):
+            if not kick_one(engine, next(iter(t.buried.values()))):
                 break
             kicked += 1
     else:
         while kicked < bound:
             top = engine.delayed_top(t)
-            if top is None or not _kick(engine, top):
+            if top is None or not kick_one(engine, top):
                 break
             kicked += 1
     return kicked
-
-
-def _kick(engine: Engine, job: Job) -> bool:
-    """As the command: False when the binlog has no room left (the job stays where it is)."""
-    if engine.journal is not None:
-        return engine.journal.kick(engine, job)
-    engine.take_out(job)
-    job.kicks += 1
-    engine.make_ready(job)
-    return True
 
 
 def kick_job(engine: Engine, job_id: int) -> bool:
@@ -75,7 +66,7 @@ def kick_job(engine: Engine, job_id: int) -> bool:
     job = engine.jobs.get(job_id)
     if job is None or job.state not in (BURIED, DELAYED):
         return False
-    return _kick(engine, job)
+    return kick_one(engine, job)
 
 
 def _take(engine: Engine, job: Job) -> None:

@@ -27,26 +27,22 @@ handler is still running (``conn.eager``, see ``Scheduler.reply``). Handlers the
 soon as the answer is decided and file the job afterwards: one round trip is the whole cost of a
 request/response client, and the filing overlaps with the reply's flight.
 
-Section numbers (§) refer to ``beanstalkd-protocol.md``.
+Section numbers (§) refer to ``docs/protocol.md``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from .bodies import complete_body, fill_body
 from .dispatch import BARE, WITH_ARGS, dispatch_line
-from .engine_view import PutHeader
+from .engine_view import JournalView, PutHeader
 from .model import BITBUCKET, BODY, COMMAND, SKIP_LINE, Conn, Job
 from .scheduler import Scheduler
-
-if TYPE_CHECKING:
-    from .binlog.journal import Journal
-    from .binlog.snapshot import Files
 from .wire import (
     BAD_FORMAT,
-    BIG_BODY,
     CMD,
     DEFAULT_BINLOG_SIZE,
     DEFAULT_MAX_JOB_SIZE,
@@ -67,6 +63,24 @@ IN_LIMIT = 1 << 16  # the shell stops reading a connection holding this much unp
 # so that a 64 KiB pipeline holds no other client up for long (beanstalkd runs one command per
 # connection per turn; a batch keeps the per-turn cost of a Python loop small).
 TURN_COMMANDS = 32
+
+
+class EngineJournal(JournalView, Protocol):
+    """The binlog (``binlog.journal.Journal``) as the engine, its shells and the controls use it,
+    declared here so that the engine does not import the binlog (which imports the engine)."""
+
+    def put(self, engine: Engine, conn: Conn, job: Job, body: bytes | bytearray) -> None: ...
+    def reserve_put(self, job: Job) -> bool: ...
+    def reserve_update(self) -> bool: ...
+    def record(self, job: Job, state: int | None = None) -> bool: ...
+    def close(self) -> None: ...
+
+
+class RestartFiles(Protocol):
+    """``binlog.snapshot.Files``, which follows the files an in-memory server's restarts would
+    leave (declared here for the same reason as ``EngineJournal``)."""
+
+    def restart(self, old: Engine) -> int: ...
 
 
 class Engine(Scheduler):
@@ -115,9 +129,9 @@ class Engine(Scheduler):
         self.host_info = (uname.nodename.encode(), uname.version.encode(), uname.machine.encode())
         self.instance_id = os.urandom(8).hex().encode()
         self.draining = False
-        self.journal: Journal | None = None  # the binlog (-b), when there is one
+        self.journal: EngineJournal | None = None  # the binlog (-b), when there is one
         # Without one, what its files would hold across in-process restarts (ids go on from them).
-        self.memory_files: Files | None = None
+        self.memory_files: RestartFiles | None = None
         # Connections that stopped at TURN_COMMANDS with commands still buffered: the shell calls
         # ``resume`` for each on its next turn, without waiting for input.
         self.busy: dict[Conn, None] = {}
@@ -289,7 +303,7 @@ class Engine(Scheduler):
                         ok = buf[end - 2 : end] == b"\r\n"
                         body: bytes | bytearray = buf[pos : end - 2]
                     else:
-                        body, ok = _complete(conn, partial, buf, pos, end)
+                        body, ok = complete_body(conn, partial, buf, pos, end)
                     pos = end
                     conn.mode = COMMAND
                     if pos == n and conn.send_now is not None and not conn.out:
@@ -302,7 +316,7 @@ class Engine(Scheduler):
                         break
                     continue
                 if avail:
-                    _fill(conn, buf, pos, n)
+                    fill_body(conn, buf, pos, n)
                     pos = n
                 break
             elif mode == SKIP_LINE:
@@ -325,22 +339,28 @@ class Engine(Scheduler):
                 conn.mode = COMMAND
                 self.reply(conn, JOB_TOO_BIG)
         conn.buf = b"" if pos == n else buf[pos:] if pos else buf
+
+    def run_buffered(self, conn: Conn) -> None:
+        """Run the commands already buffered (after a write, a wait, a half-close). The same as
+        feeding no bytes: every event due by ``self.now`` has run already.
+
+        After a half-close this is also where the input ends: once every buffered command that
+        can run has run, the connection closes when flushed (§5.7). The check lives here, not at
+        the end of ``feed``, because only here is the buffered input all there is: a caller may
+        feed a half-closed connection's input in pieces (the recorder does, one command at a
+        time), and the end of a piece is not the end of the input."""
+        self.feed(conn, b"", self.now)
         if (
             conn.halfclosed
-            and budget
             and not conn.waiting
             and not conn.want_close
             and conn.out_size < OUT_LIMIT
             and not conn.closed
+            and conn not in self.busy  # (stopped at TURN_COMMANDS: the rest on the next turn)
         ):
-            conn.want_close = True  # input used up after a half-close: close once flushed (§5.7)
+            conn.want_close = True  # input used up after a half-close: close once flushed
             if not conn.out:
                 self.dirty.append(conn)
-
-    def run_buffered(self, conn: Conn) -> None:
-        """Run the commands already buffered (after a write, a wait, a half-close). The same as
-        feeding no bytes: every event due by ``self.now`` has run already."""
-        self.feed(conn, b"", self.now)
 
     def begin_put(self, conn: Conn, header: PutHeader) -> None:
         """A put's line was accepted: make its job and read its body next (prot.c's ``fill_extra_data``)."""
@@ -422,29 +442,3 @@ class Engine(Scheduler):
     def drain(self) -> None:
         """SIGUSR1: every later put gets DRAINING (§5.11). Cannot be turned off."""
         self.draining = True
-
-
-# ------------------------------------------------------------------ bodies that span inputs
-def _fill(conn: Conn, buf: bytes, pos: int, n: int) -> None:
-    """Copy ``buf[pos:n]`` (less than the rest of the body) into the put's body buffer, allocated
-    once at full size: a big body costs its size once, not once per part plus a join."""
-    partial = conn.put_body
-    need = conn.put_need
-    if partial is None:
-        partial = conn.put_body = bytearray(need)
-    start = len(partial) - need
-    partial[start : start + n - pos] = memoryview(buf)[pos:n]
-    conn.put_need = need - (n - pos)
-
-
-def _complete(
-    conn: Conn, partial: bytearray, buf: bytes, pos: int, end: int
-) -> tuple[bytes | bytearray, bool]:
-    """The last bytes of a body that spanned inputs: the body without its CRLF, and whether the
-    CRLF was there."""
-    start = len(partial) - conn.put_need
-    partial[start:] = memoryview(buf)[pos:end]
-    conn.put_body = None
-    ok = partial[-2:] == b"\r\n"
-    del partial[-2:]  # in place: a bytearray shrinks without a copy
-    return (partial if len(partial) >= BIG_BODY else bytes(partial)), ok

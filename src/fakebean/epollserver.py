@@ -294,7 +294,7 @@ class _Handle:
         self.lost()
 
     def lost(self) -> None:
-        """Close the socket and tell the engine (§5.8)."""
+        """Close the socket and tell the engine (docs/protocol.md §5.8)."""
         if self.sock.fileno() < 0:
             return
         server = self.server

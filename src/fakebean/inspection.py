@@ -1,5 +1,5 @@
 """The commands that only look: peek, peek-ready/-delayed/-buried, stats, stats-job, stats-tube and
-the tube lists (§4.12-4.20). Counted like every command, they change nothing else."""
+the tube lists (docs/protocol.md §4.12-4.20). Counted like every command, they change nothing else."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Command-line options of the ``fakebean`` executable, parsed exactly like beanstalkd 1.12's ``optparse``.
 
-beanstalkd's rules (protocol reference §10, ``util.c``): flags may be combined (``-VFVukr``); a flag's value
+beanstalkd's rules (docs/protocol.md §10, ``util.c``): flags may be combined (``-VFVukr``); a flag's value
 is the rest of its word or else the next word, whatever it looks like (``-p -v`` sets the port to ``-v``);
 parsing stops at the first word that is not a flag, or at a lone ``-``, and that word is an error. Every
 error prints one ``prog: ...`` line and the usage text on stderr and exits with status 5. ``-h`` prints the

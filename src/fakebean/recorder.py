@@ -8,6 +8,7 @@ engine's own logic is untouched; the recorder only decides what reaches it and w
 - ``feed`` hands the engine one command at a time (a line, or a put's body), so that each reply
   is paired with the bytes of the command that caused it. The engine frames input the same way
   however it is split, so the replies are the same bytes; only their grouping into writes differs.
+  Like the engine, it runs at most ``TURN_COMMANDS`` commands per turn of the shell.
 - faults act here, before the engine sees a command (``fail_next``, a drop before executing) or
   after it answered (a drop after executing, delayed replies).
 - strict mode notes every reply that reports a client's protocol mistake, and every connection
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .engine import OUT_LIMIT, Engine
+from .engine import OUT_LIMIT, TURN_COMMANDS, Engine
 from .model import BITBUCKET, BODY, COMMAND, Buffer, Conn
 from .transcript import Transcript
 from .wire import BAD_FORMAT, EXPECTED_CRLF, JOB_TOO_BIG, LINE_MAX, UNKNOWN_COMMAND, parse_put
@@ -116,8 +117,8 @@ class Recorder:
         if conn.buf:  # the engine frames the same however the input is split
             data = conn.buf + data
             conn.buf = b""
-        halfclosed = conn.halfclosed
         pos, n = 0, len(data)
+        budget = TURN_COMMANDS  # command lines this turn, as the engine counts them
         while True:
             if log.swallow:
                 take = min(log.swallow, n - pos)
@@ -131,6 +132,7 @@ class Recorder:
                 log.failing = None
                 self._finish(engine, conn, log, now, [reply], fault)
                 self._deliver(engine, conn, reply)
+            line_piece = False
             if conn.waiting or conn.want_close or conn.out_size >= OUT_LIMIT:
                 end = n  # the engine keeps it buffered until the connection may go on
             elif conn.mode == BODY:
@@ -140,6 +142,7 @@ class Recorder:
             else:
                 lf = data.find(b"\n", pos)
                 end = n if lf < 0 else lf + 1
+                line_piece = conn.mode == COMMAND
                 if self.rules and conn.mode == COMMAND and lf >= 0:
                     line = conn.buf + data[pos:end]
                     rule = self._match(line)
@@ -154,7 +157,6 @@ class Recorder:
             piece = data[pos:end]
             pos = end
             last = pos >= n
-            conn.halfclosed = halfclosed and last  # only the last piece may end a half-closed input
             old = conn.buf
             self.in_feed = conn
             self.feed_replies = []
@@ -163,12 +165,12 @@ class Recorder:
                 Engine.feed(engine, conn, piece, now)
             finally:
                 self.in_feed = None
-                conn.halfclosed = halfclosed
             consumed = len(old) + len(piece) - len(conn.buf)
             if consumed > 0:
                 self._consume(log, (old + piece if old else piece)[:consumed])
-            # a command without a reply is complete when it waits (reserve) or closes (quit); an
-            # end of input that closes a half-closed connection mid-command leaves it incomplete
+            # a command without a reply is complete when it waits (reserve) or closes (quit); one
+            # cut short by a half-closed input's end is not (that close comes later, in the
+            # engine's ``run_buffered``, once the whole input has been fed)
             done = conn.waiting or (conn.want_close and conn.mode == COMMAND and not conn.buf)
             if self.feed_replies or self.feed_fault or (log.acc_size and done):
                 replies = self.feed_replies or ([b""] if self.feed_fault else [])  # closed unanswered
@@ -177,6 +179,14 @@ class Recorder:
                     log.open = entry
             if last or conn.closed:
                 break
+            if line_piece:
+                budget -= 1
+                if not budget and not (conn.waiting or conn.want_close):
+                    # the engine's per-turn budget (TURN_COMMANDS): the rest on the shell's next
+                    # turn, which feeds it back here through ``resume``
+                    conn.buf += data[pos:]
+                    engine.busy[conn] = None
+                    break
 
     def _consume(self, log: _ConnLog, data: bytes) -> None:
         if log.acc_size < self.transcript.limit:

@@ -28,11 +28,11 @@ is decided and file the job afterwards. Nothing after the reply may change what 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
 from typing import Any
 from weakref import ref
 
+from .job_heaps import best_ready, compacted, live_top
 from .model import (
     BURIED,
     DELAY_TIMER,
@@ -76,7 +76,7 @@ class Scheduler(TimerHeaps):
     def __init__(self, now: int) -> None:
         super().__init__(now)
         self.jobs: dict[int, Job] = {}
-        self.tubes: list[Tube] = []  # global list, swap-with-last removal (§5.10)
+        self.tubes: list[Tube] = []  # global list, swap-with-last removal (docs/protocol.md §5.10)
         self.tube_by_name: dict[bytes, Tube] = {}
         self.default = self.find_or_make_tube(b"default")
         self.default.refs += 1  # the built-in reference: default always exists
@@ -106,7 +106,7 @@ class Scheduler(TimerHeaps):
         if not conn.out:
             self.dirty.append(conn)
 
-    # ------------------------------------------------------------------ tubes (§5.10)
+    # ------------------------------------------------------------------ tubes (docs/protocol.md §5.10)
     def find_or_make_tube(self, name: bytes) -> Tube:
         tube = self.tube_by_name.get(name)
         if tube is None:
@@ -126,7 +126,7 @@ class Scheduler(TimerHeaps):
             if i < len(tubes):
                 tubes[i] = last
 
-    # ------------------------------------------------------------------ job states (§5.2)
+    # ------------------------------------------------------------------ job states (docs/protocol.md §5.2)
     def make_ready(self, job: Job) -> None:
         tube = job.tube
         job.state = READY
@@ -175,14 +175,12 @@ class Scheduler(TimerHeaps):
                 tube.urgent_count -= 1
                 self.urgent_ct -= 1
             if len(tube.ready) > 2 * tube.ready_count + 64:
-                tube.ready = [e for e in tube.ready if e[2].entry is e and e[2] is not job]
-                heapify(tube.ready)
+                tube.ready = compacted(tube.ready, job)
         elif state == DELAYED:
             tube.delayed_count -= 1
             self.delayed_ct -= 1
             if len(tube.delayed) > 2 * tube.delayed_count + 64:
-                tube.delayed = [e for e in tube.delayed if e[2].entry is e and e[2] is not job]
-                heapify(tube.delayed)
+                tube.delayed = compacted(tube.delayed, job)
         elif state == BURIED:
             del tube.buried[job.id]
             self.buried_ct -= 1
@@ -191,11 +189,11 @@ class Scheduler(TimerHeaps):
 
     def ready_top(self, tube: Tube) -> Job | None:
         """The best ready job by (pri, id), pause ignored (peek-ready, dispatch)."""
-        return _live_top(tube.ready)
+        return live_top(tube.ready)
 
     def delayed_top(self, tube: Tube) -> Job | None:
         """The delayed job due first (peek-delayed, kick)."""
-        return _live_top(tube.delayed)
+        return live_top(tube.delayed)
 
     def pause_tube(self, tube: Tube, delay: int) -> None:
         """pause-tube: no reserve takes from ``tube`` for ``delay`` ns."""
@@ -261,7 +259,7 @@ class Scheduler(TimerHeaps):
         job.body = b""  # stale heap entries may still hold the record: never the bytes
         self.unref_tube(job.tube)
 
-    # ------------------------------------------------------------------ reservation (§5.4, §5.6)
+    # -------------------------------------------------------------- reservation (docs/protocol.md §5.4, §5.6)
     @staticmethod
     def _deadline_live(conn: Conn, entry: tuple[int, int, int]) -> bool:
         job = conn.reserved.get(entry[2])
@@ -283,7 +281,7 @@ class Scheduler(TimerHeaps):
         return soonest is not None and self.now >= soonest - SAFETY_MARGIN
 
     def start_reserve(self, conn: Conn, timeout: int) -> None:
-        """reserve / reserve-with-timeout after parsing and counting (§4.3, §4.4).
+        """reserve / reserve-with-timeout after parsing and counting (docs/protocol.md §4.3, §4.4).
 
         Like beanstalkd's, the cost grows with the watch list (``enqueue_waiting_conn`` and
         ``remove_waiting_conn`` walk it too), but a reserve that can be answered at once walks it
@@ -388,7 +386,7 @@ class Scheduler(TimerHeaps):
             self.reply(conn, body)
             self.reply(conn, b"\r\n")
 
-    # ------------------------------------------------------------------ time (§5.5, §5.12)
+    # ------------------------------------------------------------------ time (docs/protocol.md §5.5, §5.12)
     def fire_timer(self, kind: int, obj: Any) -> None:
         """A live timer fell due (``tick`` has set ``now`` to its time)."""
         if kind == DELAY_TIMER:
@@ -407,31 +405,3 @@ class Scheduler(TimerHeaps):
             self.dispatch_waiters()
         else:
             self.wait_timer_fired(obj())  # (a weak reference, alive: the timer is live)
-
-
-def best_ready(tubes: Iterable[Tube], now: int) -> Job | None:
-    """The best ready job by (pri, id) among ``tubes``, skipping paused ones and ending pauses that
-    are over (beanstalkd's ``next_awaited_job``)."""
-    best: Job | None = None
-    for tube in tubes:
-        if tube.pause:
-            if tube.unpause_at > now:
-                continue
-            tube.pause = 0
-        if tube.ready_count:
-            entry = tube.ready[0]  # usually live: then no call
-            top = entry[2] if entry[2].entry is entry else _live_top(tube.ready)
-            if top is not None and (best is None or (top.pri, top.id) < (best.pri, best.id)):
-                best = top
-    return best
-
-
-def _live_top(heap: list[Any]) -> Job | None:
-    """The job of the heap's first live entry, dropping stale entries on the way (lazy deletion)."""
-    while heap:
-        entry = heap[0]
-        job: Job = entry[2]
-        if job.entry is entry:
-            return job
-        heappop(heap)
-    return None

@@ -59,7 +59,7 @@ class _AsyncioHandle(asyncio.Protocol):
         server = self.server
         server.engine.feed_eof(self.conn, server.clock.now())
         server.settle()
-        return True  # keep the write side open: queued replies still go out (§5.7)
+        return True  # keep the write side open: queued replies still go out (docs/protocol.md §5.7)
 
     def connection_lost(self, exc: Exception | None) -> None:
         server = self.server
@@ -268,6 +268,9 @@ class Server(Shell, Controls):
             proto.transport.abort()
         await server.wait_closed()
         if self.protocols and self.all_closed is not None:
+            # set by an earlier close, it would not wait: a connection's late close would then
+            # come off a restarted engine's counts
+            self.all_closed.clear()
             await self.all_closed.wait()
         with self._wakes_lock:
             self._server = None

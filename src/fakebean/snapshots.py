@@ -17,6 +17,7 @@ import gc
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .job_heaps import live_jobs
 from .model import BURIED, DELAYED, READY, RESERVED, Conn, Job, Tube
 from .wire import NS
 
@@ -111,19 +112,11 @@ def job_info(engine: Engine, job: Job) -> JobInfo:
     )
 
 
-def _live(heap: list[Any]) -> Iterator[Job]:
-    """The jobs of a ready or delayed heap (lazy deletion: an entry is live while its job points at it)."""
-    for entry in heap:
-        job: Job = entry[2]
-        if job.entry is entry:
-            yield job
-
-
 def _tube_jobs(tube: Tube, state: str, conns: Iterable[Conn]) -> Iterator[Job]:
     if state == READY:
-        yield from _live(tube.ready)
+        yield from live_jobs(tube.ready)
     elif state == DELAYED:
-        yield from _live(tube.delayed)
+        yield from live_jobs(tube.delayed)
     elif state == BURIED:
         yield from tube.buried.values()
     else:  # reserved jobs live with their connection

@@ -1,4 +1,5 @@
-"""YAML bodies of ``stats``, ``stats-tube``, ``stats-job`` and the tube lists, in wire order (§6)."""
+"""YAML bodies of ``stats``, ``stats-tube``, ``stats-job`` and the tube lists, in wire order (docs/protocol.md
+§6)."""
 
 from __future__ import annotations
 

@@ -54,7 +54,13 @@ class Transcript:
         return entry
 
     def answer(self, entry: Entry, now: int, reply: bytes) -> None:
-        entry.reply = reply[: self.limit] if entry.reply is None else entry.reply + reply[: self.limit]
+        """Add a piece of the reply (a big job's reply comes as its line, its body and its CRLF):
+        the entry keeps at most ``limit`` bytes of all the pieces together."""
+        kept = entry.reply
+        if kept is None:
+            entry.reply = reply[: self.limit]
+        elif len(kept) < self.limit:
+            entry.reply = kept + reply[: self.limit - len(kept)]
         entry.reply_size += len(reply)
         entry.reply_time = now / 1e9
 

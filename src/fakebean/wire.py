@@ -1,12 +1,12 @@
 """Wire grammar of beanstalkd 1.12/1.13: reply words, limits, and the argument parsers.
 
 Everything here is pure and byte-oriented. The three number grammars of the real server differ
-on purpose (see ``beanstalkd-protocol.md`` §2.3), so each has its own function.
+on purpose (see docs/protocol.md §2.3), so each has its own function.
 """
 
 from __future__ import annotations
 
-# --- limits (protocol page §2.1, §2.4, §4.1) -------------------------------------------------
+# --- limits (docs/protocol.md §2.1, §2.4, §4.1) -------------------------------------------------
 LINE_MAX = 224  # command buffer size, CRLF included
 NAME_MAX = 200
 URGENT_THRESHOLD = 1024
@@ -50,7 +50,7 @@ COUNTED = (
 # 1.12 stats do not show. (A list index is the cheapest increment on the hot path.)
 CMD = {name: i for i, name in enumerate(COUNTED + ("reserve-job", "kick-job"))}
 
-# --- reply words (§3) ----------------------------------------------------------------------
+# --- reply words (docs/protocol.md §3) ----------------------------------------------------------------------
 BAD_FORMAT = b"BAD_FORMAT\r\n"
 UNKNOWN_COMMAND = b"UNKNOWN_COMMAND\r\n"
 EXPECTED_CRLF = b"EXPECTED_CRLF\r\n"
@@ -72,7 +72,7 @@ _C_SPACE = b" \t\n\v\f\r"  # what C's isspace() skips (strtol/strtoul)
 
 
 def is_valid_tube_name(name: bytes) -> bool:
-    """P-NAME: 1..200 bytes from the name set, not starting with ``-`` (§2.4)."""
+    """P-NAME: 1..200 bytes from the name set, not starting with ``-`` (docs/protocol.md §2.4)."""
     return 0 < len(name) <= NAME_MAX and name[0] != 0x2D and NAME_CHARS.issuperset(name)
 
 
@@ -100,7 +100,7 @@ def parse_u32_fields(rest: bytes, count: int, first_u64: bool = False) -> list[i
 def parse_put(rest: bytes) -> tuple[list[int], bool] | None:
     """``pri delay ttr bytes`` for put; returns the four values and whether garbage trails.
 
-    The trailing-garbage check is deliberately separate: the size check comes first (§4.1).
+    The trailing-garbage check is deliberately separate: the size check comes first (docs/protocol.md §4.1).
     """
     fields = _scan_fields(rest, 4, False)
     if fields is None:
@@ -144,7 +144,7 @@ def _c_strtoX(rest: bytes) -> tuple[int, bool] | None:
 
 
 def parse_kick_bound(rest: bytes) -> int | None:
-    """P-KICK: C strtoul semantics, then cut to 32 bits (§2.3)."""
+    """P-KICK: C strtoul semantics, then cut to 32 bits (docs/protocol.md §2.3)."""
     parsed = _c_strtoX(rest)
     if parsed is None or not parsed[1]:
         return None
@@ -180,7 +180,7 @@ def parse_rwt_113(rest: bytes) -> int | None:
 
 
 def parse_pause(rest: bytes) -> tuple[bytes, int] | None:
-    """P-PAUSE: name token (name-set run), then a duration that ends the line (§2.3).
+    """P-PAUSE: name token (name-set run), then a duration that ends the line (docs/protocol.md §2.3).
 
     The name's length and leading ``-`` are checked later by the caller, after counting.
     """

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import README
+
 HERE = Path(__file__).parent
-README = HERE.parent.parent / "README.md"
 SECTION = "## Testing your code"
 
 

@@ -8,7 +8,7 @@ default, loopback only unless asked, stdlib only. See README "Admin API" and "Da
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .api import AdminApi
 from .fake import FakeBackend
@@ -23,8 +23,19 @@ from .serve import (
 )
 
 if TYPE_CHECKING:
+    from ..control import Controller
     from ..epollcontrol import ControlledEpollServer
-    from ..server import Server
+
+
+class AsyncioHost(Protocol):
+    """What ``start_asyncio`` uses of a ``fakebean.Server``, declared here because the server
+    imports this package (an import of ``..server`` would close a circle)."""
+
+    @property
+    def controller(self) -> Controller: ...
+    def advance_now(self, seconds: float) -> None: ...
+    def drain(self) -> None: ...
+
 
 __all__ = ["AdminApi", "FakeBackend", "start_asyncio", "start_epoll"]
 
@@ -41,7 +52,7 @@ def start_epoll(server: ControlledEpollServer, address: str, allow_remote: bool 
     return _show(host, port)
 
 
-async def start_asyncio(server: Server, address: str) -> tuple[AsyncioAdmin, str]:
+async def start_asyncio(server: AsyncioHost, address: str) -> tuple[AsyncioAdmin, str]:
     """Serve the admin API on ``server``'s asyncio loop (the address was checked when the server
     was made); returns the admin server and ``host:port``."""
     host, port = parse_address(address)

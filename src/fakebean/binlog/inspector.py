@@ -41,14 +41,8 @@ class _ReadOnlyWal(Wal):
         super().__init__(directory, 0)
         self.removable: list[int] = []
 
-    def gc(self) -> None:
-        while self.head is not None and not self.head.refs:
-            f = self.head
-            self.head = f.next
-            if self.tail is f:
-                self.tail = f.next
-            self.nfile -= 1
-            self.removable.append(f.seq)
+    def remove(self, f: WalFile) -> None:
+        self.removable.append(f.seq)
 
 
 def lock_holder(directory: str) -> int | None:

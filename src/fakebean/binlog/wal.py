@@ -16,6 +16,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from .lock import unlock_dir
 from .records import HEADER, SHORT_SIZE, ST_INVALID, STATE_CODE, VERSION, full_size, pack_full, pack_short
 
 if TYPE_CHECKING:
@@ -149,10 +150,14 @@ class Wal:
             if self.tail is f:
                 self.tail = f.next
             self.nfile -= 1
-            try:
-                os.unlink(f.path)
-            except OSError:
-                pass
+            self.remove(f)
+
+    def remove(self, f: WalFile) -> None:
+        """A file no record needs any more, out of the list: unlink it."""
+        try:
+            os.unlink(f.path)
+        except OSError:
+            pass
 
     def use_next(self) -> bool:
         f = self.cur
@@ -385,8 +390,6 @@ class Wal:
             f = f.next
         self.use = False
         if self.lock_fd >= 0:
-            from . import unlock_dir
-
             unlock_dir(self.lock_fd)
             self.lock_fd = -1
 
