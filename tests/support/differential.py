@@ -20,8 +20,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 
 from fakebean.direct_socket import DirectSocket
-from fakebean.inprocess import Hub
-from tests.support import Backend, ExecutableBackend, FakeBackend, RawConn, RealBackend
+from fakebean.testing import Beanstalkd
+from tests.support import Backend, ExecutableBackend, FakeBackend, RawConn, RealBackend, recorder_on
 from tests.support import executable as executable  # re-exported: tests import it from here
 
 GUARD = 3.0  # seconds: a reply that has not come by then is a failure, never a hang
@@ -126,28 +126,25 @@ class Pair:
 
 class InProcessBackend(Backend):
     """fakebean reached without sockets (``fakebean.inprocess``, frozen clock): what the
-    ``fakebean`` fixture's ``client()`` talks to. A connection is a ``DirectSocket``."""
+    ``fakebean`` fixture's ``client()`` talks to. A connection is a ``DirectSocket``; the fixture's
+    server never listens (no ``address``), so every byte takes the in-process path."""
 
-    kind = "fake"
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__()
-        self.hub = Hub(clock="frozen", **options)
+    def __init__(self, recorded: bool | None = None, **options: Any) -> None:
+        # Not Backend.__init__: it asks for the address, which would start the socket side.
+        self.kind = "fake"
+        self._conns: list[RawConn] = []
+        self.recorded = recorder_on(recorded)
+        if self.recorded:
+            options = {"transcript": 1000, "strict": True, **options}
+        else:
+            options = {"transcript": 0, "strict": False, **options}
+        self.beanstalkd = Beanstalkd(clock="frozen", **options)
 
     def connect(self) -> RawConn:
-        conn = RawConn(self.hub.connect())  # type: ignore[arg-type]  # a socket as RawConn uses one
+        assert self.beanstalkd.hub is not None
+        conn = RawConn(self.beanstalkd.hub.connect())  # type: ignore[arg-type]  # as RawConn uses a socket
         self._conns.append(conn)
         return conn
-
-    def wait(self, seconds: float) -> None:
-        self.hub.advance(seconds)
-
-    def drain(self) -> None:
-        self.hub.drain()
-
-    def close(self) -> None:
-        super().close()
-        self.hub.close()
 
 
 class Twins:
@@ -169,7 +166,7 @@ class Twins:
         if fake_path:
             self.fake = ExecutableBackend(fake_path, **options)
         elif in_process:
-            self.fake = InProcessBackend(**options)
+            self.fake = InProcessBackend(recorded=recorded, **options)
         else:
             self.fake = FakeBackend(recorded=recorded, **options)
         try:
