@@ -66,13 +66,28 @@ def put_live_jobs(wire: Wire, count: int) -> None:
             raise RuntimeError(f"live jobs: {replies[:3]!r}")
 
 
-def settle(wire: Wire, connections: int = 1) -> float:
-    """Wait until ``stats`` shows ``connections`` open connections, or SETTLE_LIMIT; return the count seen."""
+def settle(wire: Wire, connections: int = 1, accepted: int = 0) -> float:
+    """Wait until ``stats`` shows ``connections`` open connections, or SETTLE_LIMIT; return the count seen.
+    ``accepted``: first wait until ``total-connections`` reaches it (a client's connect returns before
+    the server accepts, so an early ``stats`` may not count the new connections yet)."""
     deadline = time.monotonic() + SETTLE_LIMIT
     while True:
-        seen = float(wire.yaml("stats")["current-connections"])
-        if seen <= connections or time.monotonic() > deadline:
+        stats = wire.yaml("stats")
+        seen = float(stats["current-connections"])
+        done = seen <= connections and int(stats["total-connections"]) >= accepted
+        if done or time.monotonic() > deadline:
             return seen
+        time.sleep(0.02)
+
+
+def settle_fds(pid: int, at_most: int) -> float:
+    """Wait until the server holds at most ``at_most`` descriptors, or SETTLE_LIMIT; return the count.
+    A server may answer ``stats`` for a connection it has dropped before it closes the socket."""
+    deadline = time.monotonic() + SETTLE_LIMIT
+    while True:
+        seen = fd_count(pid)
+        if seen <= at_most or time.monotonic() > deadline:
+            return float(seen)
         time.sleep(0.02)
 
 
@@ -246,6 +261,7 @@ def case_backlog(srv: ServerProcess, s: Sizes) -> Metrics:
     pid = srv.proc.pid
     control = Wire(srv.address)
     fds_before = fd_count(pid)
+    accepted = int(control.yaml("stats")["total-connections"])  # the control connection's own
     filler = b"list-tube-used\r\n" * (s.backlog_bytes // 16)
     socks = []
     for _ in range(s.backlog_clients):
@@ -257,9 +273,9 @@ def case_backlog(srv: ServerProcess, s: Sizes) -> Metrics:
         socks.append(sock)
     for sock in socks:
         sock.close()
-    connections = settle(control)
+    connections = settle(control, accepted=accepted + s.backlog_clients)
     stats = control.yaml("stats")
-    fds = fd_count(pid)
+    fds = settle_fds(pid, fds_before + 1)  # + the control connection
     job_id = control.put(b"late")
     worker = Wire(srv.address)
     got = worker.reserve("reserve-with-timeout 2")

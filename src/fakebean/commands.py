@@ -15,10 +15,12 @@ from .wire import (
     BURIED,
     CMD,
     DELETED,
+    INTERNAL_ERROR,
     KICKED,
     NOT_FOUND,
     NOT_IGNORED,
     NS,
+    OUT_OF_MEMORY,
     PAUSED,
     RELEASED,
     TOUCHED,
@@ -114,7 +116,7 @@ def cmd_delete(engine: EngineView, conn: Conn, rest: bytes) -> None:
         engine.reply(conn, NOT_FOUND)
         return
     if engine.journal is not None and not engine.journal.delete(job):
-        engine.reply(conn, b"INTERNAL_ERROR\r\n")
+        reply_serr(engine, conn, INTERNAL_ERROR)
     else:
         engine.reply(conn, DELETED)  # first: see Scheduler.reply (the bookkeeping follows)
     if state == RESERVED:
@@ -123,6 +125,13 @@ def cmd_delete(engine: EngineView, conn: Conn, rest: bytes) -> None:
         engine.take_out(job)
     job.tube.deletes += 1
     engine.free_job(job)
+
+
+def reply_serr(engine: EngineView, conn: Conn, reply: bytes) -> None:
+    """``reply_serr`` in ``prot.c``: a server error is also logged (the executable's stderr)."""
+    engine.reply(conn, reply)
+    if engine.server_error_log is not None:
+        engine.server_error_log(reply)
 
 
 def _take_reserved(
@@ -141,7 +150,6 @@ def _take_reserved(
         engine.reply(conn, NOT_FOUND)
         return None
     engine.unreserve(conn, job)
-    job.pri = fields[1]
     return job, fields
 
 
@@ -151,8 +159,13 @@ def cmd_release(engine: EngineView, conn: Conn, rest: bytes) -> None:
         return
     job, fields = found
     if fields[2] and engine.journal is not None:
-        engine.reply(conn, engine.journal.release_delayed(engine, job, fields[2] * NS))
+        reply = engine.journal.release_delayed(engine, job, fields[1], fields[2] * NS)
+        if reply is OUT_OF_MEMORY:
+            reply_serr(engine, conn, reply)
+        else:
+            engine.reply(conn, reply)
         return
+    job.pri = fields[1]
     job.delay = fields[2] * NS
     job.releases += 1
     if job.delay:
@@ -167,8 +180,12 @@ def cmd_bury(engine: EngineView, conn: Conn, rest: bytes) -> None:
     if found is None:
         return
     job = found[0]
+    job.pri = found[1][1]
     if engine.journal is not None:
-        engine.reply(conn, BURIED if engine.journal.bury(engine, conn, job) else b"INTERNAL_ERROR\r\n")
+        if engine.journal.bury(engine, conn, job):
+            engine.reply(conn, BURIED)
+        else:
+            reply_serr(engine, conn, INTERNAL_ERROR)
         return
     engine.make_buried(job)
     engine.reply(conn, BURIED)
@@ -211,7 +228,8 @@ def cmd_kick(engine: EngineView, conn: Conn, rest: bytes) -> None:
 
 def kick_one(engine: EngineView, job: Job) -> bool:
     """Kick one buried or delayed job (also the controls' kick). False when the binlog has no room
-    (the job stays where it is; beanstalkd 1.12's kick still counts it, kick-job does not)."""
+    or its write failed (the job stays or goes back where it was; beanstalkd 1.12's kick still
+    counts it, kick-job does not)."""
     if engine.journal is not None:
         return engine.journal.kick(engine, job)
     engine.take_out(job)

@@ -123,7 +123,8 @@ class Controller:
     ) -> int:
         """A job as if a client had put it (and buried it) and left. Counters: cmd-put, total-jobs
         and the tube's total-jobs grow by one; with ``buried``, cmd-bury too and the job's buries
-        is 1. No connection is counted, so current-producers and total-connections stay."""
+        is 1. No connection is counted, so current-producers and total-connections stay. With a
+        binlog that has no room for the put (or for the bury), RuntimeError and no job is kept."""
         data = body.encode() if isinstance(body, str) else bytes(body)
         name = tube.encode()
         if not is_valid_tube_name(name):
@@ -318,9 +319,15 @@ def _journal_put(engine: Engine, job: Job, buried: bool) -> None:
         if journal.record(job) and not buried:
             engine.make_ready(job)
             return
-        if buried and journal.reserve_update():
+        if buried and not journal.reserve_update():
+            # No room for the bury: the job would be buried here and ready on disk. Take the put
+            # back instead (its delete record was paid for with the put), so both agree it is gone.
+            journal.delete(job)
+            engine.free_job(job)
+            raise RuntimeError("the binlog has no room to bury the job: a client's bury gets INTERNAL_ERROR")
+        if buried:
             engine.make_buried(job)
-            journal.record(job)
+            journal.record(job)  # (a failed write turns the log off, as for a client's bury)
             return
     engine.make_buried(job)  # the write failed: buried, as beanstalkd does with a client's put
 

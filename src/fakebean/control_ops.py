@@ -69,6 +69,12 @@ def kick_job(engine: Engine, job_id: int) -> bool:
     return kick_one(engine, job)
 
 
+def _lost(job: Job) -> bool:
+    """Reserved by no one: lost by a bury or delayed release without binlog space
+    (``binlog.journal.lose``); beanstalkd's commands cannot reach it, nor can the controls."""
+    return job.state == RESERVED and job.reserver is None
+
+
 def _take(engine: Engine, job: Job) -> None:
     """Out of its queue or its reserver's hands."""
     if job.state == RESERVED:
@@ -83,7 +89,7 @@ def delete(engine: Engine, job_id: int) -> bool:
     """Delete a job in any state; False when there is no such job."""
     engine.counts[CMD["delete"]] += 1
     job = engine.jobs.get(job_id)
-    if job is None or job.state not in STATES:
+    if job is None or job.state not in STATES or _lost(job):
         return False
     if engine.journal is not None:
         engine.journal.delete(job)  # (a failed write turns the log off, as for the command)
@@ -99,7 +105,7 @@ def bury(engine: Engine, job_id: int, priority: int | None = None) -> bool:
         raise ValueError(f"priority must be 0..{U32_MAX}")
     engine.counts[CMD["bury"]] += 1
     job = engine.jobs.get(job_id)
-    if job is None or job.state not in (READY, DELAYED, RESERVED):
+    if job is None or job.state not in (READY, DELAYED, RESERVED) or _lost(job):
         return False
     reserver = job.reserver
     _take(engine, job)

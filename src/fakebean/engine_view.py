@@ -9,6 +9,7 @@ change the engine's state only through the methods below, and their own connecti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from .model import Buffer, Conn, Job, Tube
@@ -33,7 +34,7 @@ class JournalView(Protocol):
     def delete(self, job: Job) -> bool: ...
     def kick(self, engine: EngineView, job: Job) -> bool: ...
     def bury(self, engine: EngineView, conn: Conn, job: Job) -> bool: ...
-    def release_delayed(self, engine: EngineView, job: Job, delay: int) -> bytes: ...
+    def release_delayed(self, engine: EngineView, job: Job, pri: int, delay: int) -> bytes: ...
 
 
 class ServerCounters(Protocol):
@@ -90,6 +91,10 @@ class ServerCounters(Protocol):
 
 class EngineView(ServerCounters, Protocol):
     """The engine as a command handler sees it."""
+
+    # beanstalkd's reply_serr log (the executable's stderr line; None in-process)
+    @property
+    def server_error_log(self) -> Callable[[bytes], None] | None: ...
 
     # lookups
     @property

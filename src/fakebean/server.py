@@ -11,6 +11,7 @@ and its buffered commands wait, so its memory stays bounded and the others go on
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import threading
@@ -34,10 +35,11 @@ T = TypeVar("T")
 
 
 class _AsyncioHandle(asyncio.Protocol):
-    __slots__ = ("conn", "read_paused", "server", "transport", "write_paused")
+    __slots__ = ("conn", "listener", "read_paused", "server", "transport", "write_paused")
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, listener: object) -> None:
         self.server = server
+        self.listener = listener  # the listening socket (of this server's life) that accepted it
         self.write_paused = False
         self.read_paused = False
 
@@ -45,6 +47,12 @@ class _AsyncioHandle(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         server = self.server
+        if self.listener is not server.listener:
+            # accepted before close() and made after it (asyncio makes a protocol in a task of its
+            # own): the connection belongs to a server that is gone, as a process restart would drop it
+            self.__class__ = _StaleHandle
+            transport.abort()
+            return
         self.conn = server.engine.connect(server.clock.now())
         self.conn.handle = self
         server.protocols.add(self)
@@ -105,6 +113,27 @@ class _AsyncioHandle(asyncio.Protocol):
             self.read_paused = not want
 
 
+class _StaleHandle(_AsyncioHandle):
+    """A connection accepted by a listener that has since been closed: it never reaches the engine."""
+
+    __slots__ = ()
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+    def pause_writing(self) -> None:
+        pass
+
+    def resume_writing(self) -> None:
+        pass
+
+
 class Server(Shell, Controls):
     """An in-memory beanstalkd on the running asyncio loop.
 
@@ -155,6 +184,8 @@ class Server(Shell, Controls):
         self.protocols: set[_AsyncioHandle] = set()
         self.all_closed: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
+        self.listener: object | None = None  # a new token each start(); None once close() begins
+        self._protocol_factory: Callable[[], _AsyncioHandle] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -189,7 +220,8 @@ class Server(Shell, Controls):
         self._thread_id = threading.get_ident()
         self.all_closed = asyncio.Event()
 
-        factory = self._make_protocol
+        self.listener = object()
+        factory = self._protocol_factory = functools.partial(_AsyncioHandle, self, self.listener)
         if self.sock is not None:
             if self.sock.family == socket.AF_UNIX:
                 self._server = await loop.create_unix_server(factory, sock=self.sock)
@@ -209,8 +241,6 @@ class Server(Shell, Controls):
         freezegun_hooks.register(self)
         self.settle()
 
-    def _make_protocol(self) -> _AsyncioHandle:
-        return _AsyncioHandle(self)
 
     @property
     def address(self) -> Address:
@@ -260,6 +290,7 @@ class Server(Shell, Controls):
         if self._admin_server is not None:
             await self._admin_server.close()
             self._admin_server = None
+        self.listener = None  # what this listener accepted from here on is refused
         if self.controller.recorder is not None:
             self.controller.recorder.stopping = True  # closes from here on are the server's
         freezegun_hooks.unregister(self)
@@ -461,11 +492,13 @@ class Server(Shell, Controls):
             sock.close()
             raise
         loop = self._loop
+        factory = self._protocol_factory
+        assert factory is not None  # set by start()
 
         async def serve() -> None:
             if family == socket.AF_UNIX:
-                self._server = await loop.create_unix_server(self._make_protocol, sock=sock)
+                self._server = await loop.create_unix_server(factory, sock=sock)
             else:
-                self._server = await loop.create_server(self._make_protocol, sock=sock)
+                self._server = await loop.create_server(factory, sock=sock)
 
         self._relisten = loop.create_task(serve())

@@ -13,16 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..engine_view import EngineView
-from ..model import DELAYED, READY, Conn, Job
-from ..wire import BURIED, RELEASED
+from ..model import DELAYED, READY, RESERVED, Conn, Job
+from ..wire import BURIED, OUT_OF_MEMORY, RELEASED
 from .records import ST_INVALID, STATE_CODE
-from .wal import Wal, warn
+from .wal import Wal
 
 if TYPE_CHECKING:
     from ..engine import Engine
-
-INTERNAL_ERROR = b"INTERNAL_ERROR\r\n"
-OUT_OF_MEMORY = b"OUT_OF_MEMORY\r\n"
 
 
 class Journal(Wal):
@@ -41,7 +38,8 @@ class Journal(Wal):
             # As in beanstalkd the job is left behind, in no queue: peek and stats-job still find
             # it (state "invalid"), nothing else can touch it.
             engine.reply(conn, OUT_OF_MEMORY)
-            warn("prot.c:897 in enqueue_incoming_job: server error: OUT_OF_MEMORY\r\n")  # reply_serr's log
+            if engine.server_error_log is not None:  # reply_serr's log, as for DRAINING
+                engine.server_error_log(OUT_OF_MEMORY)
             return
         engine.total_jobs += 1
         job.tube.total_jobs += 1
@@ -62,30 +60,42 @@ class Journal(Wal):
         engine.reply(conn, b"BURIED %d\r\n" % job.id)
 
     def bury(self, engine: EngineView, conn: Conn, job: Job) -> bool:
-        """``bury_job`` with its store update, after the job left its reserver. False: reply
-        INTERNAL_ERROR (the job is lost, as in beanstalkd)."""
+        """``bury_job`` with its store update, after the job left its reserver (with bury's
+        priority). False: reply INTERNAL_ERROR (the job is lost, as in beanstalkd)."""
         if not self.reserve_update():
-            return False  # left in no queue (beanstalkd still shows it as reserved; we say invalid)
+            lose(job)
+            return False
         engine.make_buried(job)
         return self.record(job)
 
     def kick(self, engine: EngineView, job: Job) -> bool:
-        """``kick_buried_job`` / ``kick_delayed_job``. False when no space: the job stays."""
+        """``kick_buried_job`` / ``kick_delayed_job``. False when no space (the job stays) or when
+        the write failed: then, as there, the job goes back where it was, counted as kicked, a
+        buried one buried again (one more bury) and a delayed one delayed anew for its delay."""
         if not self.reserve_update():
             return False
+        was_delayed = job.state == DELAYED
         engine.take_out(job)
         job.kicks += 1
         job.state = READY  # written as ready before any waiting worker can take it
-        self.record(job)
-        engine.make_ready(job)
-        return True
+        if self.record(job):
+            engine.make_ready(job)
+            return True
+        # beanstalkd has already put the job in the ready queue too and leaves it there (COMPAT.md)
+        if was_delayed:
+            engine.make_delayed(job, job.delay)
+        else:
+            engine.make_buried(job)
+        return False
 
-    def release_delayed(self, engine: EngineView, job: Job, delay: int) -> bytes:
-        """``release`` with a delay, the job already out of its reserver's hands and with its
-        new priority; returns the reply. No space: OUT_OF_MEMORY, and the job is lost, as in
-        beanstalkd; a failed write buries it."""
+    def release_delayed(self, engine: EngineView, job: Job, pri: int, delay: int) -> bytes:
+        """``release`` with a delay, the job already out of its reserver's hands; returns the
+        reply. No space: OUT_OF_MEMORY, and the job is lost with its old priority, delay and
+        release count (beanstalkd reserves before it changes them); a failed write buries it."""
         if not self.reserve_update():
-            return OUT_OF_MEMORY  # left in no queue, as for bury
+            lose(job)
+            return OUT_OF_MEMORY
+        job.pri = pri
         job.delay = delay
         job.releases += 1
         engine.make_delayed(job, delay)
@@ -98,3 +108,13 @@ class Journal(Wal):
     def delete(self, job: Job) -> bool:
         """Journal a delete (before the engine frees the job). False: reply INTERNAL_ERROR."""
         return self.record(job, ST_INVALID)
+
+
+def lose(job: Job) -> None:
+    """A reserved job whose bury or delayed release found no binlog space: beanstalkd has taken it
+    from its reserver and then put it nowhere, its state still Reserved. So ``stats-job`` shows it
+    reserved, its time-left counting down to the old deadline, while no connection holds it: no
+    TTR fires, and every command but ``peek``/``stats-job`` answers NOT_FOUND (as for a state
+    Reserved job of another connection). Its record on disk is still the last one written."""
+    job.state = RESERVED
+    job.entry = None  # its TTR timer is stale from now on

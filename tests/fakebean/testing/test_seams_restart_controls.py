@@ -3,12 +3,13 @@ on recording on the restarted server, on each front end."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 
 import pytest
 
-from fakebean import ThreadedServer
+from fakebean import Server, ThreadedServer
 from fakebean.testing import Beanstalkd
 from tests.support import RawConn, wait_for_stat
 
@@ -150,3 +151,33 @@ def test_a_connection_open_across_a_restart_is_not_counted_by_the_new_server() -
         assert fresh.stats()["current-connections"] == "1"
         fresh.close()
         held.close()
+
+
+def test_a_connection_accepted_before_a_restart_and_made_after_it_never_reaches_the_new_server() -> None:
+    """asyncio makes a connection's protocol in a task of its own, so a connection the old listener
+    accepted can be made after ``restart()`` swapped the engine: it must be dropped, as a restarted
+    process drops it, not counted by the new server (``total-connections`` one too many)."""
+
+    class Transport(asyncio.Transport):
+        aborted = False
+
+        def abort(self) -> None:
+            self.aborted = True
+
+    async def scenario() -> tuple[int, bool]:
+        server = Server(clock="frozen")
+        await server.start()
+        try:
+            factory = server._protocol_factory
+            assert factory is not None
+            late = factory()  # accepted by the listener that restart() is about to close
+            await server.restart()
+            transport = Transport()
+            late.connection_made(transport)
+            late.data_received(b"put 0 0 1 1\r\nx\r\n")
+            late.connection_lost(None)
+            return server.engine.total_conns, transport.aborted
+        finally:
+            await server.close()
+
+    assert asyncio.run(scenario()) == (0, True)
