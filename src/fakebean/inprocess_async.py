@@ -110,7 +110,9 @@ def open_pipe(server: Server) -> tuple[asyncio.StreamReader, asyncio.StreamWrite
         raise ConnectionRefusedError(f"{NAME}: connection refused")
     reader = asyncio.StreamReader(loop=loop)
     protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-    handle = server._make_protocol()
+    factory = server._protocol_factory  # the one the listening socket uses (set by start())
+    assert factory is not None
+    handle = factory()
     client_end = _Pipe(loop, protocol)
     server_end = _Pipe(loop, handle)
     client_end.peer, server_end.peer = server_end, client_end
