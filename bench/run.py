@@ -1,6 +1,6 @@
 """fakebean vs the real beanstalkd, and beanclient vs greenstalk, measured in one run.
 
-    python bench/run.py                 # full run (about 85 s, at most 115): 10 rounds x 0.7 s per sample
+    python bench/run.py                 # full run (about 150 s, at most 175): 10 rounds x 0.7 s per sample
     python bench/run.py --quick         # smoke run (about 6 s, at most 14): 2 rounds x 0.2 s per sample
     python bench/run.py --json out.json # also write every sample and the ratios as JSON
     python bench/run.py --wait-quiet 60 # first wait (up to 60 s) for other work to leave the cores idle
@@ -48,14 +48,17 @@ from pathlib import Path
 from typing import Any
 
 import clients
+import fixture_costs
+import inprocess
 import measure
 import persist
 import pipeline
 import servers
 from measure import Sample
 
-# A full run takes about 85 s and a quick one about 6 s; the limits keep them under 2 min and 15 s.
-FULL = {"rounds": 10, "duration": 0.7, "time_limit": 115.0}
+# A full run takes about 150 s and a quick one about 6 s; the limits keep them under 3 min and 15 s.
+# (f) adds about 40 s to a full run (3 rounds of 5 pytest runs of 300 tests); --quick leaves it out.
+FULL = {"rounds": 10, "duration": 0.7, "time_limit": 175.0}
 QUICK = {"rounds": 2, "duration": 0.2, "time_limit": 14.0}
 NOISY_OTHER_CPU = 0.25  # cores busy outside the benchmark above which the table carries a warning
 
@@ -128,6 +131,7 @@ def _quiet(sample: Sample) -> bool:
     return sample.other_cpu is not None and sample.other_cpu <= NOISY_OTHER_CPU
 
 
+BC_REAL, GS_FAKE = "beanclient on beanstalkd", "greenstalk on fakebean.address"
 RATIOS = [
     Ratio("fakebean / beanstalkd, (a) pipelined 1 conn", "a1", "fakebean", "beanstalkd", 0.5),
     Ratio("fakebean / beanstalkd, (a) pipelined 4 conns", "a4", "fakebean", "beanstalkd", 0.5),
@@ -135,6 +139,9 @@ RATIOS = [
     Ratio("fakebean / beanstalkd, (d) put/delete with -b", "d", "fakebean -b", "beanstalkd -b", 0.5),
     Ratio("beanclient / greenstalk, (c) req/resp", "c_rr", "beanclient", "greenstalk", 1.0),
     Ratio("put_many / greenstalk put loop, (c)", "c_put", "beanclient put_many", "greenstalk put", 3.0),
+    Ratio("fakebean.client() / beanclient on beanstalkd, (e)", "e", "fakebean.client()", BC_REAL, 2.0),
+    Ratio("Server+AsyncClient / beanclient on beanstalkd, (e)", "e", "Server + AsyncClient", BC_REAL, 1.0),
+    Ratio("greenstalk: fakebean.address / beanstalkd, (e)", "e", GS_FAKE, "greenstalk on beanstalkd", 0.8),
 ]
 
 
@@ -203,6 +210,25 @@ def build_benches(
             [bc_put, Target("greenstalk put", puts(gs, False))],
         ),
     ]
+
+    def here(sample: Callable[[str, float], Sample]) -> Callable[[str], Sample]:
+        return lambda tube: sample(tube, duration)
+
+    bc_real = Target(BC_REAL, rr(real, bc)) if bc else Target(BC_REAL, None, why)
+    benches.append(
+        Bench(
+            "e",
+            "(e) request/response in this process (the fixture's server): put, reserve, delete",
+            "cmd/s",
+            [
+                Target("fakebean.client()", here(inprocess.fixture_client)),
+                Target("Server + AsyncClient", here(inprocess.async_in_process)),
+                bc_real,
+                Target(GS_FAKE, here(inprocess.greenstalk_on_fixture_address)),
+                Target("greenstalk on beanstalkd", rr(real, gs)),
+            ],
+        )
+    )
     if persistent is not None:
         fake_b, real_b = persistent
         benches.append(
@@ -404,6 +430,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--time-limit", type=float, help="stop after this many seconds (default 115, quick 14)"
     )
     parser.add_argument(
+        "--fixture-tests",
+        type=int,
+        help="(f): tests per pytest run (default 300; --quick: 0, which leaves (f) out)",
+    )
+    parser.add_argument("--fixture-rounds", type=int, default=3, help="(f): rounds (default 3)")
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="add bench/floor_server.py (canned replies from a minimal Python loop) to (b) as a reference",
@@ -424,6 +456,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
+    if args.fixture_tests is None:
+        args.fixture_tests = 0 if args.quick else 300
     for name in ("rounds", "duration", "time_limit"):
         if getattr(args, name) is None:
             setattr(args, name, preset[name])
@@ -485,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         os.mkdir(f"{binlog_dirs.name}/{kind}")
     live = [fake, real, fake_b, real_b] + ([floor] if floor else [])
     benches: dict[str, Bench] = {}
+    costs: fixture_costs.Costs | None = None
     status = 0
     try:
         try:
@@ -493,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
             log(", ".join(f"{server.kind} on port {server.port}" for server in live))
             benches = build_benches(fake, real, args, floor, (fake_b, real_b))
             run_rounds(benches, args.rounds, live, log)
+            if args.fixture_tests > 0:
+                log(f"(f) pytest: {args.fixture_tests} tests x 5 variants x {args.fixture_rounds} rounds")
+                costs = fixture_costs.measure(args.fixture_tests, args.fixture_rounds)
         except TimeLimit as exc:
             log(str(exc))
             status = 2
@@ -518,11 +556,22 @@ def main(argv: list[str] | None = None) -> int:
     if meta["fakebean_exit_status"] not in (0, None):
         log(f"fakebean exited with status {meta['fakebean_exit_status']} on SIGTERM (expected 0)")
     print(render(benches, meta))
+    if costs is not None:
+        print()
+        print(fixture_costs.render(costs))
     print(
         f"\n(run took {meta['seconds']} s" + (f", {waited:.0f} s of it waiting for quiet)" if waited else ")")
     )
     if args.json:
-        Path(args.json).write_text(json.dumps(to_json(benches, meta), indent=2) + "\n")
+        out = to_json(benches, meta)
+        if costs is not None:
+            out["fixture_costs"] = {
+                "tests_per_run": costs.n,
+                "loop_seconds": costs.loops,
+                "ms_per_test": {name: costs.per_test_ms(name) for name in costs.loops},
+                "goals": [list(goal) for goal in fixture_costs.goals(costs)],
+            }
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
         log(f"wrote {args.json}")
     return status
 

@@ -103,7 +103,7 @@ class StreamTransport(Generic[TBody]):
             raise connect_error(exc, self._address, limit) from exc
         self._reader, self._writer = reader, writer
         if self._reconnect:
-            self._idle_check = idle_check(writer.get_extra_info("socket"))
+            self._idle_check = self._idle_probe(writer)
         try:
             setup = self._setup()
             await (setup if self._timeout is None else _bounded(setup, self._timeout))
@@ -113,6 +113,10 @@ class StreamTransport(Generic[TBody]):
         except BaseException:
             self._drop()
             raise
+
+    def _idle_probe(self, writer: asyncio.StreamWriter) -> Callable[[], bool]:
+        """How an idle connection is probed (a seam, as ``_open``, for fakebean's in-process one)."""
+        return idle_check(writer.get_extra_info("socket"))
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         target = self._session.target

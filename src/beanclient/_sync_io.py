@@ -53,7 +53,7 @@ class SocketTransport(Generic[TBody]):
             self._attach(target)
         else:
             self._address = target
-            self._attach(open_socket(target, session.connect_timeout, timeout))
+            self._attach(self._open())
         try:
             self._setup(first=True)
         except BaseException:
@@ -70,10 +70,18 @@ class SocketTransport(Generic[TBody]):
         self._read = reader.read
         self._read1 = reader.read1
         if self._reconnect:
-            self._idle_check = idle_check(sock)
+            self._idle_check = self._idle_probe(sock)
             self._send = self._checked_send
         else:
             self._send = sock.sendall
+
+    # Two seams for a transport that is not a socket (fakebean's in-process connection): how a
+    # connection is opened, and how an idle one is probed.
+    def _open(self) -> socket.socket:
+        return open_socket(self._address, self._session.connect_timeout, self._timeout)
+
+    def _idle_probe(self, sock: socket.socket) -> Callable[[], bool]:
+        return idle_check(sock)
 
     def _drop(self) -> None:
         """Forget the connection; later calls fail (or, with reconnect, open a new one)."""
@@ -123,7 +131,7 @@ class SocketTransport(Generic[TBody]):
         if self._session.held:
             raise self._session.lost("the connection was closed", maybe_executed=False)
         try:
-            self._attach(open_socket(self._address, self._session.connect_timeout, self._timeout))
+            self._attach(self._open())
             self._setup(first=False)
         except BaseException as exc:
             self._drop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from . import freezegun_hooks
 from .control import Controller, Controls
+from .inprocess import Hub
 from .recorder import Mistake
-from .threaded import ThreadedServer
 from .transcript import DEFAULT_SIZE, render
 
 if TYPE_CHECKING:
     import beanclient
+
+    from .threaded import ThreadedServer
 
 T = TypeVar("T")
 
@@ -92,8 +95,55 @@ def beanstalkd_version(path: str) -> str:
     return out.split()[1] if len(out.split()) > 1 else ""
 
 
+# Debian's beanstalkd links libsystemd: started with LISTEN_FDS=1 and LISTEN_PID set to its own pid,
+# it serves the listening socket it inherits as fd 3 (sd_listen_fds) and ignores -l/-p. The socket
+# comes in as the shell's stdin (any fd above 9 is beyond dash's redirections); the shell moves it
+# to fd 3 and sets LISTEN_PID to its pid, which exec hands on to beanstalkd.
+_ACTIVATE = 'exec 3<&0 </dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'
+_activation: dict[str, bool] = {}
+
+
+def supports_socket_activation(binary: str) -> bool:
+    """Whether ``binary`` takes an inherited listening socket (it calls ``sd_listen_fds``)."""
+    known = _activation.get(binary)
+    if known is None:
+        try:
+            with open(binary, "rb") as f:
+                known = b"sd_listen_fds" in f.read()
+        except OSError:
+            known = False
+        _activation[binary] = known
+    return known
+
+
+_exiting: list[subprocess.Popen[bytes]] = []  # closed, maybe not yet exited
+
+
+def _reap(block: bool = False) -> None:
+    """Collect the closed processes that have exited (with ``block``, all of them)."""
+    for process in list(_exiting):
+        if block:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.poll() is not None:
+            _exiting.remove(process)
+
+
+atexit.register(_reap, True)
+
+
 class RealBeanstalkd:
-    """A real ``beanstalkd`` process on 127.0.0.1 and a free port, for this test only."""
+    """A real ``beanstalkd`` process on 127.0.0.1 and a free port, for this test only.
+
+    Where beanstalkd supports systemd socket activation (Debian's does), the socket is bound and
+    listening before the process starts: no port can be lost to another process, and a client may
+    connect at once (the kernel queues it until beanstalkd accepts), so nothing waits for start-up.
+    Otherwise (``socket_activation=False``, or a beanstalkd built without libsystemd) it picks a
+    free port, starts beanstalkd on it and waits until the process listens there.
+    """
 
     def __init__(
         self,
@@ -101,21 +151,31 @@ class RealBeanstalkd:
         max_job_size: int | None = None,
         binlog_max_size: int | None = None,
         binlog_dir: str | None = None,
+        socket_activation: bool | None = None,
     ) -> None:
+        if _exiting:
+            _reap()
         binary = find_beanstalkd(path)
+        options: list[str] = []
+        if max_job_size is not None:
+            options += ["-z", str(max_job_size)]
+        if binlog_max_size is not None:
+            options += ["-s", str(binlog_max_size)]
+        if binlog_dir is not None:
+            options += ["-b", str(binlog_dir)]
+        # stderr goes to a file, never a pipe: nobody reads a pipe while the test runs, and
+        # beanstalkd blocks once it holds 64 KiB of warnings (one per put refused while draining)
+        self._stderr = tempfile.TemporaryFile()
+        if socket_activation is None:
+            socket_activation = supports_socket_activation(binary)
+        if socket_activation:
+            self._start_activated(binary, options)
+            return
         last_error = ""
         for _attempt in range(5):
             port = _free_port()
-            args = [binary, "-l", "127.0.0.1", "-p", str(port)]
-            if max_job_size is not None:
-                args += ["-z", str(max_job_size)]
-            if binlog_max_size is not None:
-                args += ["-s", str(binlog_max_size)]
-            if binlog_dir is not None:
-                args += ["-b", str(binlog_dir)]
-            # stderr goes to a file, never a pipe: nobody reads a pipe while the test runs, and
-            # beanstalkd blocks once it holds 64 KiB of warnings (one per put refused while draining)
-            self._stderr = tempfile.TemporaryFile()
+            args = [binary, "-l", "127.0.0.1", "-p", str(port), *options]
+            self._stderr.truncate(0)
             self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._stderr)
             self.address = ("127.0.0.1", port)
             if self._wait_listening():
@@ -123,8 +183,21 @@ class RealBeanstalkd:
             self.process.kill()
             self.process.wait()
             last_error = self.stderr().strip()
-            self._stderr.close()
+        self._stderr.close()
         raise RuntimeError(f"could not start {binary} on a free port: {last_error}")
+
+    def _start_activated(self, binary: str, options: list[str]) -> None:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1024)  # beanstalkd's own backlog (make_server_socket in net.c)
+            self.address = ("127.0.0.1", int(listener.getsockname()[1]))
+            self.process = subprocess.Popen(
+                ["/bin/sh", "-c", _ACTIVATE, binary, *options],
+                stdin=listener.fileno(),
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+            )
+        # Our copy is closed; the socket lives on in beanstalkd, which owns it from here.
 
     def stderr(self) -> str:
         """Everything the process has written to stderr so far."""
@@ -173,14 +246,21 @@ class RealBeanstalkd:
         raise TimeoutError("beanstalkd did not enter drain mode after SIGUSR1")
 
     def close(self) -> None:
+        """SIGTERM, without waiting for the process to exit: the test has no more use for it,
+        and its exit (beanstalkd's, the kernel's) overlaps the next test. The next start, or the
+        end of the run, reaps it; ``wait()`` waits for it now."""
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            _exiting.append(self.process)
         self._stderr.close()
+
+    def wait(self) -> int:
+        """Wait for the process to exit (after ``close``); its exit status."""
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
 
 
 def _check_real_options(path: str | None, options: dict[str, Any]) -> None:
@@ -222,7 +302,7 @@ class Beanstalkd(Controls):
         **options: Any,
     ) -> None:
         self.kind = "real" if real else "fake"
-        self.server: ThreadedServer | None = None
+        self.hub: Hub | None = None
         self.process: RealBeanstalkd | None = None
         self._clients: list[Any] = []
         self.strict = strict and not real
@@ -234,13 +314,26 @@ class Beanstalkd(Controls):
                 options.get("binlog_max_size"),
                 options.get("binlog_dir"),
             )
-            self.address: tuple[str, int] = self.process.address
             freezegun_hooks.register(self)
         else:
-            self.server = ThreadedServer(transcript=transcript, strict=strict, **options).start()
-            address = self.server.address
-            assert isinstance(address, tuple)
-            self.address = (address[0], address[1])
+            # An engine and a clock, nothing more: no socket and no thread until ``address`` (or
+            # ``server``) is asked for; ``client()`` and the controls reach the engine directly.
+            self.hub = Hub(transcript=transcript, strict=strict, **options)
+
+    @property
+    def server(self) -> ThreadedServer | None:
+        """fakebean's ``ThreadedServer`` (started on first use), or None for a real beanstalkd."""
+        return None if self.hub is None else self.hub.start_listening()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the server listens (127.0.0.1 and a free port); fakebean starts listening now."""
+        if self.process is not None:
+            return self.process.address
+        assert self.hub is not None
+        address = self.hub.address
+        assert isinstance(address, tuple)
+        return (address[0], address[1])
 
     @property
     def host(self) -> str:
@@ -257,10 +350,10 @@ class Beanstalkd(Controls):
         worker the test left blocked in ``reserve`` (say, in a thread pool whose ``with`` block
         waits for it) gets a closed connection instead of holding the test up forever.
         """
-        if self.server is None:
+        if self.hub is None:
             self._skip(REAL_SKIP_REASON)
         else:
-            self.server.advance(seconds)
+            self.hub.advance(seconds)
 
     def wake(self, rebase: bool = False) -> None:
         """Called by the freezegun hook when a real server is registered: tick()/move_to() skip."""
@@ -276,9 +369,9 @@ class Beanstalkd(Controls):
     def restart(self, keep_jobs: bool = True) -> None:
         """Restart fakebean on the same address (see ``fakebean.Server.restart``); a real
         beanstalkd test is skipped."""
-        if self.server is None:
+        if self.hub is None:
             self._skip("restart() needs fakebean; this test runs against a real beanstalkd")
-        self.server.restart(keep_jobs)
+        self.hub.restart(keep_jobs)
 
     @property
     def admin_url(self) -> str:
@@ -289,50 +382,55 @@ class Beanstalkd(Controls):
         return self.server.admin_url
 
     def drain(self) -> None:
-        if self.server is not None:
-            self.server.drain()
+        if self.hub is not None:
+            self.hub.drain()
         else:
             assert self.process is not None
             self.process.drain()
 
     # ------------------------------------------------------------------ the controls
     def _control(self, fn: Callable[[Controller], T]) -> T:
-        if self.server is None:
+        if self.hub is None:
             self._skip(REAL_CONTROL_SKIP_REASON)
-        return self.server._control(fn)
+        return self.hub.control(fn)
 
     @contextmanager
     def expect_error(self, reply: str) -> Iterator[None]:
         """Strict mode: ``reply`` (``"BAD_FORMAT"``, ...) is expected inside the block. Against a
         real beanstalkd it does nothing, so the test runs there too."""
-        if self.server is None:
+        if self.hub is None:
             yield
             return
         with Controls.expect_error(self, reply):
             yield
 
     def _controller(self) -> Controller | None:
-        if self.server is None or self.server._server is None:
-            return None
-        return self.server._server.controller
+        return None if self.hub is None else self.hub.server.controller
 
     def recorded(self) -> tuple[str, list[Mistake]]:
         """The transcript as report text and strict mode's undeclared findings, even after close."""
         controller = self._controller()
         if controller is None:
             return "", []
-        assert self.server is not None
-        if self.server._thread is not None and self.server._thread.is_alive():
+        assert self.hub is not None
+        if not self.hub.closed:
             entries, mistakes = self._control(lambda c: (c.transcript(), c.mistakes()))
         else:
             entries, mistakes = controller.transcript(), controller.mistakes()
         return (render(entries) if controller.ring.size else ""), mistakes
 
     def client(self, **kwargs: Any) -> beanclient.Client[Any]:
-        """A ``beanclient.Client`` connected to this server, closed at teardown."""
-        import beanclient
+        """A ``beanclient.Client`` connected to this server, closed at teardown. On fakebean it
+        needs no socket: the same request and reply bytes go straight to the engine and back."""
+        client: beanclient.Client[Any]
+        if self.hub is not None:
+            from .inprocess_client import connect
 
-        client: beanclient.Client[Any] = beanclient.Client(self.address, **kwargs)
+            client = connect(self.hub, **kwargs)
+        else:
+            import beanclient
+
+            client = beanclient.Client(self.address, **kwargs)
         self._clients.append(client)
         return client
 
@@ -341,8 +439,8 @@ class Beanstalkd(Controls):
         gets a closed connection instead of holding its client's lock forever; then the clients."""
         freezegun_hooks.unregister(self)
         try:
-            if self.server is not None:
-                self.server.close()
+            if self.hub is not None:
+                self.hub.close()
             if self.process is not None:
                 self.process.close()
         finally:

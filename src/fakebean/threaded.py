@@ -24,9 +24,21 @@ class ThreadedServer(Controls):
     ``put()``, faults, ...) run on the server's thread, so each sees and leaves a consistent state.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        server: Server | None = None,
+        on_loop: Callable[[asyncio.AbstractEventLoop], None] | None = None,
+        **options: Any,
+    ) -> None:
         self._args = (host, port)
         self._options = options
+        # ``server``: a Server made but not started (the in-process hub's, whose engine it serves);
+        # ``on_loop`` is called in the server's thread with the new loop, before the server starts.
+        self._adopted = server
+        self._on_loop = on_loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
@@ -46,6 +58,8 @@ class ThreadedServer(Controls):
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
+            if self._on_loop is not None:
+                self._on_loop(loop)
             try:
                 loop.run_until_complete(self._main(ready, failure))
             finally:
@@ -68,7 +82,7 @@ class ThreadedServer(Controls):
 
     async def _main(self, ready: threading.Event, failure: list[BaseException]) -> None:
         try:
-            self._server = Server(*self._args, **self._options)
+            self._server = self._adopted or Server(*self._args, **self._options)
             await self._server.start()
         except BaseException as exc:  # reported to the starting thread
             failure.append(exc)

@@ -17,7 +17,7 @@ from tests.support.paths import ROOT
 
 RUN = ROOT / "bench" / "run.py"
 
-BENCH_KEYS = ["a1", "a4", "b", "c_rr", "c_put", "d"]
+BENCH_KEYS = ["a1", "a4", "b", "c_rr", "c_put", "d", "e"]
 
 
 @pytest.mark.real
@@ -62,4 +62,23 @@ def test_quick_benchmark_completes_and_prints_the_table(tmp_path: Path) -> None:
             entry = results["benchmarks"][key]["targets"][target]
             assert entry["error"] is None, report
             assert entry["samples"] and all(rate > 0 for rate in entry["samples"]), report
+    for target in ("fakebean.client()", "Server + AsyncClient", "greenstalk on fakebean.address"):
+        entry = results["benchmarks"]["e"]["targets"][target]  # (e): in this process
+        assert entry["error"] is None, report
+        assert entry["samples"] and all(rate > 0 for rate in entry["samples"]), report
     assert results["meta"]["fakebean_exit_status"] == 0, report  # SIGTERM stops fakebean cleanly
+
+
+@pytest.mark.real
+def test_fixture_costs_runs_every_variant(tmp_path: Path) -> None:
+    """(f), which --quick leaves out: a few tests per variant, one round, every variant measured."""
+    script = (
+        "import sys; sys.path.insert(0, 'bench'); import fixture_costs as f; "
+        "c = f.measure(5, 1); print(f.render(c)); "
+        "assert all(len(c.loops[name]) == 1 for name in f.VARIANTS), c.loops"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert "--real-beanstalkd + the same" in done.stdout

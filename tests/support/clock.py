@@ -3,7 +3,6 @@ tests/fakebean/clock/conftest.py."""
 
 from __future__ import annotations
 
-import beanclient
 from fakebean.testing import Beanstalkd
 from tests.support import IO_TIMEOUT
 
@@ -12,7 +11,7 @@ HOUR = 3600
 
 def wait_until_waiting(server: Beanstalkd, count: int = 1) -> None:
     """Return once ``count`` connections are blocked in a reserve (stats ``current-waiting``)."""
-    with beanclient.Client(server.address, timeout=IO_TIMEOUT) as probe:
+    with server.client(timeout=IO_TIMEOUT) as probe:  # in-process on fakebean: starts no socket
         for _ in range(100_000):
             if probe.stats()["current-waiting"] >= count:
                 return

@@ -19,7 +19,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-from tests.support import Backend, ExecutableBackend, FakeBackend, RawConn, RealBackend
+from fakebean.direct_socket import DirectSocket
+from fakebean.testing import Beanstalkd
+from tests.support import Backend, ExecutableBackend, FakeBackend, RawConn, RealBackend, recorder_on
 from tests.support import executable as executable  # re-exported: tests import it from here
 
 GUARD = 3.0  # seconds: a reply that has not come by then is a failure, never a hang
@@ -68,6 +70,8 @@ def yaml_map(reply: bytes) -> dict[str, str]:
 # ------------------------------------------------------------------------------ twin connections
 def readable(conn: RawConn) -> bool:
     """Whether a reply (or EOF) is waiting on ``conn`` right now, without waiting."""
+    if isinstance(conn.sock, DirectSocket):  # in-process: no descriptor to select on; ask it
+        return bool(conn.buf) or conn.sock.idle_check()
     return bool(conn.buf) or bool(select.select([conn.sock], [], [], 0)[0])
 
 
@@ -120,19 +124,51 @@ class Pair:
         self.real.close()
 
 
+class InProcessBackend(Backend):
+    """fakebean reached without sockets (``fakebean.inprocess``, frozen clock): what the
+    ``fakebean`` fixture's ``client()`` talks to. A connection is a ``DirectSocket``; the fixture's
+    server never listens (no ``address``), so every byte takes the in-process path."""
+
+    def __init__(self, recorded: bool | None = None, **options: Any) -> None:
+        # Not Backend.__init__: it asks for the address, which would start the socket side.
+        self.kind = "fake"
+        self._conns: list[RawConn] = []
+        self.recorded = recorder_on(recorded)
+        if self.recorded:
+            options = {"transcript": 1000, "strict": True, **options}
+        else:
+            options = {"transcript": 0, "strict": False, **options}
+        self.beanstalkd = Beanstalkd(clock="frozen", **options)
+
+    def connect(self) -> RawConn:
+        assert self.beanstalkd.hub is not None
+        conn = RawConn(self.beanstalkd.hub.connect())  # type: ignore[arg-type]  # as RawConn uses a socket
+        self._conns.append(conn)
+        return conn
+
+
 class Twins:
     """A fresh fakebean and a fresh real beanstalkd, plus an observer connection to each.
 
     The fakebean is a ``ThreadedServer`` (frozen clock), with the recorder at its engine's edge
-    or not as ``recorded`` says (``tests.support.recorder_on``), or the executable at ``fake_path``.
+    or not as ``recorded`` says (``tests.support.recorder_on``), the executable at ``fake_path``,
+    or with ``in_process`` the engine reached without sockets (``InProcessBackend``).
     """
 
-    def __init__(self, fake_path: str | None = None, recorded: bool | None = None, **options: Any) -> None:
-        self.fake: Backend = (
-            ExecutableBackend(fake_path, **options)
-            if fake_path
-            else FakeBackend(recorded=recorded, **options)
-        )
+    def __init__(
+        self,
+        fake_path: str | None = None,
+        recorded: bool | None = None,
+        in_process: bool = False,
+        **options: Any,
+    ) -> None:
+        self.fake: Backend
+        if fake_path:
+            self.fake = ExecutableBackend(fake_path, **options)
+        elif in_process:
+            self.fake = InProcessBackend(recorded=recorded, **options)
+        else:
+            self.fake = FakeBackend(recorded=recorded, **options)
         try:
             self.real = RealBackend(**options)
         except BaseException:

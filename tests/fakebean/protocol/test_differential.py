@@ -164,10 +164,13 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     fake_path: str | None = None  # None: a ThreadedServer; else fakebean's executable at that path
     recorded = False  # the ThreadedServer's engine with the recorder at its edge
+    in_process = False  # True: fakebean reached without sockets (what the fixture's client() uses)
 
     def __init__(self) -> None:
         super().__init__()
-        self.twins = Twins(self.fake_path, recorded=self.recorded, max_job_size=MAX_JOB)
+        self.twins = Twins(
+            self.fake_path, recorded=self.recorded, in_process=self.in_process, max_job_size=MAX_JOB
+        )
         self.slots: list[Slot] = []
         self.broken = False
         self.own_tubes = 0
