@@ -15,37 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
-from clients import BODY, RESERVE_TIMEOUT
+from clients import BODY, RESERVE_TIMEOUT, rr_on
 from measure import Meter, Sample
-
-
-def _loop(client: Any, duration: float) -> Sample:
-    put, reserve, delete = client.put, client.reserve, client.delete
-    for _ in range(50):  # warm-up
-        put(BODY)
-        delete(reserve(RESERVE_TIMEOUT))
-    perf = time.perf_counter
-    jobs = 0
-    meter = Meter()
-    meter.start()
-    until = perf() + duration
-    while True:
-        for _ in range(20):
-            put(BODY)
-            delete(reserve(RESERVE_TIMEOUT))
-        jobs += 20
-        if perf() >= until:
-            break
-    return meter.stop(3 * jobs)
 
 
 def fixture_client(tube: str, duration: float) -> Sample:
     from fakebean.testing import Beanstalkd
 
     with Beanstalkd() as server:
-        return _loop(server.client(use=tube, watch=tube), duration)
+        return rr_on(server.client(use=tube, watch=tube), duration)
 
 
 def greenstalk_on_fixture_address(tube: str, duration: float) -> Sample:
@@ -56,7 +35,7 @@ def greenstalk_on_fixture_address(tube: str, duration: float) -> Sample:
     with Beanstalkd() as server:
         client = greenstalk.Client(server.address, use=tube, watch=tube)
         try:
-            return _loop(client, duration)
+            return rr_on(client, duration)
         finally:
             client.close()
 
