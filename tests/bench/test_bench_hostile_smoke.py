@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.bench import run_bench_script
 from tests.support.paths import ROOT
 
 HOSTILE = ROOT / "bench" / "hostile.py"
@@ -22,18 +23,11 @@ CASES = ["cycles", "cycles-live", "churn", "waiters", "touches", "hostile-read",
 @pytest.mark.real
 def test_quick_hostile_benchmark_runs_every_case_on_both_servers(tmp_path: Path) -> None:
     out = tmp_path / "hostile.json"
-    done = subprocess.run(
+    done, report = run_bench_script(
         # tinier still than --quick: the test proves the script works, and the machine may be busy
-        [sys.executable, str(HOSTILE), "--quick", "--set", "cycles=20", "--set", "churn_conns=200",
-         "--json", str(out)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,  # a hang guard, not a timing check
-        check=False,
-    )  # fmt: skip
-    report = f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+        [str(HOSTILE), "--quick", "--set", "cycles=20", "--set", "churn_conns=200", "--json", str(out)],
+        timeout=300,
+    )
     assert done.returncode == 0, report
     assert "ERROR" not in done.stdout, report
     for key in CASES:
@@ -62,16 +56,9 @@ def test_list_names_every_case() -> None:
 def test_a_short_soak_conserves_every_job(tmp_path: Path) -> None:
     """``bench/soak.py`` for a few seconds: it runs, stops by itself, and finds every job accounted for."""
     out = tmp_path / "soak.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "soak.py"), "--seconds", "3", "--json", str(out)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,  # a hang guard, not a timing check
-        check=False,
+    done, report = run_bench_script(
+        [str(ROOT / "bench" / "soak.py"), "--seconds", "3", "--json", str(out)], timeout=120
     )
-    report = f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert done.returncode == 0, report
     assert "conservation: ok" in done.stdout, report
     results = json.loads(out.read_text())

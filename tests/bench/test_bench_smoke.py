@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.bench import run_bench_script
 from tests.support.paths import ROOT
 
 RUN = ROOT / "bench" / "run.py"
@@ -23,17 +24,11 @@ BENCH_KEYS = ["a1", "a4", "b", "c_rr", "c_put", "d", "e"]
 @pytest.mark.real
 def test_quick_benchmark_completes_and_prints_the_table(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    done = subprocess.run(
+    done, report = run_bench_script(
         # --time-limit: a loaded CI machine must not turn --quick's own 14 s bound into a failure
-        [sys.executable, str(RUN), "--quick", "--time-limit", "60", "--json", str(out)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,  # a hang guard, not a timing check
-        check=False,
+        [str(RUN), "--quick", "--time-limit", "60", "--json", str(out)],
+        timeout=120,
     )
-    report = f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert done.returncode == 0, report
 
     table = done.stdout
