@@ -71,7 +71,7 @@ def main() -> None:
 
 def dashboard(server: fakebean.ThreadedServer, jobs: int) -> None:
     from playwright.sync_api import sync_playwright
-    from tests.fakebean.admin.test_admin_browser import CHROMIUM_ARGS, chromium_path
+    from tests.support.browser import CHROMIUM_ARGS, chromium_path
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)

@@ -8,8 +8,6 @@ against hangs; the page's refresh period (``REFRESH_MS``) is what makes a new jo
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -21,39 +19,11 @@ import pytest
 import beanclient
 import fakebean
 from tests.support import free_port
-from tests.support.paths import ROOT
+from tests.support.browser import BUILD, WAIT_MS, client, dashboard_tab
 from tests.support.shells import Process
 
 pytestmark = pytest.mark.browser
 FAKE = pytest.mark.fake
-
-BUILD = ROOT / "build"
-WAIT_MS = 10_000  # against a hang only: the page shows changes within REFRESH_MS
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def chromium_path() -> str | None:
-    return os.environ.get("FAKEBEAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
-    path = chromium_path()
-    if path is None:
-        pytest.skip("the browser tests need Chromium (apt-get install chromium)")
-    with playwright.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -64,19 +34,8 @@ def server() -> Iterator[fakebean.ThreadedServer]:
 
 @pytest.fixture
 def page(browser: Any, server: fakebean.ThreadedServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 820})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda err: errors.append(str(err)))
-    tab.goto(server.admin_url)
-    tab.wait_for_selector("#stats td[data-key='version']", timeout=WAIT_MS)
-    yield tab
-    context.close()
-    assert errors == []
-
-
-def client(server: fakebean.ThreadedServer) -> beanclient.Client[bytes]:
-    return beanclient.Client(server.address, None, timeout=10)  # type: ignore[arg-type]
+    with dashboard_tab(browser, server) as tab:
+        yield tab
 
 
 @FAKE

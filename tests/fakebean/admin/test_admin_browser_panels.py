@@ -1,5 +1,5 @@
 """The dashboard's connections, transcript and faults panels and its restart button, in headless
-Chromium (see ``test_admin_browser.py`` for how the browser is found). Each wait is for something to
+Chromium (see ``tests/support/browser.py`` for how the browser is found). Each wait is for something to
 appear on the page; the server is checked through its own controls or a client."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import pytest
 
 import beanclient
 import fakebean
-from tests.fakebean.admin.test_admin_browser import BUILD, WAIT_MS, browser
+from tests.support.browser import BUILD, WAIT_MS, client, dashboard_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.fake]
-__all__ = ["browser"]  # (the fixture, shared with the other browser tests)
 
 
 @pytest.fixture
@@ -25,20 +24,8 @@ def server() -> Iterator[fakebean.ThreadedServer]:
 
 @pytest.fixture
 def page(browser: Any, server: fakebean.ThreadedServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 820})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda err: errors.append(str(err)))
-    tab.on("dialog", lambda dialog: dialog.accept())
-    tab.goto(server.admin_url)
-    tab.wait_for_selector("#stats td[data-key='version']", timeout=WAIT_MS)
-    yield tab
-    context.close()
-    assert errors == []
-
-
-def client(server: fakebean.ThreadedServer) -> beanclient.Client[bytes]:
-    return beanclient.Client(server.address, None, timeout=10)  # type: ignore[arg-type]
+    with dashboard_tab(browser, server, accept_dialogs=True) as tab:
+        yield tab
 
 
 def cells(page: Any, row: str) -> list[str]:
