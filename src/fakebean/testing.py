@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -188,6 +189,13 @@ class RealBeanstalkd:
 
     def _start_activated(self, binary: str, options: list[str]) -> None:
         with socket.socket() as listener:
+            # the options beanstalkd sets on a socket it makes itself (make_server_socket in net.c);
+            # accepted connections inherit them: without TCP_NODELAY, a second pipelined reply waits
+            # ~40 ms for the client's delayed ACK
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 0, 0))
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             listener.bind(("127.0.0.1", 0))
             listener.listen(1024)  # beanstalkd's own backlog (make_server_socket in net.c)
             self.address = ("127.0.0.1", int(listener.getsockname()[1]))
