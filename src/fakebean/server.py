@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from . import freezegun_hooks
 from .clock import Clock, make_clock
-from .control import Controller, Controls
+from .control import Controller
+from .controls import Controls
 from .model import Buffer, Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
@@ -143,7 +144,7 @@ class Server(Shell, Controls):
     ``"frozen"`` (only ``advance`` moves time) or a ``fakebean.clock.Clock``.
 
     The test double's controls (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults; see
-    ``fakebean.control.Controls``) run on the server's loop: call them from the loop's thread.
+    ``fakebean.controls.Controls``) run on the server's loop: call them from the loop's thread.
     ``transcript`` keeps that many recent commands and replies; ``strict`` notes client mistakes.
     ``admin="127.0.0.1:0"`` serves the admin HTTP API and dashboard on the same loop (``admin_url``
     says where); an address beyond loopback also needs ``admin_allow_remote=True``.

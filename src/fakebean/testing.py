@@ -17,7 +17,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from . import freezegun_hooks
-from .control import Controller, Controls
+from .control import Controller
+from .controls import Controls
 from .inprocess import Hub
 from .recorder import Mistake
 from .transcript import DEFAULT_SIZE, render
@@ -295,7 +296,7 @@ class Beanstalkd(Controls):
     ``address``, ``host``, ``port``; ``advance(seconds)`` jumps fakebean's clock (a test that calls
     it against a real beanstalkd is skipped); ``client(**kwargs)`` returns a ``beanclient.Client``
     that is closed when the test ends; ``drain()`` turns drain mode on. The test double's controls
-    (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults: ``fakebean.control.Controls``)
+    (``jobs()``, ``put()``, ``reset()``, ``transcript()``, faults: ``fakebean.controls.Controls``)
     skip the test against a real beanstalkd, except ``expect_error``, which has nothing to do there.
     ``transcript`` is the size of the transcript ring (0: none); ``strict`` turns strict mode on.
     """

@@ -9,7 +9,8 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .control import Controller, Controls
+from .control import Controller
+from .controls import Controls
 from .server import Address, Server
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import pytest
 
 import beanclient
 import fakebean
-from fakebean.control import Controls
+from fakebean.controls import Controls
 from fakebean.testing import Beanstalkd
 
 pytestmark = pytest.mark.fake

@@ -295,8 +295,8 @@ def test_listing_one_tube_reads_only_that_tube(
 
 
 def test_controller_is_the_only_surface() -> None:
-    """Every front end's control methods come from ``fakebean.control.Controls``."""
-    from fakebean.control import Controls
+    """Every front end's control methods come from ``fakebean.controls.Controls``."""
+    from fakebean.controls import Controls
     from fakebean.server import Server
     from fakebean.testing import Beanstalkd
     from fakebean.threaded import ThreadedServer
