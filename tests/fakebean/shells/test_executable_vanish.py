@@ -43,8 +43,10 @@ def _line(kind: str, call: str, error: str) -> str:
 
 
 def _io_lines(data: bytes) -> list[str]:
-    """The failed-call lines (-V may write lines of its own)."""
-    return [line for line in data.decode(errors="replace").splitlines(keepends=True) if "(): " in line]
+    """The whole failed-call lines (-V may write lines of its own; an unbuffered stderr may write a
+    line's text and its newline apart, so a line without its newline yet is not counted)."""
+    lines = data.decode(errors="replace").splitlines(keepends=True)
+    return [line for line in lines if "(): " in line and line.endswith("\n")]
 
 
 class _Stderr:
