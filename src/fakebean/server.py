@@ -73,8 +73,10 @@ class _AsyncioHandle(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         server = self.server
         server.protocols.discard(self)
-        server.engine.disconnect(self.conn, server.clock.now())
+        conn = self.conn
+        server.engine.disconnect(conn, server.clock.now())
         server.settle()
+        conn.handle = None  # no conn <-> protocol cycle: both go by reference counting
         if not server.protocols and server.all_closed is not None:
             server.all_closed.set()
 
@@ -241,7 +243,6 @@ class Server(Shell, Controls):
             self._admin_server, self._admin_address = admin
         freezegun_hooks.register(self)
         self.settle()
-
 
     @property
     def address(self) -> Address:
