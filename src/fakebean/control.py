@@ -163,9 +163,10 @@ class Controller:
 
     def reset(self) -> None:
         """A brand-new server: every connection closed, job ids from 1 (connection ids go on: the
-        transcript stays), counters 0, only ``default``, uptime from now, no pending fault. The transcript and strict mode's findings stay. With a
-        binlog directory, the directory is as a brand-new server leaves it: the old files removed,
-        a new ``binlog.1`` journaling from here on, the lock kept throughout."""
+        transcript stays), counters 0, only ``default``, uptime from now, no pending fault. The
+        transcript and strict mode's findings stay. With a binlog directory, the directory is as a
+        brand-new server leaves it: the old files removed, a new ``binlog.1`` journaling from here
+        on, the lock kept throughout."""
         self.disconnect_all(fault="reset()")
         engine = self.shell.engine
         journal, error_log = engine.journal, engine.server_error_log
