@@ -1,6 +1,7 @@
-"""``RealBeanstalkd`` hands beanstalkd a socket it has bound itself (systemd socket activation): the
-socket must carry what beanstalkd would have set on one of its own, or the real server behaves
-differently under the fixture than in production."""
+"""``fakebean.real_beanstalkd.RealBeanstalkd`` hands beanstalkd a socket it has bound itself (systemd
+socket activation): the socket must carry what beanstalkd would have set on one of its own, or the
+real server behaves differently under the fixture than in production. And ``close()`` leaves no
+process behind, not even a zombie."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fakebean import testing
+from fakebean import real_beanstalkd
 
 pytestmark = pytest.mark.real
 
@@ -35,8 +36,8 @@ def test_the_activated_socket_has_beanstalkds_options(monkeypatch: pytest.Monkey
                 sock.close()
         return real_popen(args, **kwargs)
 
-    monkeypatch.setattr(testing.subprocess, "Popen", popen)
-    server = testing.RealBeanstalkd(testing.find_beanstalkd())
+    monkeypatch.setattr(real_beanstalkd.subprocess, "Popen", popen)
+    server = real_beanstalkd.RealBeanstalkd(real_beanstalkd.find_beanstalkd())
     try:
         with socket.create_connection(server.address, timeout=5) as conn:
             conn.sendall(b"list-tube-used\r\n")
@@ -61,7 +62,7 @@ def _is_reaped(pid: int) -> bool:
 def test_close_leaves_no_zombie(activated: bool) -> None:
     """``close()`` waits for the process it stopped: a stopped beanstalkd was left a zombie until
     the next start or the end of the run."""
-    server = testing.RealBeanstalkd(testing.find_beanstalkd(), socket_activation=activated)
+    server = real_beanstalkd.RealBeanstalkd(real_beanstalkd.find_beanstalkd(), socket_activation=activated)
     with socket.create_connection(server.address, timeout=5) as conn:
         conn.sendall(b"list-tube-used\r\n")
         assert conn.recv(100) == b"USING default\r\n"
@@ -84,7 +85,7 @@ def test_close_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
         "time.sleep(600)\n"
     )
     stubborn.chmod(0o755)
-    server = testing.RealBeanstalkd(str(stubborn), socket_activation=False)
+    server = real_beanstalkd.RealBeanstalkd(str(stubborn), socket_activation=False)
     pid = server.process.pid
     server.close(timeout=0.2)
     assert _is_reaped(pid)
