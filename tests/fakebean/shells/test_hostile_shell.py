@@ -62,16 +62,16 @@ def test_epoll_shell_answers_another_connection_within_a_turn_of_a_64k_pipeline(
 def test_asyncio_shell_answers_another_connection_within_a_turn_of_a_64k_pipeline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from fakebean import server as asyncio_shell
+    from fakebean.asyncio_handle import AsyncioHandle
 
     writes: list[tuple[int, bytes]] = []
-    original = asyncio_shell._AsyncioHandle.write
+    original = AsyncioHandle.write
 
     def write(self: Any, data: bytes) -> None:
         writes.append((self.conn.id, data))
         original(self, data)
 
-    monkeypatch.setattr(asyncio_shell._AsyncioHandle, "write", write)
+    monkeypatch.setattr(AsyncioHandle, "write", write)
     with fakebean.ThreadedServer(clock="frozen") as threaded:
         address = threaded.address
         assert isinstance(address, tuple)
