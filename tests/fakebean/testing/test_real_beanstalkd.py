@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def test_close_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
     stubborn = tmp_path / "stubborn"
     # a stand-in for a server that does not exit on SIGTERM (it listens on the port it is given)
     stubborn.write_text(
-        "#!/usr/bin/env python3\n"
+        f"#!{sys.executable}\n"
         "import signal, socket, sys, time\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
         "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[sys.argv.index('-p') + 1]))); s.listen()\n"
