@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .delay_heap import DelayHeap
+
+if TYPE_CHECKING:
+    from .binlog.wal import Entry
 
 READY = "ready"
 DELAYED = "delayed"
@@ -56,6 +59,7 @@ class Job:
         "timeouts",
         "ttr",
         "tube",
+        "wal",
     )
 
     def __init__(self, job_id: int, pri: int, delay: int, ttr: int, tube: Tube, now: int) -> None:
@@ -78,6 +82,7 @@ class Job:
         self.releases = 0
         self.buries = 0
         self.kicks = 0
+        self.wal: Entry | None = None  # with a binlog: its place in the log (binlog.wal.Entry)
 
 
 class Multiset:

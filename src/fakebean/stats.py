@@ -113,7 +113,7 @@ def job_stats(engine: ServerCounters, job: Job) -> bytes:
         job.delay // NS,
         job.ttr // NS,
         left,
-        engine.journal.file_of(job.id) if engine.journal is not None else 0,
+        engine.journal.file_of(job) if engine.journal is not None else 0,
         job.reserves,
         job.timeouts,
         job.releases,

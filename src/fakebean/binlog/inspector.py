@@ -106,9 +106,9 @@ def inspect_dir(directory: str) -> dict[str, Any]:
     files = []
     low, high = scan(directory)
     pinned: dict[int, list[int]] = {}
-    for job_id, entry in wal.entries.items():
-        if entry.file is not None:
-            pinned.setdefault(entry.file.seq, []).append(job_id)
+    for job_id, item in reader.jobs.items():
+        if item.entry is not None and item.entry.file is not None:
+            pinned.setdefault(item.entry.file.seq, []).append(job_id)
     oldest_needed = min(pinned) if pinned else None
     for seq in range(low, high + 1):
         path = os.path.join(directory, f"binlog.{seq}")
@@ -130,8 +130,7 @@ def inspect_dir(directory: str) -> dict[str, Any]:
         )
     jobs = []
     for job_id, job in reader.jobs.items():
-        found = wal.entries.get(job_id)
-        f: WalFile | None = found.file if found is not None else None
+        f: WalFile | None = job.entry.file if job.entry is not None else None
         jobs.append(
             {
                 "id": job_id,

@@ -36,7 +36,7 @@ from .records import (
     unpack_jobrec,
     unpack_jobrec5,
 )
-from .wal import Wal, WalFile, warn
+from .wal import Entry, Wal, WalFile, warn
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -46,14 +46,16 @@ _NUMBER = re.compile(rb"[ \t\n\v\f\r]*[+-]?[0-9]+\Z")
 
 
 class Recovered:
-    """A job as its records leave it: the latest Jobrec, and the tube and body of its full record."""
+    """A job as its records leave it: the latest Jobrec, the tube and body of its full record, and
+    its place in the log (handed to the job ``restore`` makes; none for a snapshot)."""
 
-    __slots__ = ("body", "rec", "tube")
+    __slots__ = ("body", "entry", "rec", "tube")
 
     def __init__(self, rec: Jobrec, tube: bytes, body: bytes) -> None:
         self.rec = rec
         self.tube = tube
         self.body = body  # with the CRLF
+        self.entry: Entry | None = None
 
 
 def _stderr_line(line: str) -> None:
@@ -186,12 +188,17 @@ class Reader:
                 pos += rec.body_size
                 job.tube, job.body = name, body
                 job.rec = rec
-                wal.remove_job(self._entry_file(rec.id), rec.id)
-                entry = wal.add_job(f, rec.id)
+                entry = job.entry
+                if entry is None:
+                    entry = job.entry = Entry(rec.id)
+                else:
+                    wal.remove_job(entry)
+                wal.add_job(f, entry)
             else:
                 # keep the full record's body size: a short record's copy is only ever the same
                 job.rec = rec._replace(body_size=job.rec.body_size)
-                entry = wal.entries[rec.id]
+                entry = job.entry
+                assert entry is not None  # a job is known here only once its full record was read
             entry.used += pos - start
             wal.alive += pos - start
             return pos, True, False
@@ -202,15 +209,10 @@ class Reader:
         self._drop(rec.id)  # an unknown state: the rest of the file is not trusted
         return pos, False, True
 
-    def _entry_file(self, job_id: int) -> WalFile | None:
-        entry = self.wal.entries.get(job_id)
-        return entry.file if entry is not None else None
-
     def _drop(self, job_id: int) -> None:
-        if self.jobs.pop(job_id, None) is None:
-            return
-        self.wal.remove_job(self._entry_file(job_id), job_id)
-        self.wal.entries.pop(job_id, None)
+        job = self.jobs.pop(job_id, None)
+        if job is not None and job.entry is not None:
+            self.wal.remove_job(job.entry)
 
     def _eof(self, f: WalFile, pos: int, want: int, got: int, what: str) -> None:
         self.message(f"{f.path}:{pos}: unexpected EOF reading {want} bytes (got {got}): {what}")
@@ -247,6 +249,7 @@ def restore(engine: Engine, wal: Wal | None, jobs: Iterable[Recovered], max_full
         job.deadline = rec.deadline_at
         job.reserves, job.timeouts, job.releases = rec.reserve_ct, rec.timeout_ct, rec.release_ct
         job.buries, job.kicks = rec.bury_ct, rec.kick_ct
+        job.wal = item.entry
         engine.jobs[job.id] = job
         if rec.state == ST_BURIED:
             engine.make_buried(job)  # bury_job counts one more bury, as beanstalkd's replay does

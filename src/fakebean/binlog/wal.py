@@ -7,6 +7,12 @@ next file is created and when the writer moves into it all follow from this acco
 exactly as ``walg.c`` keeps it: ``reserve``, ``balance``, ``balancerest``, ``needfree``. Compaction
 (``walcompact``) moves the oldest live job out of the oldest file whenever the files hold much more
 than the live data; a file is unlinked once it is the oldest and no live job's full record is in it.
+
+The bookkeeping lives where beanstalkd keeps it, in the jobs: each job's ``Entry`` (its file, the
+bytes it keeps alive, its links in that file's ``jlist``) hangs off the job (``Job.wal``), and a
+file's ``jlist`` is a doubly linked list through those entries. Nothing is keyed by job id: a dict
+keyed by ids that only ever grow settles, under put/delete churn, at about three times its live
+size, where these follow the live jobs exactly.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ _ZEROS = bytes(BLOCK * 64)
 class WalFile:
     """One ``binlog.N``: its reservation accounting and the live jobs whose full record it holds."""
 
-    __slots__ = ("fd", "free", "is_open", "jobs", "next", "path", "refs", "resv", "seq")
+    __slots__ = ("fd", "first", "free", "is_open", "last", "next", "path", "refs", "resv", "seq")
 
     def __init__(self, directory: str, seq: int) -> None:
         self.seq = seq
@@ -39,19 +45,28 @@ class WalFile:
         self.free = 0
         self.resv = 0
         self.refs = 0  # live jobs whose latest full record is here, +1 while open for writing
-        self.jobs: dict[int, None] = {}  # those jobs' ids, oldest full record first (``jlist``)
+        # those jobs' entries, oldest full record first (``jlist``), linked through the entries
+        self.first: Entry | None = None
+        self.last: Entry | None = None
         self.next: WalFile | None = None
         self.is_open = False
 
 
 class Entry:
-    """Where a job's latest full record is and how many bytes of the log it keeps alive."""
+    """A job's place in the log, kept on the job (``Job.wal``) as beanstalkd keeps ``file``,
+    ``walused`` and the ``fprev``/``fnext`` links in its job struct: the file holding its latest
+    full record, the bytes of the log it keeps alive, and its neighbours in that file's ``jlist``.
+    It names its job by id, not by reference: a job and its entry would otherwise be a cycle that
+    only the cyclic collector frees."""
 
-    __slots__ = ("file", "used")
+    __slots__ = ("file", "fnext", "fprev", "id", "used")
 
-    def __init__(self) -> None:
+    def __init__(self, job_id: int) -> None:
+        self.id = job_id
         self.file: WalFile | None = None
         self.used = 0
+        self.fprev: Entry | None = None
+        self.fnext: Entry | None = None
 
 
 def warn(message: str) -> None:
@@ -79,7 +94,6 @@ class Wal:
         self.alive = 0  # written, still belonging to live jobs
         self.nmig = 0
         self.nrec = 0
-        self.entries: dict[int, Entry] = {}
         # the engine's job table (compaction writes a job's current state)
         self.jobs: MutableMapping[int, Job] = {}
         self.lock_fd = -1
@@ -171,21 +185,35 @@ class Wal:
         self.close_file(f)
         return True
 
-    def add_job(self, f: WalFile, job_id: int) -> Entry:
-        entry = self.entries.get(job_id)
-        if entry is None:
-            entry = self.entries[job_id] = Entry()
+    @staticmethod
+    def add_job(f: WalFile, entry: Entry) -> None:
+        """``fileaddjob``: the job's latest full record is in ``f``, newest of its ``jlist``."""
         entry.file = f
-        f.jobs[job_id] = None
+        last = f.last
+        entry.fprev = last
+        entry.fnext = None
+        if last is None:
+            f.first = entry
+        else:
+            last.fnext = entry
+        f.last = entry
         f.refs += 1
-        return entry
 
-    def remove_job(self, f: WalFile | None, job_id: int) -> None:
-        """``filermjob``: the job's full record in ``f`` no longer counts."""
-        entry = self.entries.get(job_id)
-        if f is None or entry is None or entry.file is not f:
+    def remove_job(self, entry: Entry) -> None:
+        """``filermjob``: the job's full record no longer counts (nothing when it has none)."""
+        f = entry.file
+        if f is None:
             return
-        del f.jobs[job_id]
+        prev, nxt = entry.fprev, entry.fnext
+        if prev is None:
+            f.first = nxt
+        else:
+            prev.fnext = nxt
+        if nxt is None:
+            f.last = prev
+        else:
+            nxt.fprev = prev
+        entry.fprev = entry.fnext = None
         entry.file = None
         self.alive -= entry.used
         entry.used = 0
@@ -285,15 +313,17 @@ class Wal:
         if cur.resv > 0 or self.use_next():
             cur = self.cur
             assert cur is not None
-            entry = self.entries.get(job.id)
+            entry = job.wal
             if entry is not None and entry.file is not None:
                 data = pack_short(job, state)
                 ok = self._write(cur, entry, data)
                 if ok and state == ST_INVALID:
-                    self.remove_job(entry.file, job.id)
-                    del self.entries[job.id]
+                    self.remove_job(entry)
+                    job.wal = None
             else:
-                entry = self.add_job(cur, job.id)
+                if entry is None:
+                    entry = job.wal = Entry(job.id)
+                self.add_job(cur, entry)
                 ok = self._write(cur, entry, pack_full(job, state))
         if not ok:
             self.close_file(cur)
@@ -342,14 +372,14 @@ class Wal:
         assert head is not None
         if head is self.cur or head.next is self.cur:
             return False  # no point in moving a job
-        if not head.jobs:
+        entry = head.first
+        if entry is None:
             warn("head holds no jlist")
             return False
-        job_id = next(iter(head.jobs))
-        job = self.jobs[job_id]
+        job = self.jobs[entry.id]
         if not self.reserve(full_size(job)):
             return True  # it will not fit: try again later
-        self.remove_job(head, job_id)
+        self.remove_job(entry)
         self.nmig += 1
         self.write(job, STATE_CODE[job.state])
         return True
@@ -365,9 +395,10 @@ class Wal:
                 warn(f"fsync: {err.strerror}")
 
     # ------------------------------------------------------------------ stats
-    def file_of(self, job_id: int) -> int:
+    @staticmethod
+    def file_of(job: Job) -> int:
         """stats-job ``file``: the file holding the job's latest full record, 0 for none."""
-        entry = self.entries.get(job_id)
+        entry = job.wal
         return entry.file.seq if entry is not None and entry.file is not None else 0
 
     @property
