@@ -8,7 +8,10 @@ against beanstalkd, each on a fresh process.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +32,9 @@ class Sizes:
     live_jobs: int = 5000  # ... then again with this many live (delayed) jobs
     live_cycles: int = 12_000
     live_rounds: int = 2
+    binlog_live: int = 20_000  # ... then with a binlog (-b), beside this many live (delayed) jobs
+    binlog_cycles: int = 10_000
+    binlog_rounds: int = 3
     churn_conns: int = 40_000  # connections that reserve-with-timeout and close, over all rounds
     churn_rounds: int = 4
     churn_live: int = 20_000
@@ -42,7 +48,8 @@ class Sizes:
 
 
 QUICK = Sizes(
-    cycles=60, body=4096, cycle_rounds=2, live_jobs=50, live_cycles=120, live_rounds=2, churn_conns=400,
+    cycles=60, body=4096, cycle_rounds=2, live_jobs=50, live_cycles=120, live_rounds=2, binlog_live=200,
+    binlog_cycles=60, binlog_rounds=2, churn_conns=400,
     churn_rounds=2, churn_live=200, waiters=100, touches=200, tubes=50, hostile_bytes=4096, big_job=2 * MiB,
     backlog_clients=5, backlog_bytes=8000,
 )  # fmt: skip
@@ -126,6 +133,10 @@ def case_cycles(srv: ServerProcess, s: Sizes) -> Metrics:
 
 def case_cycles_live(srv: ServerProcess, s: Sizes) -> Metrics:
     return put_delete_cycles(srv, s, s.live_jobs, s.live_cycles, s.live_rounds)
+
+
+def case_cycles_binlog(srv: ServerProcess, s: Sizes) -> Metrics:
+    return put_delete_cycles(srv, s, s.binlog_live, s.binlog_cycles, s.binlog_rounds)
 
 
 def case_churn(srv: ServerProcess, s: Sizes) -> Metrics:
@@ -309,6 +320,14 @@ def body_fits(s: Sizes) -> list[str]:
     return ["-z", str(max(s.body, 65535))]  # 64 KiB is one byte over the default limit
 
 
+def body_fits_with_binlog(s: Sizes) -> list[str]:
+    """``body_fits`` and ``-b`` on a fresh directory (one per server: the lock excludes a second
+    server, and each must start with no jobs), removed when the bench exits."""
+    directory = tempfile.mkdtemp(prefix="hostile-binlog-")
+    atexit.register(shutil.rmtree, directory, True)
+    return [*body_fits(s), "-b", directory]
+
+
 @dataclass(frozen=True)
 class Case:
     key: str
@@ -330,6 +349,12 @@ CASES = [
         lambda s: f"the same with {s.live_jobs:,} live jobs, {s.live_cycles:,} cycles x {s.live_rounds}",
         case_cycles_live,
         body_fits,
+    ),
+    Case(
+        "cycles-binlog",
+        lambda s: f"the same with -b, {s.binlog_live:,} live, {s.binlog_cycles:,} cycles x {s.binlog_rounds}",
+        case_cycles_binlog,
+        body_fits_with_binlog,
     ),
     Case(
         "churn",

@@ -17,7 +17,17 @@ from tests.support.bench import run_bench_script
 from tests.support.paths import ROOT
 
 HOSTILE = ROOT / "bench" / "hostile.py"
-CASES = ["cycles", "cycles-live", "churn", "waiters", "touches", "hostile-read", "big-job", "backlog"]
+CASES = [
+    "cycles",
+    "cycles-live",
+    "cycles-binlog",
+    "churn",
+    "waiters",
+    "touches",
+    "hostile-read",
+    "big-job",
+    "backlog",
+]
 
 
 @pytest.mark.real
