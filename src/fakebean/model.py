@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .delay_heap import DelayHeap
-
-if TYPE_CHECKING:
-    from .binlog.wal import Entry
 
 READY = "ready"
 DELAYED = "delayed"
@@ -82,7 +79,9 @@ class Job:
         self.releases = 0
         self.buries = 0
         self.kicks = 0
-        self.wal: Entry | None = None  # with a binlog: its place in the log (binlog.wal.Entry)
+        # With a binlog: its place in the log, a binlog.wal.Entry (typed Any: the binlog imports
+        # this module, and the modules import in one direction only).
+        self.wal: Any = None
 
 
 class Multiset:

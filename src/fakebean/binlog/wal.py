@@ -313,7 +313,7 @@ class Wal:
         if cur.resv > 0 or self.use_next():
             cur = self.cur
             assert cur is not None
-            entry = job.wal
+            entry: Entry | None = job.wal
             if entry is not None and entry.file is not None:
                 data = pack_short(job, state)
                 ok = self._write(cur, entry, data)
@@ -398,7 +398,7 @@ class Wal:
     @staticmethod
     def file_of(job: Job) -> int:
         """stats-job ``file``: the file holding the job's latest full record, 0 for none."""
-        entry = job.wal
+        entry: Entry | None = job.wal
         return entry.file.seq if entry is not None and entry.file is not None else 0
 
     @property
