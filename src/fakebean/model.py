@@ -79,7 +79,7 @@ class Job:
         self.releases = 0
         self.buries = 0
         self.kicks = 0
-        # With a binlog: its place in the log, a binlog.wal.Entry (typed Any: the binlog imports
+        # With a binlog: its place in the log, a binlog.walfile.Entry (typed Any: the binlog imports
         # this module, and the modules import in one direction only).
         self.wal: Any = None
 

@@ -29,7 +29,8 @@ from .records import (
     unpack_jobrec5,
 )
 from .recovery import Reader, scan
-from .wal import Wal, WalFile
+from .wal import Wal
+from .walfile import WalFile
 
 _FLOCK = struct.Struct("hh4xqqi4x")  # struct flock on x86-64 Linux
 

@@ -36,7 +36,8 @@ from .records import (
     unpack_jobrec,
     unpack_jobrec5,
 )
-from .wal import Entry, Wal, WalFile, warn
+from .wal import Wal, warn
+from .walfile import Entry, WalFile
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -193,7 +194,7 @@ class Reader:
                     entry = job.entry = Entry(rec.id)
                 else:
                     wal.remove_job(entry)
-                wal.add_job(f, entry)
+                f.add_job(entry)
             else:
                 # keep the full record's body size: a short record's copy is only ever the same
                 job.rec = rec._replace(body_size=job.rec.body_size)

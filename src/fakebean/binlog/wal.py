@@ -8,11 +8,7 @@ exactly as ``walg.c`` keeps it: ``reserve``, ``balance``, ``balancerest``, ``nee
 (``walcompact``) moves the oldest live job out of the oldest file whenever the files hold much more
 than the live data; a file is unlinked once it is the oldest and no live job's full record is in it.
 
-The bookkeeping lives where beanstalkd keeps it, in the jobs: each job's ``Entry`` (its file, the
-bytes it keeps alive, its links in that file's ``jlist``) hangs off the job (``Job.wal``), and a
-file's ``jlist`` is a doubly linked list through those entries. Nothing is keyed by job id: a dict
-keyed by ids that only ever grow settles, under put/delete churn, at about three times its live
-size, where these follow the live jobs exactly.
+Which file holds each job's full record is kept on the job itself (see ``walfile``).
 """
 
 from __future__ import annotations
@@ -25,48 +21,13 @@ from typing import TYPE_CHECKING
 
 from .lock import unlock_dir
 from .records import HEADER, SHORT_SIZE, ST_INVALID, STATE_CODE, VERSION, full_size, pack_full, pack_short
+from .walfile import Entry, WalFile
 
 if TYPE_CHECKING:
     from ..model import Job
 
 BLOCK = 4096  # pre-allocation unit (``rawfalloc``)
 _ZEROS = bytes(BLOCK * 64)
-
-
-class WalFile:
-    """One ``binlog.N``: its reservation accounting and the live jobs whose full record it holds."""
-
-    __slots__ = ("fd", "first", "free", "is_open", "last", "next", "path", "refs", "resv", "seq")
-
-    def __init__(self, directory: str, seq: int) -> None:
-        self.seq = seq
-        self.path = f"{directory}/binlog.{seq}"
-        self.fd = -1
-        self.free = 0
-        self.resv = 0
-        self.refs = 0  # live jobs whose latest full record is here, +1 while open for writing
-        # those jobs' entries, oldest full record first (``jlist``), linked through the entries
-        self.first: Entry | None = None
-        self.last: Entry | None = None
-        self.next: WalFile | None = None
-        self.is_open = False
-
-
-class Entry:
-    """A job's place in the log, kept on the job (``Job.wal``) as beanstalkd keeps ``file``,
-    ``walused`` and the ``fprev``/``fnext`` links in its job struct: the file holding its latest
-    full record, the bytes of the log it keeps alive, and its neighbours in that file's ``jlist``.
-    It names its job by id, not by reference: a job and its entry would otherwise be a cycle that
-    only the cyclic collector frees."""
-
-    __slots__ = ("file", "fnext", "fprev", "id", "used")
-
-    def __init__(self, job_id: int) -> None:
-        self.id = job_id
-        self.file: WalFile | None = None
-        self.used = 0
-        self.fprev: Entry | None = None
-        self.fnext: Entry | None = None
 
 
 def warn(message: str) -> None:
@@ -185,36 +146,12 @@ class Wal:
         self.close_file(f)
         return True
 
-    @staticmethod
-    def add_job(f: WalFile, entry: Entry) -> None:
-        """``fileaddjob``: the job's latest full record is in ``f``, newest of its ``jlist``."""
-        entry.file = f
-        last = f.last
-        entry.fprev = last
-        entry.fnext = None
-        if last is None:
-            f.first = entry
-        else:
-            last.fnext = entry
-        f.last = entry
-        f.refs += 1
-
     def remove_job(self, entry: Entry) -> None:
         """``filermjob``: the job's full record no longer counts (nothing when it has none)."""
         f = entry.file
         if f is None:
             return
-        prev, nxt = entry.fprev, entry.fnext
-        if prev is None:
-            f.first = nxt
-        else:
-            prev.fnext = nxt
-        if nxt is None:
-            f.last = prev
-        else:
-            nxt.fprev = prev
-        entry.fprev = entry.fnext = None
-        entry.file = None
+        f.unlink(entry)
         self.alive -= entry.used
         entry.used = 0
         self.decref(f)
@@ -323,7 +260,7 @@ class Wal:
             else:
                 if entry is None:
                     entry = job.wal = Entry(job.id)
-                self.add_job(cur, entry)
+                cur.add_job(entry)
                 ok = self._write(cur, entry, pack_full(job, state))
         if not ok:
             self.close_file(cur)

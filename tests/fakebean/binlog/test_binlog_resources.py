@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from fakebean.binlog import open_journal
-from fakebean.binlog.wal import Entry, Wal, WalFile
+from fakebean.binlog.wal import Wal
+from fakebean.binlog.walfile import Entry, WalFile
 from fakebean.engine import Engine
 from fakebean.model import Conn
 
