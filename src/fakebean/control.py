@@ -318,6 +318,7 @@ def _journal_put(engine: Engine, job: Job, buried: bool) -> None:
     so that a restart brings it back. A log with no room refuses it, as it would the client."""
     journal = engine.journal
     assert journal is not None
+    job.wal = None  # (see Job.wal)
     if not journal.reserve_put(job):
         del engine.jobs[job.id]
         engine.unref_tube(job.tube)

@@ -58,6 +58,10 @@ class Job:
         "tube",
         "wal",
     )
+    # With a binlog: the job's place in the log (a binlog.walfile.Entry, or None), set when the
+    # journal first meets the job, never without one: the engine's put pays nothing for it, and
+    # the binlog reads it knowing it may be unset. (Typed Any: the binlog imports this module.)
+    wal: Any
 
     def __init__(self, job_id: int, pri: int, delay: int, ttr: int, tube: Tube, now: int) -> None:
         self.id = job_id
@@ -79,9 +83,6 @@ class Job:
         self.releases = 0
         self.buries = 0
         self.kicks = 0
-        # With a binlog: its place in the log, a binlog.walfile.Entry (typed Any: the binlog imports
-        # this module, and the modules import in one direction only).
-        self.wal: Any = None
 
 
 class Multiset:

@@ -34,6 +34,7 @@ class Journal(Wal):
         """A put whose body arrived (``enqueue_incoming_job``)."""
         del engine.incoming[job.id]
         job.body = body
+        job.wal = None  # (see Job.wal)
         if not self.reserve_put(job):
             # As in beanstalkd the job is left behind, in no queue: peek and stats-job still find
             # it (state "invalid"), nothing else can touch it.

@@ -250,7 +250,10 @@ class Wal:
         if cur.resv > 0 or self.use_next():
             cur = self.cur
             assert cur is not None
-            entry: Entry | None = job.wal
+            try:
+                entry: Entry | None = job.wal
+            except AttributeError:  # a job the journal never met (see Job.wal)
+                entry = None
             if entry is not None and entry.file is not None:
                 data = pack_short(job, state)
                 ok = self._write(cur, entry, data)
@@ -335,7 +338,7 @@ class Wal:
     @staticmethod
     def file_of(job: Job) -> int:
         """stats-job ``file``: the file holding the job's latest full record, 0 for none."""
-        entry: Entry | None = job.wal
+        entry: Entry | None = getattr(job, "wal", None)  # (unset on a put still being read)
         return entry.file.seq if entry is not None and entry.file is not None else 0
 
     @property

@@ -94,3 +94,18 @@ def test_put_delete_churn_beside_many_live_jobs_with_a_binlog_leaves_nothing_beh
     assert [entry.id for entry in listed] == list(engine.jobs)
     assert all(engine.jobs[entry.id].wal is entry for entry in listed)
     journal.close()
+
+
+def test_a_put_still_being_read_has_no_file_and_is_written_once_complete(tmp_path: Path) -> None:
+    """The journal meets a job when its put completes (the engine's put pays nothing for the
+    binlog's field): before that, ``stats-job`` shows it in no file."""
+    engine = Engine()
+    journal = open_journal(engine, str(tmp_path), 10 << 20, want_sync=False)
+    producer, other = engine.connect(0), engine.connect(0)
+    assert _run(engine, producer, b"put 0 0 60 5\r\nhe") == b""
+    stats = _run(engine, other, b"stats-job 1\r\n")
+    assert b"\nstate: invalid\n" in stats and b"\nfile: 0\n" in stats, stats
+    assert _run(engine, producer, b"llo\r\n") == b"INSERTED 1\r\n"
+    assert b"\nfile: 1\n" in _run(engine, other, b"stats-job 1\r\n")
+    assert [entry.id for f in _files(journal) for entry in _jlist(f)] == [1]
+    journal.close()
