@@ -181,9 +181,7 @@ class _Slot:
         finally:
             self.conn_lock.release()
 
-    def _give_back(
-        self, client: Client[Any], job: Job[Any], state: JobState, request: BaseException
-    ) -> None:
+    def _give_back(self, client: Client[Any], job: Job[Any], state: JobState, request: BaseException) -> None:
         """The handler asked the worker to stop: every slot stops reserving first (so none takes
         the job straight back), then the job goes back at once; ``run()`` raises ``request``."""
         self.worker._stop_by_handler(request, job.id)
