@@ -15,6 +15,7 @@ import pytest
 
 import beanclient
 from beanclient import AsyncWorker, AsyncWorkerJob, Worker, WorkerJob
+from tests.beanclient.worker.test_worker_runner import runner
 from tests.support import IO_TIMEOUT, Backend
 from tests.support.client import run
 from tests.support.worker import caught_logs, wait_counters
@@ -223,3 +224,23 @@ def test_the_other_async_slots_finish_their_jobs_as_on_stop(
         assert (worker.counters.deleted, worker.counters.released) == (1, 1)
 
     run(scenario())
+
+
+# -- python -m beanclient worker ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("handler", ["exits_with_3", "exits_with_3_async"])
+def test_sys_exit_in_a_handler_ends_the_worker_command_with_that_status(
+    server: Backend, probe: beanclient.Client[Any], handler: str
+) -> None:
+    job_id = probe.put("x", priority=2)
+    proc = runner(server.address, f"tests.support.worker_handlers:{handler}", "--concurrency", "2")
+    try:
+        _, err = proc.communicate(timeout=IO_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 3, err
+    assert "raised SystemExit; releasing the job and stopping the worker" in err
+    assert_given_back(probe, job_id, 2)
