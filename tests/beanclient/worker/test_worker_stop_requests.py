@@ -18,7 +18,7 @@ from beanclient import AsyncWorker, AsyncWorkerJob, Worker, WorkerJob
 from tests.beanclient.worker.test_worker_runner import runner
 from tests.support import IO_TIMEOUT, Backend
 from tests.support.client import run
-from tests.support.worker import caught_logs, wait_counters
+from tests.support.worker import caught_logs, parked, wait_counters, wait_until
 
 STOP_REQUESTS: list[Callable[[], BaseException]] = [
     lambda: SystemExit(3),
@@ -141,6 +141,36 @@ def test_the_other_slots_finish_their_jobs_as_on_stop_and_take_no_more(
     assert (worker.counters.processed, worker.counters.deleted, worker.counters.released) == (1, 1, 1)
 
 
+def test_a_long_job_stopped_while_its_ttr_is_minded_leaves_no_wake_up_job(
+    server: Backend, probe: beanclient.Client[Any]
+) -> None:
+    go = threading.Event()
+
+    def handler(job: WorkerJob[str]) -> None:
+        assert go.wait(IO_TIMEOUT)
+        raise KeyboardInterrupt
+
+    job_id = probe.put("long", priority=6, ttr=60)
+    worker = Worker(server.address, "emails", handler, park_after=0)
+    outcome = Outcome(worker)
+    try:
+        wait_until(lambda: parked(probe), "the worker waiting on the server's clock")
+        go.set()
+        outcome.join()
+    finally:
+        go.set()
+        worker.stop()
+        outcome.thread.join(IO_TIMEOUT)
+    assert isinstance(outcome.raised, KeyboardInterrupt)
+    assert_given_back(probe, job_id, 6)
+    stats = probe.stats()
+    assert (stats["current-jobs-ready"], stats["current-jobs-delayed"], stats["current-jobs-reserved"]) == (
+        1,
+        0,
+        0,
+    )
+
+
 # -- AsyncWorker -----------------------------------------------------------------------------------
 
 
@@ -224,6 +254,43 @@ def test_the_other_async_slots_finish_their_jobs_as_on_stop(
         assert (worker.counters.deleted, worker.counters.released) == (1, 1)
 
     run(scenario())
+
+
+def test_a_long_async_job_stopped_while_its_ttr_is_minded_leaves_no_wake_up_job(
+    server: Backend, probe: beanclient.Client[Any]
+) -> None:
+    async def scenario() -> BaseException | None:
+        go = asyncio.Event()
+
+        async def handler(job: AsyncWorkerJob[str]) -> None:
+            await go.wait()
+            raise SystemExit(0)
+
+        worker = AsyncWorker(server.address, "emails", handler, park_after=0)
+
+        async def meanwhile() -> None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: wait_until(lambda: parked(probe), "the worker minding the TTR")
+                )
+            finally:
+                go.set()
+
+        checks = asyncio.create_task(meanwhile())
+        raised = await run_until_it_raises(worker)
+        await checks
+        return raised
+
+    job_id = probe.put("long", priority=6, ttr=60)
+    raised = run(scenario())
+    assert isinstance(raised, SystemExit) and raised.code == 0
+    assert_given_back(probe, job_id, 6)
+    stats = probe.stats()
+    assert (stats["current-jobs-ready"], stats["current-jobs-delayed"], stats["current-jobs-reserved"]) == (
+        1,
+        0,
+        0,
+    )
 
 
 # -- python -m beanclient worker ------------------------------------------------------------------
