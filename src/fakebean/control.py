@@ -162,13 +162,15 @@ class Controller:
         return job.id
 
     def reset(self) -> None:
-        """A brand-new server: every connection closed, ids from 1, counters 0, only ``default``,
-        uptime from now, no pending fault. The transcript and strict mode's findings stay. With a
-        binlog directory, the directory is as a brand-new server leaves it: the old files removed,
-        a new ``binlog.1`` journaling from here on, the lock kept throughout."""
+        """A brand-new server: every connection closed, job ids from 1 (connection ids go on: the
+        transcript stays), counters 0, only ``default``, uptime from now, no pending fault. The
+        transcript and strict mode's findings stay. With a binlog directory, the directory is as a
+        brand-new server leaves it: the old files removed, a new ``binlog.1`` journaling from here
+        on, the lock kept throughout."""
         self.disconnect_all(fault="reset()")
         engine = self.shell.engine
         journal, error_log = engine.journal, engine.server_error_log
+        next_conn_id = engine.next_conn_id  # the transcript stays: its connection ids go on
         Engine.__init__(
             engine,
             max_job_size=engine.max_job_size,
@@ -177,6 +179,7 @@ class Controller:
             now=self.shell.control_now(),
         )
         engine.server_error_log = error_log  # how the shell logs is not server state
+        engine.next_conn_id = next_conn_id
         if journal is not None:
             from .binlog import start_afresh  # (the binlog package loads only when used)
 

@@ -112,7 +112,7 @@ def bury(engine: Engine, job_id: int, priority: int | None = None) -> bool:
     if priority is not None:
         job.pri = priority
     if engine.journal is not None:
-        return engine.journal.bury(engine, reserver, job)  # type: ignore[arg-type]  # unused there
+        return engine.journal.bury(engine, reserver, job)
     engine.make_buried(job)
     return True
 

@@ -46,6 +46,19 @@ _REAL = (time.monotonic,)
 NAME = "fakebean (in-process)"
 
 
+def disconnect(engine: Engine, conn: Conn, now: int) -> None:
+    """The engine's ``disconnect``, then the conn -> handle -> socket -> conn cycle broken: a closed
+    direct connection's objects go by reference counting, not at some later cyclic collection."""
+    engine.disconnect(conn, now)
+    forget(conn)
+
+
+def forget(conn: Conn) -> None:
+    """Drop a closed connection's references to its handle (the engine writes to it no more)."""
+    conn.send_now = None
+    conn.handle = None
+
+
 class DirectHandle:
     """The engine's side of a direct connection (the shell's handle interface)."""
 
@@ -65,10 +78,10 @@ class DirectHandle:
             return
         self.closing = True
         sock = self.sock
-        sock.server_closed()
+        sock.dropped()
         # Gone for the engine now, as the asyncio shell's handle does.
         hub = sock.hub
-        hub.engine.disconnect(sock.conn, hub.clock.now())
+        disconnect(hub.engine, sock.conn, hub.clock.now())
 
     def adjust_reading(self) -> None:
         """A direct connection is always read: its bytes are handed over whole."""
@@ -116,6 +129,13 @@ class DirectSocket:
         with self.cond:
             self.eof = True
             self.cond.notify_all()
+
+    def dropped(self) -> None:
+        """The server closed the connection: the reader sees end of file, and the hub forgets the
+        socket, so that the client's reference is the last one. (No lock: the engine's side may
+        hold ``hub.lock`` already, and a set's discard is atomic.)"""
+        self.server_closed()
+        self.hub.sockets.discard(self)
 
     def poke(self) -> None:
         """Something changed (a command, the clock): a waiting reader looks at the deadline again."""
@@ -171,7 +191,7 @@ class DirectSocket:
         hub, conn = self.hub, self.conn
         with hub.lock:
             hub.sockets.discard(self)
-        hub.run(lambda: hub.engine.disconnect(conn, hub.clock.now()))
+        hub.run(lambda: disconnect(hub.engine, conn, hub.clock.now()))
 
     def idle_check(self) -> bool:
         """``True`` when an idle connection has something to read: closed, or out of step."""

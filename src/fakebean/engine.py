@@ -374,7 +374,7 @@ class Engine(Scheduler):
         conn.put_job = job
         # As in beanstalkd, the job is findable by id while its body is read: stats-job shows it as
         # "invalid" and peek shows the bytes received so far; nothing else can touch it.
-        self.jobs[job.id] = job
+        self.jobs.add(job.id, job)
         self.incoming[job.id] = conn
         conn.put_need = need
         conn.mode = BODY
@@ -436,7 +436,7 @@ class Engine(Scheduler):
 
     def drop_incoming(self, job: Job) -> None:
         del self.incoming[job.id]
-        del self.jobs[job.id]
+        self.jobs.remove(job.id)
         self.unref_tube(job.tube)
 
     def drain(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from .job_table import JobTable
 from .model import Buffer, Conn, Job, Tube
 
 # A parsed put header by its text: (pri, delay ns, ttr ns, bytes to read with the CRLF, verdict).
@@ -98,7 +99,7 @@ class EngineView(ServerCounters, Protocol):
 
     # lookups
     @property
-    def jobs(self) -> dict[int, Job]: ...
+    def jobs(self) -> JobTable: ...
     @property
     def incoming(self) -> dict[int, Conn]: ...  # jobs whose body is still being read: the putter
     @property

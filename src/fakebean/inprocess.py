@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import freezegun_hooks
 from .control import Controller
-from .direct_socket import NAME, DirectHandle, DirectSocket
+from .direct_socket import NAME, DirectHandle, DirectSocket, disconnect, forget
 from .engine import Engine
 from .model import Conn
 from .server import Server
@@ -62,7 +62,8 @@ class HubServer(Server):
         handle = conn.handle
         if isinstance(handle, DirectHandle):
             handle.closing = True
-            handle.sock.server_closed()
+            handle.sock.dropped()
+            forget(conn)  # (the engine has disconnected it)
         else:
             super().drop_conn(conn)
 
@@ -89,8 +90,15 @@ class HubServer(Server):
 
     async def close(self) -> None:
         await super().close()
-        for sock in list(self.hub.sockets):  # (a restart closes every connection)
-            sock.server_closed()
+        # A restart closes every connection, direct ones too, and for the engine as well (as the
+        # transports' aborts close the others): one left open on the engine a restart replaces
+        # would later be closed on the new one, and come off its counts.
+        now = self.clock.now()
+        for sock in list(self.hub.sockets):
+            sock.dropped()
+            conn = getattr(sock, "conn", None)  # (attached ones)
+            if conn is not None:
+                disconnect(self.engine, conn, now)
 
 
 class Hub:
@@ -289,7 +297,7 @@ class Hub:
             now = self.clock.now()
             for sock in sockets:
                 conn = getattr(sock, "conn", None)
-                if conn is not None and not conn.closed:
-                    self.engine.disconnect(conn, now)
+                if conn is not None:
+                    disconnect(self.engine, conn, now)
         for sock in sockets:
             sock.server_closed()

@@ -23,6 +23,9 @@ from .server import Server
 NAME = "fakebean (in-process)"
 
 
+_GONE = asyncio.Protocol()  # a closed end's protocol: nothing reaches it any more
+
+
 class _Pipe(asyncio.Transport):
     """One end of an in-memory connection: ``write`` hands the bytes to the other end's protocol."""
 
@@ -84,7 +87,13 @@ class _Pipe(asyncio.Transport):
             if not end._closing:
                 end._closing = True
                 end._held.clear()
-                self._loop.call_soon(end._protocol.connection_lost, None)
+                self._loop.call_soon(end._lost)
+
+    def _lost(self) -> None:
+        protocol, self._protocol = self._protocol, _GONE
+        # Let go of the protocol: the server's handle (and its engine connection) then goes by
+        # reference counting, not with this pair's own cycle at some later cyclic collection.
+        protocol.connection_lost(None)
 
     abort = close
 

@@ -9,6 +9,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from .delay_heap import DelayHeap
+
 READY = "ready"
 DELAYED = "delayed"
 RESERVED = "reserved"
@@ -24,7 +26,7 @@ BITBUCKET = 3  # the body of a put too big to keep, thrown away unread (then JOB
 
 # Timer kinds (the scheduler's one timer heap). Their order is the rank of simultaneous events in
 # the real server's tick: delays, then pauses, then connections (TTR and wait share a rank).
-DELAY_TIMER = 0  # a delayed job falls due; obj is the job, token its delayed-heap entry
+DELAY_TIMER = 0  # a tube's first delayed job falls due; obj is the tube, token that job's delay key
 PAUSE_TIMER = 1  # a tube's pause ends; obj is the tube, token its unpause time
 TTR_TIMER = 2  # a reservation runs out; obj is the job's id, token its arming (job.entry)
 WAIT_TIMER = 3  # a reserve's wait ends (timeout, DEADLINE_SOON); obj a weakref to the conn, token its wait
@@ -43,6 +45,7 @@ class Job:
         "deadline",
         "delay",
         "entry",
+        "hpos",
         "id",
         "kicks",
         "pri",
@@ -69,6 +72,7 @@ class Job:
         # The live ready/delayed heap entry, or while reserved the token of the live TTR timer
         # (lazy deletion: any other entry for this job is stale and skipped).
         self.entry: Any = None
+        self.hpos = -1  # while delayed: its index in the tube's delay heap (job_heaps.DelayHeap)
         self.reserves = 0
         self.timeouts = 0
         self.releases = 0
@@ -119,6 +123,7 @@ class Tube:
     __slots__ = (
         "alive",
         "buried",
+        "delay_key",
         "delayed",
         "delayed_count",
         "deletes",
@@ -143,8 +148,9 @@ class Tube:
         self.ready: list[Any] = []  # heap of [pri, id, job]
         self.ready_count = 0
         self.urgent_count = 0
-        self.delayed: list[Any] = []  # heap of [deadline, id, job]
+        self.delayed = DelayHeap()  # by (deadline, seq); a job leaves it at once, from anywhere
         self.delayed_count = 0
+        self.delay_key: Any = None  # the delay key of the first delayed job last given a timer
         self.buried: OrderedDict[int, Job] = OrderedDict()  # FIFO with O(1) removal anywhere
         self.reserved_count = 0
         self.waiting = Multiset()  # connections blocked in reserve that watch this tube

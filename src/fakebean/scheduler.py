@@ -6,12 +6,14 @@ Theory of operation
 delayed heap (by due time), its buried FIFO, or a connection's reserved dict. A job found by id is
 in ``jobs``. ``fakebean.engine.Engine`` adds connections, input framing and the commands.
 
-Lazy deletion. Taking a job out of the middle of a heap would cost O(n), so nothing is taken out:
-``job.entry`` names the job's one live heap entry, and any other entry for the job is stale and is
-skipped when it reaches the top. Every heap is compacted once its stale entries outnumber its live
-ones (plus a constant), so memory stays proportional to live state and the compaction costs O(1)
-per push, amortised. A deleted job's body is dropped at once (``free_job``): a stale entry keeps
-only the small ``Job`` record alive, never the bytes.
+Lazy deletion. Taking a job out of the middle of a ready heap would cost O(n), so nothing is taken
+out: ``job.entry`` names the job's one live heap entry, and any other entry for the job is stale
+and is skipped when it reaches the top. A ready heap is compacted once its stale entries outnumber
+its live ones (plus a constant), so memory stays proportional to live state and the compaction
+costs O(1) per push, amortised. A deleted job's body is dropped at once (``free_job``): a stale
+entry keeps only the small ``Job`` record alive, never the bytes. The delayed heaps are different
+(``delay_heap``): a delayed job knows its place and leaves at once, and only each tube's first
+delayed job has a timer, so jobs delayed for hours and deleted leave nothing behind.
 
 Timers. Every deadline is an entry in ``timers.TimerHeaps`` (this class's base; its header explains
 the heaps, tokens and ranks); ``fire_timer`` is what happens when one falls due.
@@ -33,6 +35,7 @@ from typing import Any
 from weakref import ref
 
 from .job_heaps import best_ready, compacted, live_top
+from .job_table import JobTable
 from .model import (
     BURIED,
     DELAY_TIMER,
@@ -75,7 +78,7 @@ class Scheduler(TimerHeaps):
 
     def __init__(self, now: int) -> None:
         super().__init__(now)
-        self.jobs: dict[int, Job] = {}
+        self.jobs = JobTable()
         self.tubes: list[Tube] = []  # global list, swap-with-last removal (docs/protocol.md §5.10)
         self.tube_by_name: dict[bytes, Tube] = {}
         self.default = self.find_or_make_tube(b"default")
@@ -148,12 +151,12 @@ class Scheduler(TimerHeaps):
         job.reserver = None
         deadline = job.deadline = self.now + delay
         self.seq += 1
-        entry = (deadline, self.seq, job)
-        job.entry = entry
-        heappush(tube.delayed, entry)
+        key = job.entry = (deadline, self.seq)
+        tube.delayed.push(job)
         tube.delayed_count += 1
         self.delayed_ct += 1
-        self.push_timer(deadline, DELAY_TIMER, job, entry)
+        if job.hpos == 0:  # the tube's first delayed job now: its timer
+            self.arm_delay(tube, key)
 
     def make_buried(self, job: Job) -> None:
         tube = job.tube
@@ -165,7 +168,7 @@ class Scheduler(TimerHeaps):
         job.buries += 1
 
     def take_out(self, job: Job) -> None:
-        """Remove a ready, delayed or buried job from its queue (lazy heap deletion)."""
+        """Remove a ready, delayed or buried job from its queue (a ready one by lazy deletion)."""
         tube = job.tube
         state = job.state
         if state == READY:
@@ -179,8 +182,10 @@ class Scheduler(TimerHeaps):
         elif state == DELAYED:
             tube.delayed_count -= 1
             self.delayed_ct -= 1
-            if len(tube.delayed) > 2 * tube.delayed_count + 64:
-                tube.delayed = compacted(tube.delayed, job)
+            was_first = job.hpos == 0
+            tube.delayed.remove(job)
+            if was_first and tube.delayed_count:  # the next one's timer
+                self.arm_delay(tube, tube.delayed.items[0].entry)
         elif state == BURIED:
             del tube.buried[job.id]
             self.buried_ct -= 1
@@ -193,7 +198,8 @@ class Scheduler(TimerHeaps):
 
     def delayed_top(self, tube: Tube) -> Job | None:
         """The delayed job due first (peek-delayed, kick)."""
-        return live_top(tube.delayed)
+        top: Job | None = tube.delayed.top()
+        return top
 
     def pause_tube(self, tube: Tube, delay: int) -> None:
         """pause-tube: no reserve takes from ``tube`` for ``delay`` ns."""
@@ -254,7 +260,7 @@ class Scheduler(TimerHeaps):
         heapify(conn.deadlines)
 
     def free_job(self, job: Job) -> None:
-        del self.jobs[job.id]
+        self.jobs.remove(job.id)
         job.state = INVALID
         job.body = b""  # stale heap entries may still hold the record: never the bytes
         self.unref_tube(job.tube)
@@ -389,9 +395,10 @@ class Scheduler(TimerHeaps):
     # ------------------------------------------------------------------ time (docs/protocol.md §5.5, §5.12)
     def fire_timer(self, kind: int, obj: Any) -> None:
         """A live timer fell due (``tick`` has set ``now`` to its time)."""
-        if kind == DELAY_TIMER:
-            self.take_out(obj)
-            self.make_ready(obj)
+        if kind == DELAY_TIMER:  # obj: the tube; its first delayed job is the one due (live)
+            job = obj.delayed.items[0]
+            self.take_out(job)
+            self.make_ready(job)
         elif kind == TTR_TIMER:
             job = self.jobs[obj]
             conn = job.reserver

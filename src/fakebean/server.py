@@ -4,8 +4,8 @@ It moves bytes and time only. After every socket event it runs the engine's due 
 real server's loop does between events), writes each dirty connection's replies in one write, and
 arms one timer for ``engine.next_deadline()``. Nothing polls.
 
-Backpressure as in beanstalkd: a connection whose replies are not being read stops being read,
-and its buffered commands wait, so its memory stays bounded and the others go on at full speed.
+Each connection is a ``fakebean.asyncio_handle.AsyncioHandle``; backpressure as in beanstalkd (a
+connection whose replies are not being read stops being read) lives there.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from . import freezegun_hooks
+from .asyncio_handle import AsyncioHandle
 from .clock import Clock, make_clock
 from .control import Controller
 from .controls import Controls
-from .model import Buffer, Conn
+from .model import Conn
 from .shell import Shell
 from .wire import DEFAULT_BINLOG_SIZE, DEFAULT_MAX_JOB_SIZE, NS
 
@@ -33,108 +34,6 @@ if TYPE_CHECKING:
 
 Address = tuple[str, int] | str
 T = TypeVar("T")
-
-
-class _AsyncioHandle(asyncio.Protocol):
-    __slots__ = ("conn", "listener", "read_paused", "server", "transport", "write_paused")
-
-    def __init__(self, server: Server, listener: object) -> None:
-        self.server = server
-        self.listener = listener  # the listening socket (of this server's life) that accepted it
-        self.write_paused = False
-        self.read_paused = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        server = self.server
-        if self.listener is not server.listener:
-            # accepted before close() and made after it (asyncio makes a protocol in a task of its
-            # own): the connection belongs to a server that is gone, as a process restart would drop it
-            self.__class__ = _StaleHandle
-            transport.abort()
-            return
-        self.conn = server.engine.connect(server.clock.now())
-        self.conn.handle = self
-        server.protocols.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        server = self.server
-        server.engine.feed(self.conn, data, server.clock.now())
-        server.settle()
-        self.adjust_reading()
-
-    def eof_received(self) -> bool:
-        server = self.server
-        server.engine.feed_eof(self.conn, server.clock.now())
-        server.settle()
-        return True  # keep the write side open: queued replies still go out (docs/protocol.md §5.7)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        server = self.server
-        server.protocols.discard(self)
-        conn = self.conn
-        server.engine.disconnect(conn, server.clock.now())
-        server.settle()
-        conn.handle = None  # no conn <-> protocol cycle: both go by reference counting
-        if not server.protocols and server.all_closed is not None:
-            server.all_closed.set()
-
-    def pause_writing(self) -> None:
-        self.write_paused = True
-        self.adjust_reading()
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        server = self.server
-        server.engine.resume(self.conn, server.clock.now())
-        server.settle()
-        self.adjust_reading()
-
-    # the shell's handle interface
-    def write(self, data: Buffer) -> None:
-        self.transport.write(data)
-
-    def close(self) -> None:
-        self.transport.close()
-        # Gone for the engine now, not when asyncio calls connection_lost on a later turn: a command
-        # read meanwhile (a client right after a readiness probe) no longer counts this connection.
-        server = self.server
-        server.engine.disconnect(self.conn, server.clock.now())
-
-    @property
-    def closing(self) -> bool:
-        return self.transport.is_closing()
-
-    def adjust_reading(self) -> None:
-        want = not self.write_paused and self.server.engine.wants_input(self.conn)
-        if want == self.read_paused and not self.conn.closed:
-            if want:
-                self.transport.resume_reading()
-            else:
-                self.transport.pause_reading()
-            self.read_paused = not want
-
-
-class _StaleHandle(_AsyncioHandle):
-    """A connection accepted by a listener that has since been closed: it never reaches the engine."""
-
-    __slots__ = ()
-
-    def data_received(self, data: bytes) -> None:
-        pass
-
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        pass
-
-    def pause_writing(self) -> None:
-        pass
-
-    def resume_writing(self) -> None:
-        pass
 
 
 class Server(Shell, Controls):
@@ -184,11 +83,11 @@ class Server(Shell, Controls):
             warnings.warn(
                 "Server(verbose=) does nothing and will be removed", DeprecationWarning, stacklevel=2
             )
-        self.protocols: set[_AsyncioHandle] = set()
+        self.protocols: set[AsyncioHandle] = set()
         self.all_closed: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
         self.listener: object | None = None  # a new token each start(); None once close() begins
-        self._protocol_factory: Callable[[], _AsyncioHandle] | None = None
+        self._protocol_factory: Callable[[], AsyncioHandle] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -224,7 +123,7 @@ class Server(Shell, Controls):
         self.all_closed = asyncio.Event()
 
         self.listener = object()
-        factory = self._protocol_factory = functools.partial(_AsyncioHandle, self, self.listener)
+        factory = self._protocol_factory = functools.partial(AsyncioHandle, self, self.listener)
         if self.sock is not None:
             if self.sock.family == socket.AF_UNIX:
                 self._server = await loop.create_unix_server(factory, sock=self.sock)
@@ -455,7 +354,7 @@ class Server(Shell, Controls):
 
     def drop_conn(self, conn: Conn) -> None:
         handle = conn.handle
-        if isinstance(handle, _AsyncioHandle):
+        if isinstance(handle, AsyncioHandle):
             handle.transport.abort()
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> None:

@@ -116,7 +116,7 @@ def _tube_jobs(tube: Tube, state: str, conns: Iterable[Conn]) -> Iterator[Job]:
     if state == READY:
         yield from live_jobs(tube.ready)
     elif state == DELAYED:
-        yield from live_jobs(tube.delayed)
+        yield from tube.delayed
     elif state == BURIED:
         yield from tube.buried.values()
     else:  # reserved jobs live with their connection

@@ -17,7 +17,8 @@ from __future__ import annotations
 from heapq import heapify, heappop, heappush
 from typing import Any
 
-from .model import DELAY_TIMER, PAUSE_TIMER, TTR_TIMER, Job, Tube
+from .job_table import JobTable
+from .model import DELAY_TIMER, PAUSE_TIMER, TTR_TIMER, Tube
 
 NEVER = 1 << 63  # ns: later than any time (the epoch plus 292 years)
 SLACK = 64  # stale heap entries tolerated beyond the live ones before a compaction
@@ -28,7 +29,7 @@ Timer = tuple[int, int, int, int, Any, Any]
 class TimerHeaps:
     __slots__ = ("next_due", "now", "seq", "timer_checks", "timers")
     # kept by the scheduler (the subclass); read here for liveness and the live counts
-    jobs: dict[int, Job]
+    jobs: JobTable
     tubes: list[Tube]
     delayed_ct: int
     reserved_ct: int
@@ -55,10 +56,26 @@ class TimerHeaps:
         if len(heap) >= self.timer_checks[kind]:
             self._check_timers(kind)
 
+    def arm_delay(self, tube: Tube, key: tuple[int, int]) -> None:
+        """A timer for ``tube``'s first delayed job, whose delay key is ``key`` (deadline, seq):
+        one per tube, not one per job (beanstalkd's ``prottick`` looks at each tube's first delayed
+        job too). Its tie-break is the job's own seq, so jobs due at the same instant still fall
+        due in the order they were delayed, whatever tube they are in."""
+        if tube.delay_key is key:
+            return
+        tube.delay_key = key
+        when = key[0]
+        heap = self.timers[DELAY_TIMER]
+        heappush(heap, (when, DELAY_TIMER, key[1], DELAY_TIMER, tube, key))
+        if when < self.next_due:
+            self.next_due = when
+        if len(heap) >= self.timer_checks[DELAY_TIMER]:
+            self._check_timers(DELAY_TIMER)
+
     def live_timers_bound(self, kind: int | None = None) -> int:
-        """At least the number of live timers (of one kind): each delayed job, paused tube,
-        reserved job and waiting connection has at most one."""
-        bounds = (self.delayed_ct, len(self.tubes), self.reserved_ct, self.waiting_ct)
+        """At least the number of live timers (of one kind): each tube has at most one delay
+        timer and one pause timer, each reserved job and each waiting connection at most one."""
+        bounds = (len(self.tubes), len(self.tubes), self.reserved_ct, self.waiting_ct)
         return sum(bounds) if kind is None else bounds[kind]
 
     def timer_count(self) -> int:
@@ -79,8 +96,9 @@ class TimerHeaps:
 
     def _timer_live(self, timer: Timer) -> bool:
         _when, _rank, _seq, kind, obj, token = timer
-        if kind == DELAY_TIMER:
-            return bool(obj.entry is token)
+        if kind == DELAY_TIMER:  # obj is a tube, token the delay key of its first delayed job then
+            items = obj.delayed.items
+            return bool(items) and items[0].entry is token
         if kind == TTR_TIMER:  # obj is the job's id; its entry is an int only while reserved
             job = self.jobs.get(obj)
             return job is not None and job.entry == token

@@ -17,6 +17,6 @@ def test_look_inside_seed_and_reset(fakebean):
     images = [t for t in fakebean.tubes() if t.name == "images"][0]
     assert (images.reserved, images.total_jobs) == (1, 1)
 
-    fakebean.reset()  # a brand-new server: connections closed, ids from 1, counters 0
+    fakebean.reset()  # a brand-new server: connections closed, job ids from 1, counters 0
     assert fakebean.jobs() == [] and [t.name for t in fakebean.tubes()] == ["default"]
     assert fakebean.put("again") == 1

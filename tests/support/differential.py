@@ -277,7 +277,11 @@ def check_engine(engine: Any, conns: list[Any]) -> None:
     waiting = [c for c in conns if c.waiting]
     for tube in engine.tubes:
         ready = [e[2] for e in tube.ready if e[2].entry is e]
-        delayed = [e[2] for e in tube.delayed if e[2].entry is e]
+        delayed = list(tube.delayed)
+        for pos, job in enumerate(delayed):  # a heap that knows each job's place
+            assert job.hpos == pos and (pos == 0 or delayed[(pos - 1) >> 1].entry < job.entry), tube.name
+        if delayed:  # the first delayed job has its live timer
+            assert any(t[4] is tube and engine._timer_live(t) for t in engine.timers[0]), tube.name
         held = [j for c in conns for j in c.reserved.values() if j.tube is tube]
         for jobs, state in ((ready, "ready"), (delayed, "delayed"), (list(tube.buried.values()), "buried")):
             for job in jobs:

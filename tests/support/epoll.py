@@ -57,10 +57,10 @@ class GatedEpoll:
 
 
 class EpollShell:
-    """A ``SelectorServer`` (the executable's shell) in a thread, its epoll gated, its writes logged."""
+    """An ``EpollServer`` (the executable's shell) in a thread, its epoll gated, its writes logged."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, clock: Any = "real") -> None:
-        from fakebean import epollserver as fastserver
+        from fakebean import epoll_handle, epollserver
 
         self.writes: list[tuple[int, bytes]] = []  # (fd, bytes) in the order the server wrote them
 
@@ -69,12 +69,12 @@ class EpollShell:
             self.writes.append((fd, bytes(data[:sent])))
             return sent
 
-        monkeypatch.setattr(fastserver, "_write", write)
+        monkeypatch.setattr(epoll_handle, "_write", write)
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         self.address = listener.getsockname()
-        self.server = fastserver.EpollServer(listener, clock=clock)
+        self.server = epollserver.EpollServer(listener, clock=clock)
         self.gate = GatedEpoll(self.server.epoll)
         self.server.epoll = self.gate  # type: ignore[assignment]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

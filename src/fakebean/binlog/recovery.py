@@ -255,11 +255,5 @@ def restore(engine: Engine, wal: Wal | None, jobs: Iterable[Recovered], max_full
         else:
             engine.make_ready(job)
     # The queues took the jobs in replay order (the buried list keeps it, as beanstalkd's does);
-    # the job table goes back to id order, which listings rely on. Compaction writes an old job
-    # after newer ones, so the two orders differ. (In place: the wal shares the table.)
-    table = engine.jobs
-    ids = list(table)
-    if any(a > b for a, b in zip(ids, ids[1:], strict=False)):
-        ordered = sorted(table.items())
-        table.clear()
-        table.update(ordered)
+    # the job table lists them in id order whatever order they came in (``job_table``), which
+    # listings rely on: compaction writes an old job after newer ones.

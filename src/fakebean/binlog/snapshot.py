@@ -75,6 +75,7 @@ def fresh_engine(old: Engine, now: int) -> Engine:
 def restarted(old: Engine, now: int, keep_jobs: bool, binlog_dir: str | None) -> Engine:
     """The engine a restart of ``old`` starts with (the caller opens ``binlog_dir`` afterwards)."""
     engine = fresh_engine(old, now)
+    engine.next_conn_id = old.next_conn_id  # (see _reinit)
     if binlog_dir is not None:
         if not keep_jobs:
             for name in os.listdir(binlog_dir):
@@ -120,6 +121,10 @@ def restart_in_place(engine: Engine, now: int, keep_jobs: bool) -> None:
 
 
 def _reinit(engine: Engine, now: int) -> None:
+    # Connection ids are not beanstalkd state (nothing on the wire shows them): they name clients
+    # in the controls and the transcript, which outlive the restart, so they go on from where
+    # they were instead of naming a new client like an old one.
+    next_conn_id = engine.next_conn_id
     Engine.__init__(
         engine,
         max_job_size=engine.max_job_size,
@@ -127,3 +132,4 @@ def _reinit(engine: Engine, now: int) -> None:
         binlog_max_size=engine.binlog_max_size,
         now=now,
     )
+    engine.next_conn_id = next_conn_id

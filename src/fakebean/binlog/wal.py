@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 from .lock import unlock_dir
@@ -79,7 +80,8 @@ class Wal:
         self.nmig = 0
         self.nrec = 0
         self.entries: dict[int, Entry] = {}
-        self.jobs: dict[int, Job] = {}  # the engine's job table (compaction writes a job's current state)
+        # the engine's job table (compaction writes a job's current state)
+        self.jobs: MutableMapping[int, Job] = {}
         self.lock_fd = -1
 
     # ------------------------------------------------------------------ files

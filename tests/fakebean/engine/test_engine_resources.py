@@ -100,6 +100,45 @@ def test_deleted_delayed_jobs_leave_no_bodies_behind() -> None:
     assert engine.timer_count() <= 2 * 64 + 1
 
 
+def _put_delete_cycles(engine: Engine, conn: Conn, count: int) -> None:
+    for _ in range(count):
+        reply = _run(engine, conn, b"put 0 3600 60 1\r\nc\r\n")
+        assert _run(engine, conn, b"delete %d\r\n" % int(reply.split()[1])) == b"DELETED\r\n"
+
+
+def _traced_growth_and_peak(action: Callable[[], None]) -> tuple[int, int]:
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        action()
+        now, peak = tracemalloc.get_traced_memory()
+        return now - before, peak - before
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("live_state", ["delayed", "ready"])
+def test_put_delete_churn_beside_many_live_jobs_leaves_nothing_behind(live_state: str) -> None:
+    """Issue 9.1's second case (5,000 jobs delayed for hours, then put/delete cycles): before, each
+    deleted delayed job stayed in its tube's heap and in the timer heap, up to as many as the live
+    ones (+3.8 MiB RSS where beanstalkd grew 0.12), and the job table (a dict) doubled under the
+    churn of ids (+1 MiB with 20,000 live jobs). Now a delayed job leaves its heap at once, only a
+    tube's first delayed job has a timer, and the job table follows the live jobs."""
+    engine, conn = _fresh()
+    live = 5000 if live_state == "delayed" else 20_000
+    put = b"put 0 %d 60 1\r\nx\r\n" % (3600 if live_state == "delayed" else 0)
+    for _ in range(live // 1000):  # (in batches: the replies of one stay under OUT_LIMIT)
+        assert _run(engine, conn, put * 1000).count(b"INSERTED") == 1000
+    _put_delete_cycles(engine, conn, 100)  # warm up
+    growth, peak = _traced_growth_and_peak(lambda: _put_delete_cycles(engine, conn, 3000))
+    # measured after the fix: 19/38 KB (delayed), 74/149 KB (ready: the job table's page index);
+    # before: 1.76 MB and 1.33 MB
+    assert growth < 256 * KIB and peak < 256 * KIB, (growth, peak)
+    tube = engine.tubes[0]
+    assert len(tube.delayed) == tube.delayed_count == (live if live_state == "delayed" else 0)
+    assert engine.timer_count() <= 2 * 64 + 1
+
+
 def test_closed_waiters_leave_the_timer_heap_bounded_by_live_state() -> None:
     engine, producer = _fresh()
     for _ in range(2000):  # live jobs, none of them in the waiters' tube, each with a live timer

@@ -89,3 +89,15 @@ def test_handlers_see_the_engine_only_through_its_view() -> None:
     for module in ("dispatch", "commands", "inspection", "stats", "engine_view"):
         assert not graph[module] & {"engine", "scheduler"}, (module, graph[module])
     assert "dispatch" in graph["engine"]
+
+
+def test_what_users_import_is_where_they_import_it_from() -> None:
+    """Modules split in two keep their public names where users (and the README) import them."""
+    import fakebean
+    from fakebean import epollserver, real_beanstalkd, server, testing
+
+    assert fakebean.Server is server.Server
+    assert epollserver.EpollServer.__module__ == "fakebean.epollserver"
+    for name in ("RealBeanstalkd", "find_beanstalkd", "beanstalkd_version", "supports_socket_activation"):
+        assert getattr(testing, name) is getattr(real_beanstalkd, name)
+        assert name in testing.__all__

@@ -1,7 +1,8 @@
 """Issue 9.1, connection churn: what a closed connection leaves behind, and a flood of connects.
 
 A closed connection's objects go at once, by reference counting, not at some later run of the cyclic
-garbage collector (40,000 short connections left ~10 MiB behind until one ran); and the executable
+garbage collector (40,000 short connections left ~10 MiB behind until one ran), on every shell: the
+executable, the asyncio server and the in-process paths (direct sockets, the async pipe); and the executable
 accepts one connection per wake-up, as beanstalkd does, so that a flood of connects neither starves
 the connections already open nor piles up thousands of half-served ones at a time.
 """
@@ -18,7 +19,10 @@ from contextlib import contextmanager
 import pytest
 
 import fakebean
+from fakebean.direct_socket import DirectSocket
 from fakebean.engine import Engine
+from fakebean.inprocess import Hub
+from fakebean.inprocess_async import async_connect
 from fakebean.model import Conn
 from tests.support import RawConn
 from tests.support.epoll import EpollShell
@@ -118,3 +122,88 @@ def test_the_epoll_shell_accepts_one_connection_per_wake_up(
     # beanstalkd takes one connection per wake-up; taking all five first delayed the polite reply
     assert accepts_before_reply == 1, order
     assert order.count(accepted) == 5
+
+
+def _direct_round_trip(sock: DirectSocket) -> None:
+    sock.sendall(b"list-tube-used\r\n")
+    assert sock.readline() == b"USING default\r\n"
+
+
+@pytest.mark.fake
+@pytest.mark.parametrize("side", ["direct", "loop"])  # before and after the socket side started
+@pytest.mark.parametrize("how", ["client closes", "quit", "disconnect_all", "server closes"])
+def test_the_in_process_path_frees_a_closed_connection_without_the_cyclic_collector(
+    side: str, how: str
+) -> None:
+    with collector_off():
+        hub = Hub(clock="frozen")
+        if side == "loop":
+            hub.start_listening()
+        sock = hub.connect()
+        _direct_round_trip(sock)
+        conn_ref: weakref.ref[Conn] = weakref.ref(sock.conn)
+        sock_ref: weakref.ref[DirectSocket] = weakref.ref(sock)
+        if how == "client closes":
+            sock.close()
+        elif how == "quit":
+            sock.sendall(b"quit\r\n")
+            assert sock.read() == b""
+        elif how == "disconnect_all":
+            hub.control(lambda c: c.disconnect_all())
+        if how == "server closes":
+            hub.close()
+        else:  # (on the loop, a connect after the close is handled after it)
+            _direct_round_trip(hub.connect())
+        del sock
+        assert conn_ref() is None, "the closed connection's Conn is still alive (a reference cycle?)"
+        assert sock_ref() is None, "the closed connection's socket is still alive (a reference cycle?)"
+        hub.close()
+
+
+@pytest.mark.fake
+@pytest.mark.parametrize("transcript", [0, 100], ids=["plain", "recorded"])
+def test_a_direct_connection_open_across_a_restart_is_closed_by_the_old_server(transcript: int) -> None:
+    """Without a recorder, a restart left the engine's direct connections open on the engine it
+    replaced: their later close came off the restarted server's counts (``current-connections``
+    one short, then a ``KeyError`` on a tube that engine never had)."""
+    with collector_off():
+        hub = Hub(clock="frozen", transcript=transcript)
+        sock = hub.connect()
+        sock.sendall(b"use elsewhere\r\n")
+        assert sock.readline() == b"USING elsewhere\r\n"
+        conn_ref: weakref.ref[Conn] = weakref.ref(sock.conn)
+        hub.restart()
+        assert sock.read() == b""  # closed by the restart
+        assert conn_ref() is not None and conn_ref().closed  # type: ignore[union-attr]
+        sock.close()
+        fresh = hub.connect()
+        fresh.sendall(b"stats\r\n")
+        header = fresh.readline()
+        stats = fresh.read(int(header.split()[1]) + 2)
+        assert b"\ncurrent-connections: 1\n" in stats and b"\ntotal-connections: 1\n" in stats
+        del sock
+        assert conn_ref() is None, "the closed connection's Conn is still alive (a reference cycle?)"
+        fresh.close()
+        hub.close()
+
+
+@pytest.mark.fake
+def test_the_async_in_process_client_frees_a_closed_connection_without_the_cyclic_collector() -> None:
+    async def scenario() -> weakref.ref[Conn]:
+        async with fakebean.Server(clock="frozen") as server:
+            async with async_connect(server) as client:
+                await client.use("tube")
+                (proto,) = server.protocols
+                conn_ref: weakref.ref[Conn] = weakref.ref(proto.conn)
+                del proto
+            async with async_connect(server) as other:  # (its replies come after the close was handled)
+                for _ in range(2):
+                    await other.use("tube")
+                assert len(server.protocols) == 1
+            del client
+            return conn_ref
+
+    with collector_off():
+        conn_ref = asyncio.run(scenario())
+        # (the in-memory transports hold each other, as asyncio's own do: only the Conn is checked)
+        assert conn_ref() is None, "the closed connection's Conn is still alive (a reference cycle?)"

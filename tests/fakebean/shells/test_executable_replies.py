@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fakebean.epollserver import READ, EpollServer, _Handle
+from fakebean.epoll_handle import READ, EpollHandle
+from fakebean.epollserver import EpollServer
 from tests.support import Backend, RawConn, RealBackend
 from tests.support.differential import GUARD, ExecutableBackend, executable
 
@@ -126,7 +127,7 @@ def test_a_direct_reply_waits_behind_bytes_already_queued() -> None:
     try:
         ours.setblocking(False)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        handle = _Handle(server, ours, server.engine.connect(server.clock.now()))
+        handle = EpollHandle(server, ours, server.engine.connect(server.clock.now()))
         server.handles[handle.fd] = handle  # as _accept files it
         server.epoll.register(handle.fd, READ)
         first, second = b"a" * 500_000, b"second reply\r\n"

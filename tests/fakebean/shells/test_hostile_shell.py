@@ -62,16 +62,16 @@ def test_epoll_shell_answers_another_connection_within_a_turn_of_a_64k_pipeline(
 def test_asyncio_shell_answers_another_connection_within_a_turn_of_a_64k_pipeline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from fakebean import server as asyncio_shell
+    from fakebean.asyncio_handle import AsyncioHandle
 
     writes: list[tuple[int, bytes]] = []
-    original = asyncio_shell._AsyncioHandle.write
+    original = AsyncioHandle.write
 
     def write(self: Any, data: bytes) -> None:
         writes.append((self.conn.id, data))
         original(self, data)
 
-    monkeypatch.setattr(asyncio_shell._AsyncioHandle, "write", write)
+    monkeypatch.setattr(AsyncioHandle, "write", write)
     with fakebean.ThreadedServer(clock="frozen") as threaded:
         address = threaded.address
         assert isinstance(address, tuple)
@@ -302,12 +302,12 @@ def test_a_half_close_behind_a_backlog_ends_the_blocked_reserve_and_frees_the_co
 def test_connections_reset_behind_a_backlog_are_closed_and_forgotten(
     epoll_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fakebean import epollserver as fastserver
+    from fakebean.epoll_handle import EpollHandle
 
     observer = epoll_server.connect()
     clients = [epoll_server.connect() for _ in range(5)]
     lost = threading.Semaphore(0)
-    original = fastserver._Handle.lost
+    original = EpollHandle.lost
 
     def count_lost(handle: Any) -> None:
         closing = handle.fd >= 0
@@ -315,7 +315,7 @@ def test_connections_reset_behind_a_backlog_are_closed_and_forgotten(
         if closing:
             lost.release()
 
-    monkeypatch.setattr(fastserver._Handle, "lost", count_lost)
+    monkeypatch.setattr(EpollHandle, "lost", count_lost)
     for client in clients:
         client.send(b"reserve\r\n" + BACKLOG)
     engine = epoll_server.server.engine
