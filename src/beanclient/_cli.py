@@ -2,7 +2,8 @@
 with a sub-command per tool, for any beanstalkd, real or fake.
 
 Exit codes: 0 done; 1 the server refused (a job not found, a tube paused wrongly, ...); 2 bad usage;
-3 the server could not be reached or the connection dropped; 130 interrupted (Ctrl-C).
+3 the server could not be reached or the connection dropped; 4 ``export`` wrote the jobs it found but
+could not show it found them all (``_cli_export``); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="beanclient",
         description="Tools for any beanstalkd, real or fake. Exit status: 0 done, 1 the server refused, "
-        "2 bad usage, 3 server unreachable.",
+        "2 bad usage, 3 server unreachable, 4 export could not show it found every job.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     _cli_worker.add_parser(commands)

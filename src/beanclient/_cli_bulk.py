@@ -1,9 +1,8 @@
 """The many-job commands of ``python -m beanclient``: tail, clear, move, export, import.
 
 beanstalkd shows only the first job of each state of a tube (``peek-ready`` and friends), so
-``clear`` and ``move`` work from the top of each state until it is empty, and ``export`` visits job
-ids one by one (``peek <id>`` for every id up to ``total-jobs``), which also finds reserved jobs and
-changes nothing.
+``clear`` and ``move`` work from the top of each state until it is empty; ``export`` looks job ids
+up one by one (``_cli_export``).
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from ._cli_commands import STATES, AddAddress, body_text, command_adder
+from . import _cli_export
+from ._cli_commands import STATES, AddAddress, Progress, body_text, command_adder
 from ._errors import NotFoundError, TimedOutError
 from ._protocol import DEFAULT_PRIORITY, DEFAULT_TTR, Job
 from ._sync import Client
@@ -45,33 +45,10 @@ def add_parsers(commands: Any, add_address: AddAddress) -> None:
     p.add_argument("source")
     p.add_argument("destination")
     states(p, "ready, delayed and buried")
-    p = command("export", export, "write jobs as JSON lines (changes nothing on the server)")
-    p.add_argument("tubes", nargs="*", metavar="tube", help="only these tubes (default: all)")
-    p.add_argument("--output", "-o", help="file to write (default: stdout)")
+    _cli_export.add_parser(command)
     p = command("import", import_, "put the jobs of a JSON lines file (as written by export)")
     p.add_argument("file", help="the file ('-': stdin)")
     p.add_argument("--tube", help="put every job into this tube instead of its own")
-
-
-class Progress:
-    """``label: done/total`` on one stderr line, redrawn in place, when stderr is a terminal."""
-
-    def __init__(self, label: str, total: int | None, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.label, self.total, self.done = label, total, 0
-        self.shown = self.stream.isatty()
-
-    def step(self, n: int = 1) -> None:
-        self.done += n
-        if self.shown and (self.done % 100 == 0 or self.done == self.total):
-            total = f"/{self.total}" if self.total is not None else ""
-            self.stream.write(f"\r{self.label}: {self.done}{total}")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.shown and self.done:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
 
 
 def tail(client: Client[bytes], args: argparse.Namespace) -> int:
@@ -157,44 +134,6 @@ def move(client: Client[bytes], args: argparse.Namespace) -> int:
         progress.step()
     progress.close()
     print(f"moved {moved} jobs from {args.source} to {args.destination}")
-    return 0
-
-
-def export(client: Client[bytes], args: argparse.Namespace) -> int:
-    last_id = int(client.stats()["total-jobs"])
-    wanted = set(args.tubes)
-    out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    progress = Progress("exporting", last_id)
-    written = 0
-    try:
-        for job_id in range(1, last_id + 1):
-            progress.step()
-            try:
-                job = client.peek(job_id)
-                info = client.stats_job(job_id)
-            except NotFoundError:
-                continue
-            if wanted and info["tube"] not in wanted:
-                continue
-            record: dict[str, Any] = {
-                "id": job_id,
-                "tube": info["tube"],
-                "state": info["state"],
-                "pri": info["pri"],
-                "delay": info["time-left"] if info["state"] == "delayed" else 0,
-                "ttr": info["ttr"],
-            }
-            try:
-                record["body"] = job.body.decode("utf-8")
-            except UnicodeDecodeError:
-                record["body_base64"] = base64.b64encode(job.body).decode("ascii")
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            written += 1
-    finally:
-        progress.close()
-        if out is not sys.stdout:
-            out.close()
-    print(f"exported {written} jobs", file=sys.stderr)
     return 0
 
 

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from ._errors import NotFoundError
 from ._protocol import DEFAULT_PRIORITY, DEFAULT_TTR, Job
@@ -31,6 +31,27 @@ def command_adder(commands: Any, add_address: AddAddress) -> AddCommand:
         return parser
 
     return command
+
+
+class Progress:
+    """``label: done/total`` on one stderr line, redrawn in place, when stderr is a terminal."""
+
+    def __init__(self, label: str, total: int | None, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.label, self.total, self.done = label, total, 0
+        self.shown = self.stream.isatty()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        if self.shown and (self.done % 100 == 0 or self.done == self.total):
+            total = f"/{self.total}" if self.total is not None else ""
+            self.stream.write(f"\r{self.label}: {self.done}{total}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown and self.done:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 def add_parsers(commands: Any, add_address: AddAddress) -> None:

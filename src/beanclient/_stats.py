@@ -77,7 +77,8 @@ StatsJob = TypedDict(
     {
         "id": int,
         "tube": str,
-        "state": Literal["ready", "delayed", "reserved", "buried"],
+        # "invalid": a job whose put body is still arriving (``prot.c``'s ``job_state``)
+        "state": Literal["ready", "delayed", "reserved", "buried", "invalid"],
         "pri": int,
         "age": int,
         "delay": int,

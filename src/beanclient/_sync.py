@@ -62,7 +62,8 @@ class Client(SocketTransport[TBody]):
     the connection, since the reply would arrive later out of step.
     """
 
-    # The two overloads type the client by its encoding: Client[str], or Client[bytes] for None.
+    # The overloads type the client by its encoding: Client[str], or Client[bytes] for None, which
+    # may come positionally after an address, or as a keyword with or without one.
     @overload
     def __init__(self: Client[str], address: ConnectionTarget | None = None, encoding: str = "utf-8",
                  use: str = DEFAULT_TUBE, watch: str | Iterable[str] = DEFAULT_TUBE, *,
@@ -72,6 +73,12 @@ class Client(SocketTransport[TBody]):
     @overload
     def __init__(self: Client[bytes], address: ConnectionTarget | None, encoding: None,
                  use: str = DEFAULT_TUBE, watch: str | Iterable[str] = DEFAULT_TUBE, *,
+                 connect_timeout: float | None = None, timeout: float | None = None,
+                 reconnect: bool = False, max_job_size: int | None = None) -> None: ...  # fmt: skip
+
+    @overload
+    def __init__(self: Client[bytes], address: ConnectionTarget | None = None, *, encoding: None,
+                 use: str = DEFAULT_TUBE, watch: str | Iterable[str] = DEFAULT_TUBE,
                  connect_timeout: float | None = None, timeout: float | None = None,
                  reconnect: bool = False, max_job_size: int | None = None) -> None: ...  # fmt: skip
 

@@ -21,7 +21,8 @@ __all__ = ["AsyncWorker", "AsyncWorkerJob"]
 class AsyncWorker(WorkerBase[Callable[[AsyncWorkerJob[Any]], Awaitable[object]]]):
     """``Worker`` for asyncio: ``await worker.run()``, ``worker.stop()`` (from any thread), and an
     ``async def handler(job)``. Same arguments and behaviour; handlers still running after the grace
-    period are released and then cancelled."""
+    period are released and then cancelled. A ``CancelledError`` that a handler raises of itself
+    (the worker did not cancel it) stops the worker as ``SystemExit`` does."""
 
     def _prepare(self) -> None:
         self.stopping = False

@@ -58,6 +58,7 @@ class _AsyncSlot:
         self.changed = asyncio.Event()
         self.reserve_task: asyncio.Task[Job[Any]] | None = None
         self.task: asyncio.Task[Any] | None = None
+        self.cancelled = False  # give_up() cancelled the task (a handler's own CancelledError is a stop)
         self.parked = False
         self.wake_sent = False
         self.wake_id: int | None = None  # the keeper's delayed wake-up job, while it is parked
@@ -141,6 +142,11 @@ class _AsyncSlot:
             await worker.handler(AsyncWorkerJob(self, job, state))
         except Exception as exc:
             error = exc
+        except BaseException as request:  # SystemExit, KeyboardInterrupt, a CancelledError of its own
+            if self.cancelled and isinstance(request, asyncio.CancelledError):
+                raise  # give_up() cancelled the handler: the job went back already
+            await self._give_back(client, job, state, request)
+            return
         await self._claim(state, finishing=True)
         try:
             if state.abandoned:
@@ -155,6 +161,26 @@ class _AsyncSlot:
                 self._lost(state)
                 raise
             worker.counters.add("failed" if error else "processed", done)
+        finally:
+            self.current = self.current_job = None
+            self.conn_lock.release()
+
+    async def _give_back(
+        self, client: AsyncClient[Any], job: Job[Any], state: JobState, request: BaseException
+    ) -> None:
+        """As ``_Slot._give_back``: stop every slot's reserve, give the job back at once, and
+        have ``run()`` raise ``request``."""
+        self.worker._stop_by_handler(request, job.id)
+        await self._claim(state, finishing=True)
+        try:
+            if state.abandoned or state.lost:  # already back on the server
+                return
+            try:
+                done = await plans.carry_out_async(client, plans.give_back(job))
+            except (OSError, Error, asyncio.TimeoutError):  # the server takes it back at the close
+                self._lost(state)
+                return
+            self.worker.counters.add(done)
         finally:
             self.current = self.current_job = None
             self.conn_lock.release()
@@ -232,6 +258,7 @@ class _AsyncSlot:
             if not (state.abandoned or state.lost or state.finished) and self.client is not None:
                 await self._abandon(self.client, state, self.current_job)
         if self.task is not None and not state.finished:
+            self.cancelled = True
             self.task.cancel()
 
     # -- keeper ------------------------------------------------------------------------------

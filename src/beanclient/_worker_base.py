@@ -1,5 +1,6 @@
 """What ``Worker`` and ``AsyncWorker`` are built with, written once: the arguments and their checks,
-the counters, the start/stop log lines and a slot's failure (``WorkerBase``), and what a slot reads
+the counters, the start/stop log lines, a slot's failure and a handler's request to stop
+(``WorkerBase``), and what a slot reads
 of its worker (``WorkerSettings``). How each runs, threads or tasks, is in ``_worker_sync`` and
 ``_worker_async``; what they decide is in ``_worker_core``."""
 
@@ -18,6 +19,7 @@ from ._worker_core import (
     ReconnectPolicy,
     RetryPolicy,
     log,
+    log_stop_request,
 )
 
 
@@ -46,6 +48,7 @@ class WorkerSettings(Protocol):
     @property
     def counters(self) -> Counters: ...
     def _fail(self, exc: Exception) -> None: ...
+    def _stop_by_handler(self, request: BaseException, job_id: int) -> None: ...
 
 
 Handler = TypeVar("Handler")  # the handler's type: sync or async, fixed by each worker class
@@ -86,7 +89,7 @@ class WorkerBase(Generic[Handler]):
         self.grace = grace
         self.io_timeout = io_timeout
         self.counters = Counters()
-        self._failure: Exception | None = None
+        self._failure: BaseException | None = None
         self._prepare()
 
     def _prepare(self) -> None:
@@ -109,8 +112,19 @@ class WorkerBase(Generic[Handler]):
             self._failure = exc
         self._stop_now()
 
+    def _stop_by_handler(self, request: BaseException, job_id: int) -> None:
+        """A handler raised ``request``, a ``BaseException`` that is not an ``Exception``
+        (``SystemExit``, ``KeyboardInterrupt``, ...): Python code means "stop" by these, so the worker
+        stops as ``stop()`` does (the calling slot releases its job) and ``run()`` raises
+        ``request`` once every slot is done."""
+        log_stop_request(job_id, request)
+        if self._failure is None:
+            self._failure = request
+        self._stop_now()
+
     def _end_run(self) -> None:
-        """The end of ``run()``: log the counters, raise what made a slot give up, if anything."""
+        """The end of ``run()``: log the counters; raise what made a slot give up, or what a handler
+        raised to stop the worker, if anything."""
         log.info("worker stopped: %s", self.counters.as_dict())
         failure, self._failure = self._failure, None
         if failure is not None:

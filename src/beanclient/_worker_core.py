@@ -132,6 +132,16 @@ def log_failure(
         )
 
 
+def log_stop_request(job_id: int, request: BaseException) -> None:
+    """A handler raised a ``BaseException`` that is not an ``Exception``: what the worker does."""
+    log.warning(
+        "job %d: the handler raised %s; releasing the job and stopping the worker",
+        job_id,
+        type(request).__name__,
+        exc_info=request,
+    )
+
+
 def log_not_reserved(job_id: int) -> str:
     """A job the worker acted on was no longer its own; the counter that adds to."""
     log.warning("job %d was no longer reserved by this worker (its TTR ran out?)", job_id)

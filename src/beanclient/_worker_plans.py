@@ -150,10 +150,27 @@ def park(
     yield ("ignore", (tube,))
 
 
-def abandon(worker: WorkerSettings, state: JobState, job: Job[Any]) -> Plan[None]:
-    """After the grace period: release the job still in its handler, at its own priority."""
+def release_now(job: Job[Any]) -> Plan[None]:
+    """Release a reserved job, ready at once, at the priority it has (``release`` sets a
+    priority, so it is read first)."""
     stats = yield ("job_stats", (job,))
     yield ("release", (job, stats.pri, 0))
+
+
+def give_back(job: Job[Any]) -> Plan[str]:
+    """The handler raised a request to stop (``SystemExit``, ``KeyboardInterrupt``, ...): the job
+    did not fail, it was interrupted, so it goes back as it was, whatever the handler had asked for
+    and without counting against the retry policy; return the counter that adds to."""
+    try:
+        yield from release_now(job)
+    except NotFoundError:
+        return log_not_reserved(job.id)
+    return "released"
+
+
+def abandon(worker: WorkerSettings, state: JobState, job: Job[Any]) -> Plan[None]:
+    """After the grace period: release the job still in its handler, at its own priority."""
+    yield from release_now(job)
     state.abandoned = True
     worker.counters.add("released")
     log.warning("job %d still running after the %.1f s grace period: released it", job.id, worker.grace)

@@ -25,7 +25,9 @@ class Worker(WorkerBase[Callable[[WorkerJob[Any]], object]]):
     Success deletes the job; an exception releases it with the ``retry`` policy's backoff, and
     buries it once ``retry.max_attempts`` runs have failed. ``run()`` blocks until ``stop()`` (from
     any thread) or, when run from the main thread, SIGTERM/SIGINT; then it stops reserving, lets the
-    jobs in hand finish within ``grace`` seconds and releases those still running.
+    jobs in hand finish within ``grace`` seconds and releases those still running. A handler that
+    raises a ``BaseException`` that is not an ``Exception`` (``SystemExit``, ``KeyboardInterrupt``,
+    ...) stops the worker the same way, its own job released at once, and ``run()`` raises it.
 
     :param touch_margin: Touch a long job this many seconds before its TTR runs out.
     :param park_after: Seconds a handler runs before the worker starts minding its TTR.

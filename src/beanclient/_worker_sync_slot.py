@@ -161,6 +161,9 @@ class _Slot:
             worker.handler(WorkerJob(self, job, state))
         except Exception as exc:
             error = exc
+        except BaseException as request:  # SystemExit, KeyboardInterrupt, GeneratorExit: "stop"
+            self._give_back(client, job, state, request)
+            return
         self._claim(state, finishing=True)
         try:
             if state.abandoned:
@@ -175,6 +178,23 @@ class _Slot:
                 self._lost(state)
                 raise
             worker.counters.add("failed" if error else "processed", done)
+        finally:
+            self.conn_lock.release()
+
+    def _give_back(self, client: Client[Any], job: Job[Any], state: JobState, request: BaseException) -> None:
+        """The handler asked the worker to stop: every slot stops reserving first (so none takes
+        the job straight back), then the job goes back at once; ``run()`` raises ``request``."""
+        self.worker._stop_by_handler(request, job.id)
+        self._claim(state, finishing=True)
+        try:
+            if state.abandoned or state.lost:  # already back on the server
+                return
+            try:
+                done = plans.carry_out(client, plans.give_back(job))
+            except (OSError, Error):  # the server takes the job back when the connection closes
+                self._lost(state)
+                return
+            self.worker.counters.add(done)
         finally:
             self.conn_lock.release()
 

@@ -20,4 +20,12 @@ async def waits_for_stdin_async(job: Any) -> None:
     print(f"finished {job.id}", flush=True)
 
 
+def exits_with_3(job: Any) -> None:
+    sys.exit(3)
+
+
+async def exits_with_3_async(job: Any) -> None:
+    sys.exit(3)
+
+
 not_callable = 42
