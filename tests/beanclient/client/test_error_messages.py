@@ -178,10 +178,11 @@ def test_a_timeout_of_zero_or_less_is_refused_before_connecting(
     # ConnectionError('Unexpected EOF'). Now refused up front: a connect attempt to the closed port
     # would raise ConnectionRefusedError instead.
     message = f"^{option} must be seconds above 0 \\(or None for no limit\\), not {value}$"
+    options: dict[str, Any] = {option: value}  # timeout= or connect_timeout=, by name
     with pytest.raises(ValueError, match=message):
-        Client(("127.0.0.1", closed_port), **{option: value})  # type: ignore[call-overload]
+        Client(("127.0.0.1", closed_port), **options)
     with pytest.raises(ValueError, match=message):
-        AsyncClient(("127.0.0.1", closed_port), **{option: value})  # type: ignore[call-overload]
+        AsyncClient(("127.0.0.1", closed_port), **options)
 
 
 def test_timeout_zero_put_no_longer_reports_a_false_eof(server: Backend) -> None:
