@@ -117,7 +117,7 @@ def test_threaded_server_joins_its_thread() -> None:
 
     before = set(threading.enumerate())
     with fakebean.ThreadedServer() as server:
-        with socket.create_connection(server.address) as sock:  # type: ignore[arg-type]
+        with socket.create_connection(tcp(server.address)) as sock:
             sock.sendall(b"stats-tube default\r\n")
             assert sock.recv(10).startswith(b"OK ")
     assert set(threading.enumerate()) == before
