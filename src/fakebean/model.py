@@ -69,10 +69,10 @@ class Job:
         self.created_at = now
         self.deadline = 0  # delayed: becomes ready at; reserved: TTR deadline
         self.reserver: Conn | None = None
-        # The live ready/delayed heap entry, or while reserved the token of the live TTR timer
-        # (lazy deletion: any other entry for this job is stale and skipped).
+        # Ready: its live ready-heap entry (lazy deletion: any other entry for it is stale and
+        # skipped); delayed: its delay key (deadline, seq); reserved: the token of its live TTR timer.
         self.entry: Any = None
-        self.hpos = -1  # while delayed: its index in the tube's delay heap (job_heaps.DelayHeap)
+        self.hpos = -1  # while delayed: its index in the tube's delay heap (delay_heap.DelayHeap)
         self.reserves = 0
         self.timeouts = 0
         self.releases = 0

@@ -1,7 +1,7 @@
 """The engine's timers: one heap per kind of deadline, lazy deletion, compaction by live count.
 
-Every deadline (a delayed job falls due, a tube's pause ends, a reservation's TTR runs
-out, a ``reserve-with-timeout`` or DEADLINE_SOON wait ends) is one entry
+Every deadline (a tube's first delayed job falls due, a tube's pause ends, a reservation's TTR
+runs out, a ``reserve-with-timeout`` or DEADLINE_SOON wait ends) is one entry
 ``(when, rank, seq, kind, obj, token)`` in the heap of its kind (``timers[kind]``); ``token`` says
 which version of ``obj``'s deadline the entry was made for, so an entry is live only while that
 still holds (``_timer_live``). ``tick`` takes the smallest entry over the four heaps, so events due
