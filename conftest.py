@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from tests.support import Backend, set_conformance_command, start_backend
+from tests.support import Backend, RawConn, set_conformance_command, start_backend
 
 BACKENDS = [
     pytest.param("fake", marks=pytest.mark.fake, id="fake"),
@@ -134,6 +134,6 @@ def server(make_server: Callable[..., Backend]) -> Backend:
 
 
 @pytest.fixture
-def conn(server: Backend):  # type: ignore[no-untyped-def]
+def conn(server: Backend) -> RawConn:
     """One raw connection to ``server``."""
     return server.connect()

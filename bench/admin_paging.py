@@ -36,6 +36,7 @@ def main() -> None:
         )
         print(f"seeded {args.jobs} jobs in {time.perf_counter() - started:.1f} s")
         url = urlsplit(server.admin_url)
+        assert url.hostname is not None  # admin_url is http://host:port
         conn = http.client.HTTPConnection(url.hostname, url.port)
 
         def get(path: str) -> tuple[float, bytes]:

@@ -23,7 +23,7 @@ SOCKET_TIMEOUT = 10.0
 def greenstalk_factory() -> Callable[..., Any]:
     import greenstalk
 
-    return greenstalk.Client  # type: ignore[no-any-return]
+    return greenstalk.Client
 
 
 def beanclient_status() -> tuple[Callable[..., Any] | None, bool, str]:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = "docs/protocol.md"
-GLOBS = ("src/**/*.py", "tests/**/*.py", "bench/**/*.py", "scripts/*.py", "conftest.py", "README.md")
-GLOBS += ("COMPAT.md",)
+GLOBS: tuple[str, ...] = ("src/**/*.py", "tests/**/*.py", "bench/**/*.py", "scripts/*.py", "conftest.py")
+GLOBS += ("README.md", "COMPAT.md")
 SKIP = {"scripts/rewrite_section_refs.py", "tests/project/test_docs.py"}  # this script and its test: examples
 
 SECTION = re.compile(r"§\s?(\d+(?:\.\d+)?)(?:\s?[-–]\s?§?(\d+(?:\.\d+)?))?")
@@ -125,9 +125,9 @@ def main(argv: list[str]) -> int:
             else:
                 path.write_text(new, encoding="utf-8")
                 print(f"rewrote {name}")
-                for number, line in enumerate(new.splitlines(), 1):
+                for lineno, line in enumerate(new.splitlines(), 1):
                     if len(line) > MAX_LINE and line not in text:
-                        print(f"{name}:{number}: still {len(line)} characters (limit {MAX_LINE}): rewrap it")
+                        print(f"{name}:{lineno}: still {len(line)} characters (limit {MAX_LINE}): rewrap it")
     return 1 if check and problems else 0
 
 

@@ -7,7 +7,7 @@ statistics, opt-in reconnects that never duplicate a put, client-side argument c
 that name the reply, the command and the address.
 """
 
-from . import _errors
+from . import _errors, _protocol
 from ._address import parse_address
 from ._async import AsyncClient
 from ._errors import (
@@ -46,12 +46,15 @@ from ._protocol import (
     JobOrID,
     TBody,
 )
-from ._protocol import parse_chunk as _parse_chunk  # noqa: F401  (greenstalk's private helpers,
-from ._protocol import parse_response as _parse_response  # noqa: F401  kept for code that used them)
 from ._stats import JobStats, ServerStats, Stats, StatsJob, StatsTube, TubeStats
 from ._sync import Client
 
 __version__ = "0.1.0"
+
+# greenstalk's private helpers, kept for code that used them. Bound here, not imported under another
+# name, so that a type checker sees them as beanclient's own (an ``import x as _y`` is no re-export).
+_parse_chunk = _protocol.parse_chunk
+_parse_response = _protocol.parse_response
 
 # Tracebacks and reprs of classes say where users import them from: beanclient.NotFoundError, not
 # beanclient._errors.NotFoundError (pickle finds them here too).

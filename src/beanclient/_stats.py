@@ -65,8 +65,9 @@ Stats = TypedDict(
         "binlog-records-written": int,
         "binlog-records-migrated": int,
         "draining": Literal["true", "false"],
-        "id": str,
-        "hostname": str,
+        # (str | int: greenstalk's dict turns a value of digits into an int; the dataclasses keep str)
+        "id": str | int,
+        "hostname": str | int,
         "os": str,
         "platform": str,
     },
@@ -76,7 +77,7 @@ StatsJob = TypedDict(
     "StatsJob",
     {
         "id": int,
-        "tube": str,
+        "tube": str | int,  # a tube called 007 comes back as 7 in the dict (use job_stats() for str)
         # "invalid": a job whose put body is still arriving (``prot.c``'s ``job_state``)
         "state": Literal["ready", "delayed", "reserved", "buried", "invalid"],
         "pri": int,
@@ -96,7 +97,7 @@ StatsJob = TypedDict(
 StatsTube = TypedDict(
     "StatsTube",
     {
-        "name": str,
+        "name": str | int,  # a tube called 007 comes back as 7 in the dict (use tube_stats() for str)
         "current-jobs-urgent": int,
         "current-jobs-ready": int,
         "current-jobs-reserved": int,

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Backend, RealBackend
-from tests.support.differential import ExecutableBackend, executable
+from tests.support import Backend, ExecutableBackend, RealBackend
+from tests.support.differential import executable
 
 HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE / "node"

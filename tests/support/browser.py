@@ -51,4 +51,4 @@ def dashboard_tab(
 
 
 def client(server: fakebean.ThreadedServer) -> beanclient.Client[bytes]:
-    return beanclient.Client(server.address, None, timeout=10)  # type: ignore[arg-type]
+    return beanclient.Client(server.address, None, timeout=10)

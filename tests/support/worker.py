@@ -44,6 +44,20 @@ def wait_counters(worker: Any, predicate: Callable[[beanclient.WorkerCounters], 
     assert worker.counters.wait_for(predicate, IO_TIMEOUT), f"counters stayed {worker.counters.as_dict()}"
 
 
+def reached(
+    n: int, counter: Callable[[beanclient.WorkerCounters], int]
+) -> Callable[[beanclient.WorkerCounters], bool]:
+    """A ``wait_counters`` predicate: ``counter`` (reading one of the counters) equals ``n``, with
+    ``n`` bound now, as a loop variable closed over would not be."""
+    return lambda c: counter(c) == n
+
+
+def last_arg(record: logging.LogRecord) -> object:
+    """The last %-argument of a log record (the worker logs its pause last)."""
+    assert isinstance(record.args, tuple), record.args
+    return record.args[-1]
+
+
 def wait_until(check: Callable[[], bool], what: str, tries: int = 5000) -> None:
     """Bounded poll of a server-side fact (each try is a round trip to the server)."""
     for _ in range(tries):

@@ -17,7 +17,7 @@ import pytest
 import beanclient
 from beanclient._cli import main
 from beanclient._cli_address import cli_address
-from beanclient._cli_bulk import Progress
+from beanclient._cli_commands import Progress
 from tests.support import IO_TIMEOUT, Backend
 from tests.support.paths import ROOT
 

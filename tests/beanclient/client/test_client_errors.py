@@ -11,7 +11,7 @@ import pytest
 
 import beanclient
 from beanclient import AsyncClient, Client
-from tests.support.client import Close, Expect, Hang, Pause, Reply, ScriptedServer, run
+from tests.support.client import Close, Expect, Hang, Pause, Reply, ScriptedServer, Step, run
 
 WORDS = sorted(beanclient.ERROR_RESPONSES)
 
@@ -21,7 +21,7 @@ WORDS = sorted(beanclient.ERROR_RESPONSES)
 
 @pytest.mark.parametrize("word", WORDS)
 def test_every_error_word_raises_its_exception(word: bytes) -> None:
-    script = [
+    script: list[Step] = [
         Expect(b"delete 1\r\n"),
         Reply(word + b"\r\n"),
         Expect(b"list-tube-used\r\n"),
@@ -36,7 +36,7 @@ def test_every_error_word_raises_its_exception(word: bytes) -> None:
 
 @pytest.mark.parametrize("word", WORDS)
 def test_every_error_word_raises_its_exception_async(word: bytes) -> None:
-    script = [
+    script: list[Step] = [
         Expect(b"peek 1\r\n"),
         Reply(word + b"\r\n"),
         Expect(b"list-tube-used\r\n"),
@@ -54,7 +54,7 @@ def test_every_error_word_raises_its_exception_async(word: bytes) -> None:
 
 
 def test_buried_reply_to_put_carries_the_id() -> None:
-    script = [
+    script: list[Step] = [
         Expect(b"put 1 0 60 1\r\nx\r\n"),
         Reply(b"BURIED 7\r\n"),
         Expect(b"release 7 1 0\r\n"),
@@ -70,7 +70,7 @@ def test_buried_reply_to_put_carries_the_id() -> None:
 
 
 def test_unknown_reply_word_keeps_status_and_values() -> None:
-    script = [
+    script: list[Step] = [
         Expect(b"delete 1\r\n"),
         Reply(b"WHAT 1 2\r\n"),
         Expect(b"delete 2\r\n"),
@@ -86,7 +86,7 @@ def test_unknown_reply_word_keeps_status_and_values() -> None:
 
 
 def test_reserve_job_on_a_server_before_1_12_says_so() -> None:
-    script = [Expect(b"reserve-job 3\r\n"), Reply(b"UNKNOWN_COMMAND\r\n")]
+    script: list[Step] = [Expect(b"reserve-job 3\r\n"), Reply(b"UNKNOWN_COMMAND\r\n")]
     with ScriptedServer(script) as server, Client(server.address) as c:
         with pytest.raises(beanclient.ServerTooOldError, match="1.12") as caught:
             c.reserve_job(3)
@@ -124,7 +124,9 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("steps", "message"), BROKEN)
-def test_a_broken_reply_raises_connection_error_and_ends_the_connection(steps: list, message: str) -> None:
+def test_a_broken_reply_raises_connection_error_and_ends_the_connection(
+    steps: list[Step], message: str
+) -> None:
     with ScriptedServer([Expect(b"reserve\r\n"), *steps]) as server, Client(server.address) as c:
         with pytest.raises(ConnectionError, match=message):
             c.reserve()
@@ -133,7 +135,7 @@ def test_a_broken_reply_raises_connection_error_and_ends_the_connection(steps: l
 
 
 @pytest.mark.parametrize(("steps", "message"), BROKEN)
-def test_a_broken_reply_raises_connection_error_async(steps: list, message: str) -> None:
+def test_a_broken_reply_raises_connection_error_async(steps: list[Step], message: str) -> None:
     async def main(address: tuple[str, int]) -> None:
         async with AsyncClient(address) as c:
             with pytest.raises(ConnectionError, match=message):
@@ -174,7 +176,7 @@ def test_a_silent_server_raises_timeout_instead_of_hanging_async() -> None:
 
 
 # Each reply takes longer than the 0.2 s I/O timeout but comes within the reserve's own wait.
-SLOW_RESERVES = [
+SLOW_RESERVES: list[Step] = [
     Expect(b"reserve-with-timeout 1\r\n"),
     Pause(0.5),
     Reply(b"TIMED_OUT\r\n"),
@@ -209,7 +211,7 @@ def test_a_reply_within_the_reserve_timeout_is_not_an_io_timeout_async() -> None
 
 
 def test_reserve_past_its_timeout_plus_the_io_timeout_gives_up() -> None:
-    script = [Expect(b"reserve-with-timeout 0\r\n"), Hang()]
+    script: list[Step] = [Expect(b"reserve-with-timeout 0\r\n"), Hang()]
     with (
         ScriptedServer(script) as server,
         Client(server.address, timeout=0.2) as c,
@@ -253,7 +255,7 @@ def test_connect_timeout_async(unaccepting: tuple[str, int]) -> None:
 
 
 def test_connect_timeout_does_not_become_the_io_timeout() -> None:
-    script = [Expect(b"reserve\r\n"), Pause(0.5), Reply(b"RESERVED 1 1\r\nx\r\n")]
+    script: list[Step] = [Expect(b"reserve\r\n"), Pause(0.5), Reply(b"RESERVED 1 1\r\nx\r\n")]
     with ScriptedServer(script) as server, Client(server.address, connect_timeout=0.1) as c:
         assert c.reserve().body == "x"
 
@@ -262,7 +264,7 @@ def test_connect_timeout_does_not_become_the_io_timeout() -> None:
 
 
 def test_invalid_arguments_send_nothing() -> None:
-    script = [Expect(b"use ok\r\n"), Reply(b"USING ok\r\n")]
+    script: list[Step] = [Expect(b"use ok\r\n"), Reply(b"USING ok\r\n")]
     with ScriptedServer(script) as server, Client(server.address, max_job_size=4) as c:
         for bad in (lambda: c.use("bad name"), lambda: c.put("x", priority=-1), lambda: c.put("12345")):
             with pytest.raises(beanclient.ValidationError):
@@ -281,7 +283,7 @@ def test_invalid_arguments_send_nothing() -> None:
 
 
 def test_put_many_reads_every_reply_and_reports_failures() -> None:
-    script = [
+    script: list[Step] = [
         Expect(b"put 0 0 60 1\r\na\r\nput 0 0 60 1\r\nb\r\nput 0 0 60 1\r\nc\r\n"),
         Reply(b"INSERTED 1\r\nDRAINING\r\nINSERTED 3\r\n"),
         Expect(b"list-tube-used\r\n"),
@@ -297,7 +299,11 @@ def test_put_many_reads_every_reply_and_reports_failures() -> None:
 
 
 def test_put_many_that_loses_the_connection_reports_what_it_read() -> None:
-    script = [Expect(b"put 0 0 60 1\r\na\r\nput 0 0 60 1\r\nb\r\n"), Reply(b"INSERTED 1\r\n"), Close()]
+    script: list[Step] = [
+        Expect(b"put 0 0 60 1\r\na\r\nput 0 0 60 1\r\nb\r\n"),
+        Reply(b"INSERTED 1\r\n"),
+        Close(),
+    ]
     with ScriptedServer(script) as server, Client(server.address) as c:
         with pytest.raises(beanclient.ConnectionLostError) as caught:
             c.put_many(["a", "b"], priority=0)
@@ -307,7 +313,7 @@ def test_put_many_that_loses_the_connection_reports_what_it_read() -> None:
 
 
 def test_delete_many_that_loses_the_connection_reports_what_it_read_async() -> None:
-    script = [Expect(b"delete 1\r\ndelete 2\r\n"), Reply(b"DELETED\r\n"), Close()]
+    script: list[Step] = [Expect(b"delete 1\r\ndelete 2\r\n"), Reply(b"DELETED\r\n"), Close()]
 
     async def main(address: tuple[str, int]) -> None:
         async with AsyncClient(address) as c:
@@ -323,7 +329,7 @@ def test_delete_many_that_loses_the_connection_reports_what_it_read_async() -> N
 
 
 def test_async_client_allows_one_call_at_a_time() -> None:
-    script = [Expect(b"reserve\r\n"), Reply(b"RESERVED 1 1\r\nx\r\n")]
+    script: list[Step] = [Expect(b"reserve\r\n"), Reply(b"RESERVED 1 1\r\nx\r\n")]
 
     async def main(address: tuple[str, int]) -> None:
         async with AsyncClient(address) as c:
@@ -361,7 +367,7 @@ def test_async_client_must_connect_first() -> None:
     run(main())
 
 
-SPLIT_REPLIES = [
+SPLIT_REPLIES: list[Step] = [
     Expect(b"delete 1\r\ndelete 2\r\ndelete 3\r\n"),
     Reply(b"DELETED\r"),
     Pause(0.05),  # separate segments, so the CRLF straddles two reads (if coalesced, still correct)
@@ -399,7 +405,7 @@ def test_batch_replies_may_arrive_in_any_pieces_async() -> None:
 
 
 def test_extra_bytes_after_a_batch_mean_the_stream_is_out_of_step() -> None:
-    script = [Expect(b"delete 1\r\n"), Reply(b"DELETED\r\nDELETED\r\n")]
+    script: list[Step] = [Expect(b"delete 1\r\n"), Reply(b"DELETED\r\nDELETED\r\n")]
     with ScriptedServer(script) as server, Client(server.address) as c:
         with pytest.raises(beanclient.ConnectionLostError, match="malformed reply"):
             c.delete_many([1])

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pickle
 import socket
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import greenstalk
 import pytest
@@ -15,20 +16,20 @@ import pytest
 import beanclient
 from beanclient import AsyncClient, Client
 from tests.support import Backend
-from tests.support.client import Expect, Hang, Reply, ScriptedServer, run
+from tests.support.client import Expect, Hang, Reply, ScriptedServer, Step, run
 
 # -- server errors: str() names the reply and the command, .args stay greenstalk's ---------------
 
 
 @pytest.fixture
-def pair(server: Backend) -> Iterator[tuple[greenstalk.Client, beanclient.Client[str]]]:
+def pair(server: Backend) -> Iterator[tuple[greenstalk.Client[str], beanclient.Client[str]]]:
     with greenstalk.Client(server.address) as theirs, Client(server.address) as mine:
         yield theirs, mine
 
 
-def test_a_server_error_names_its_reply_and_command(pair: tuple[greenstalk.Client, Client[str]]) -> None:
+def test_a_server_error_names_its_reply_and_command(pair: tuple[greenstalk.Client[str], Client[str]]) -> None:
     theirs, mine = pair
-    for call, text in [
+    calls: list[tuple[Callable[[Any], object], str]] = [
         (lambda c: c.delete(99999), "NOT_FOUND: delete 99999"),
         (lambda c: c.reserve(timeout=0), "TIMED_OUT: reserve-with-timeout 0"),
         (lambda c: c.ignore("default"), "NOT_IGNORED: ignore default"),
@@ -36,7 +37,8 @@ def test_a_server_error_names_its_reply_and_command(pair: tuple[greenstalk.Clien
         (lambda c: c.stats_tube("missing"), "NOT_FOUND: stats-tube missing"),
         (lambda c: c.peek_buried(), "NOT_FOUND: peek-buried"),
         (lambda c: c.put("x" * 70000), "JOB_TOO_BIG: put 65536 0 60 70000"),  # the body stays out
-    ]:
+    ]  # each call is made on greenstalk's client and on ours, so its argument is either: Any
+    for call, text in calls:
         with pytest.raises(greenstalk.BeanstalkdError) as their_error:
             call(theirs)
         with pytest.raises(beanclient.BeanstalkdError) as my_error:
@@ -69,7 +71,7 @@ def test_batch_failures_name_their_own_commands(server: Backend) -> None:
 
 
 def test_an_unknown_reply_names_itself_and_the_command() -> None:
-    script = [Expect(b"delete 1\r\n"), Reply(b"FOO 1 2\r\n")]
+    script: list[Step] = [Expect(b"delete 1\r\n"), Reply(b"FOO 1 2\r\n")]
     with ScriptedServer(script) as server, Client(server.address) as c:
         with pytest.raises(beanclient.UnknownResponseError) as caught:
             c.delete(1)
@@ -158,7 +160,7 @@ def test_an_io_timeout_names_the_command_and_the_limit_async() -> None:
 
 
 def test_a_reserve_timeout_counts_the_reserves_own_wait() -> None:
-    script = [Expect(b"reserve-with-timeout 0\r\n"), Hang()]
+    script: list[Step] = [Expect(b"reserve-with-timeout 0\r\n"), Hang()]
     with ScriptedServer(script) as server, Client(server.address, timeout=0.2) as c:
         with pytest.raises(TimeoutError, match=r": no reply to 'reserve-with-timeout 0' within 0.2 s$"):
             c.reserve(timeout=0)
@@ -176,10 +178,11 @@ def test_a_timeout_of_zero_or_less_is_refused_before_connecting(
     # ConnectionError('Unexpected EOF'). Now refused up front: a connect attempt to the closed port
     # would raise ConnectionRefusedError instead.
     message = f"^{option} must be seconds above 0 \\(or None for no limit\\), not {value}$"
+    options: dict[str, Any] = {option: value}  # timeout= or connect_timeout=, by name
     with pytest.raises(ValueError, match=message):
-        Client(("127.0.0.1", closed_port), **{option: value})  # type: ignore[call-overload]
+        Client(("127.0.0.1", closed_port), **options)
     with pytest.raises(ValueError, match=message):
-        AsyncClient(("127.0.0.1", closed_port), **{option: value})  # type: ignore[call-overload]
+        AsyncClient(("127.0.0.1", closed_port), **options)
 
 
 def test_timeout_zero_put_no_longer_reports_a_false_eof(server: Backend) -> None:
@@ -190,7 +193,7 @@ def test_timeout_zero_put_no_longer_reports_a_false_eof(server: Backend) -> None
 
 
 def test_a_silent_server_during_setup_is_named_too() -> None:
-    script = [Expect(b"use jobs\r\n"), Hang()]
+    script: list[Step] = [Expect(b"use jobs\r\n"), Hang()]
     message = r": no reply to 'use jobs' within 0.2 s$"
     with ScriptedServer(script) as server, pytest.raises(TimeoutError, match=message):
         Client(server.address, use="jobs", timeout=0.2)

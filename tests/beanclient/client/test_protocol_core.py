@@ -3,6 +3,8 @@ property, which asks both servers which names they accept)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import greenstalk
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -214,8 +216,8 @@ def test_check_tube_agrees_with_the_server(server: Backend, name: str) -> None:
 # -- session ---------------------------------------------------------------------------------------
 
 
-def setup(use: str, watch: object) -> list[bytes]:
-    return [request for request, _ in Session(use, watch, False, None).setup_requests(first=True)]  # type: ignore[arg-type]
+def setup(use: str, watch: str | Iterable[str]) -> list[bytes]:
+    return [request for request, _ in Session(use, watch, False, None).setup_requests(first=True)]
 
 
 def test_first_setup_follows_greenstalks_constructor() -> None:

@@ -9,6 +9,8 @@ import inspect
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 import beanclient
 from tests.support.paths import ROOT
 
@@ -28,11 +30,11 @@ def test_the_checked_in_sync_client_is_current() -> None:
     assert actual == expected, "src/beanclient/_sync.py is stale: run python scripts/unasync.py"
 
 
-def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
+def test_check_mode_reports_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     unasync = load_script()
     stale = tmp_path / "_sync.py"
     stale.write_text("# edited by hand\n", encoding="utf-8")
-    unasync.TARGET = stale
+    monkeypatch.setattr(unasync, "TARGET", stale)
     assert unasync.main(["--check"]) == 1
     assert unasync.main([]) == 0  # rewrites it
     assert unasync.main(["--check"]) == 0

@@ -127,12 +127,12 @@ def test_a_failed_test_using_a_worker_and_a_restart_shows_both_sides(pytester: p
 def test_an_async_worker_rides_out_unavailable_and_restart(fakebean_factory: Factory) -> None:
     import asyncio
 
-    from beanclient import AsyncWorker
+    from beanclient import AsyncWorker, AsyncWorkerJob
 
     server = fakebean_factory()
     bodies: list[str] = []
 
-    async def handler(job: WorkerJob[str]) -> None:
+    async def handler(job: AsyncWorkerJob[str]) -> None:
         bodies.append(job.body)
 
     worker = AsyncWorker(server.address, "emails", handler, reconnect=FAST_RECONNECT)

@@ -17,7 +17,7 @@ from beanclient import ReconnectPolicy, RetryPolicy, Worker, WorkerJob
 from fakebean.testing import Beanstalkd
 from tests.support import IO_TIMEOUT, Backend
 from tests.support.client import Proxy
-from tests.support.worker import caught_logs, parked, running, wait_counters, wait_until
+from tests.support.worker import caught_logs, last_arg, parked, reached, running, wait_counters, wait_until
 
 
 def client_for(server: Backend | Beanstalkd, **kwargs: Any) -> beanclient.Client[Any]:
@@ -210,7 +210,7 @@ def test_a_handler_failing_three_times_is_released_after_1_2_4_seconds_then_buri
     worker = Worker(fakebean.address, "emails", fails_always)
     with running(worker):
         for released, delay in ((1, 1), (2, 2), (3, 4)):
-            wait_counters(worker, lambda c, n=released: c.released == n)  # type: ignore[misc]
+            wait_counters(worker, reached(released, lambda c: c.released))
             stats = probe.job_stats(job_id)
             assert (stats.state, stats.delay, stats.releases) == ("delayed", delay, released)
             fakebean.advance(delay)
@@ -229,7 +229,7 @@ def test_a_handler_that_runs_past_its_ttr_keeps_its_job(fakebean: Beanstalkd) ->
         for touches in (1, 2, 3):  # 24 s of a 10 s TTR
             wait_until(lambda: parked(probe), "the worker waiting on the server's clock")
             fakebean.advance(8)
-            wait_counters(worker, lambda c, n=touches: c.touched == n)  # type: ignore[misc]
+            wait_counters(worker, reached(touches, lambda c: c.touched))
         stats = probe.job_stats(job_id)
         assert (stats.state, stats.timeouts) == ("reserved", 0)
         finish.set()
@@ -279,7 +279,7 @@ def test_the_worker_survives_the_server_going_away_and_coming_back(
         (lost,) = logs.wait(1, "reconnecting in")
         refused = logs.wait(3, "cannot reach")
         # backing off, not spinning: each pause is longer than the one before, up to the cap
-        pauses = [r.args[-1] for r in [lost, *refused[:3]]]  # type: ignore[index]
+        pauses = [last_arg(r) for r in [lost, *refused[:3]]]
         assert pauses == [0.01, 0.02, 0.04, 0.04]
         proxy.accept()
         probe.put("after")

@@ -14,7 +14,7 @@ from beanclient import AsyncWorker, AsyncWorkerJob, ReconnectPolicy
 from fakebean.testing import Beanstalkd
 from tests.support import IO_TIMEOUT, Backend
 from tests.support.client import Proxy, run
-from tests.support.worker import parked, wait_counters, wait_until
+from tests.support.worker import parked, reached, wait_counters, wait_until
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_a_handler_failing_three_times_is_released_after_1_2_4_seconds_then_buri
 
     def steps() -> None:
         for released, delay in ((1, 1), (2, 2), (3, 4)):
-            wait_counters(worker, lambda c, n=released: c.released == n)  # type: ignore[misc]
+            wait_counters(worker, reached(released, lambda c: c.released))
             stats = probe.job_stats(job_id)
             assert (stats.state, stats.delay) == ("delayed", delay)
             fakebean.advance(delay)
@@ -164,7 +164,7 @@ def test_a_handler_that_runs_past_its_ttr_keeps_its_job(fakebean: Beanstalkd) ->
             for touches in (1, 2, 3):
                 wait_until(lambda: parked(probe), "the worker waiting on the server's clock")
                 fakebean.advance(8)
-                wait_counters(worker, lambda c, n=touches: c.touched == n)  # type: ignore[misc]
+                wait_counters(worker, reached(touches, lambda c: c.touched))
             assert probe.job_stats(job_id).timeouts == 0
 
         async def body() -> None:

@@ -32,7 +32,7 @@ def runner(address: tuple[str, int], handler: str, *extra: str) -> subprocess.Po
 
 
 def read_until(stream: Any, text: str) -> list[str]:
-    lines = []
+    lines: list[str] = []
     while True:
         line = stream.readline()
         assert line, f"the stream ended before {text!r}: {lines}"

@@ -14,6 +14,7 @@ import pytest
 
 import beanclient
 import fakebean
+from tests.support.addresses import tcp
 from tests.support.admin import AdminClient
 
 pytestmark = pytest.mark.fake
@@ -33,7 +34,7 @@ def admin(server: fakebean.ThreadedServer) -> AdminClient:
 
 @pytest.fixture
 def client(server: fakebean.ThreadedServer) -> Iterator[beanclient.Client[bytes]]:
-    host, port = server.address  # type: ignore[misc]
+    host, port = tcp(server.address)
     with beanclient.Client((host, port), encoding=None) as c:
         yield c
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,22 +15,29 @@ import beanclient
 import fakebean
 from fakebean.controls import Controls
 from fakebean.testing import Beanstalkd
+from tests.support.addresses import tcp
 
 pytestmark = pytest.mark.fake
 
 
 @pytest.fixture(params=["fixture", "threaded"])
-def server(request: pytest.FixtureRequest, fakebean_factory: object) -> Iterator[Controls]:
+def server(request: pytest.FixtureRequest, fakebean_factory: Callable[..., Beanstalkd]) -> Iterator[Controls]:
     if request.param == "fixture":
-        yield fakebean_factory(clock="frozen")  # type: ignore[operator]
+        yield fakebean_factory(clock="frozen")
     else:
         with fakebean.ThreadedServer(clock="frozen") as s:
             yield s
 
 
+def tcp_address(server: Controls) -> tuple[str, int]:
+    """Where ``server`` (the fixture's or a ThreadedServer: the controls do not say) listens."""
+    assert isinstance(server, (Beanstalkd, fakebean.ThreadedServer)), server
+    return tcp(server.address)
+
+
 @pytest.fixture
 def client(server: Controls) -> Iterator[beanclient.Client[bytes]]:
-    address = server.address  # type: ignore[attr-defined]
+    address = tcp_address(server)
     with beanclient.Client(address, None, timeout=10) as c:
         yield c
 
@@ -76,7 +83,7 @@ def test_bury_and_delete_take_a_reserved_job_from_its_reserver(
 
 def test_a_kicked_job_goes_at_once_to_a_waiting_worker(server: Controls) -> None:
     job_id = server.put("x", buried=True)
-    address = server.address  # type: ignore[attr-defined]
+    address = tcp_address(server)
     with beanclient.Client(address, None, timeout=10) as worker:
         raw = socket.create_connection(address)
         raw.sendall(b"reserve\r\n")  # waiting, or about to be: the kick hands it the job either way

@@ -21,7 +21,7 @@ class Running:
         self.process, self.admin, self.head = process, admin, head
 
     def client(self) -> beanclient.Client[bytes]:
-        return beanclient.Client(self.process.address, None, timeout=10)  # type: ignore[arg-type]
+        return beanclient.Client(self.process.address, None, timeout=10)
 
 
 def start(*flags: str) -> Iterator[Running]:

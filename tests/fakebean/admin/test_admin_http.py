@@ -56,6 +56,7 @@ def test_malformed_requests_are_refused(raw: bytes, status: int) -> None:
 
 
 def test_a_refused_request_closes_the_connection_with_a_json_error() -> None:
+    # no API at all, on purpose: a request the parser refuses must never reach one
     out, close = Session(None).on_data(b"BAD\r\n\r\n")  # type: ignore[arg-type]
     assert close
     head, _, body = out.partition(b"\r\n\r\n")
@@ -82,7 +83,7 @@ def test_admin_addresses() -> None:
 def test_head_gives_the_gets_headers_without_the_body() -> None:
     from fakebean.admin.api import AdminApi
 
-    class NoBackend:
+    class NoBackend:  # a stand-in with no controls, on purpose: HEAD / must only render the page
         kind = "fakebean"
 
     session = Session(AdminApi(NoBackend()))  # type: ignore[arg-type]

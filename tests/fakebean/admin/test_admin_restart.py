@@ -15,6 +15,7 @@ import pytest
 import beanclient
 import fakebean
 from tests.fakebean.admin.test_admin_executable import Running, start
+from tests.support.addresses import tcp
 from tests.support.admin import AdminClient
 
 pytestmark = pytest.mark.fake
@@ -28,7 +29,7 @@ def seed(server: fakebean.ThreadedServer) -> beanclient.Client[bytes]:
     server.put("to reserve", priority=0)
     gone = server.put("deleted")
     server.delete(gone)
-    host, port = server.address  # type: ignore[misc]
+    host, port = tcp(server.address)
     client: beanclient.Client[bytes] = beanclient.Client((host, port), None, timeout=10)
     assert client.reserve(timeout=0).body == b"to reserve"
     return client
@@ -54,7 +55,7 @@ def test_restart_through_the_api_brings_back_what_a_server_restart_does() -> Non
         with pytest.raises((beanclient.ConnectionLostError, ConnectionError)):
             api_client.stats()  # its connection was closed by the restart
         assert by_api.address == before  # the same listener
-        host, port = before  # type: ignore[misc]
+        host, port = tcp(before)
         with beanclient.Client((host, port), None, timeout=10) as fresh:
             assert fresh.put(b"next") == by_call.put("next")  # ids go on alike
         assert [e.fault for e in by_api.transcript()][-2:] == ["restart()", None]

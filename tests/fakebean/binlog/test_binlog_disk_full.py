@@ -135,16 +135,17 @@ def test_a_bury_or_delayed_release_without_space_leaves_the_job_reserved_by_no_o
             # release changes nothing before its reservation; bury has set its priority already
             assert server.stats_job(2) == {"id": "2", **lost, "pri": "3", **counts}
             assert server.stats_job(3) == {"id": "3", **lost, "pri": "7", **counts}
+            assert server.conn is not None  # running
             for job_id in (2, 3):
-                assert 90 < int(server.conn.yaml(f"stats-job {job_id}")["time-left"]) <= 100  # type: ignore[union-attr]
+                assert 90 < int(server.conn.yaml(f"stats-job {job_id}")["time-left"]) <= 100
                 assert server.cmd(f"peek {job_id}").startswith(b"FOUND %d 50" % job_id)
                 for command_line in ("delete", "kick-job", "reserve-job", "touch", "release", "bury"):
                     line = f"{command_line} {job_id}" + (" 1" if command_line == "bury" else "")
                     line += " 1 0" if command_line == "release" else ""
                     assert server.cmd(line) == b"NOT_FOUND\r\n", line
-            tube = server.conn.yaml("stats-tube default")  # type: ignore[union-attr]
+            tube = server.conn.yaml("stats-tube default")
             assert (tube["current-jobs-reserved"], tube["current-jobs-buried"]) == ("0", "1")
-            assert server.conn.stats()["current-jobs-reserved"] == "0"  # type: ignore[union-attr]
+            assert server.conn.stats()["current-jobs-reserved"] == "0"
         finally:
             server.stop()
         prog = "fakebean" if kind == "fake" else command("real")[0]

@@ -37,7 +37,7 @@ def test_no_inserted_job_is_lost_to_kill_9_under_fsync_always(tmp_path: Path, ki
 
     producer = threading.Thread(target=produce)
     producer.start()
-    inserted = []
+    inserted: list[int] = []
     try:
         while len(inserted) < 50:
             reply = conn.recv_line()
@@ -48,6 +48,7 @@ def test_no_inserted_job_is_lost_to_kill_9_under_fsync_always(tmp_path: Path, ki
     finally:
         stop.set()
         producer.join()
+    assert server.conn is not None
     server.conn.sock.close()
     server.proc = server.conn = None
     server.start()

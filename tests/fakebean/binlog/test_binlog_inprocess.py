@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ AFTER_RESTART = [("ready", "0", "5"), ("ready", "0", "6"), ("buried", "2", "9"),
 
 @pytest.mark.parametrize("with_dir", [True, False], ids=["binlog", "memory"])
 def test_restart_keeps_jobs_the_way_recovery_brings_them_back(tmp_path: Path, with_dir: bool) -> None:
-    options = {"binlog_dir": tmp_path} if with_dir else {}
+    options: dict[str, Any] = {"binlog_dir": tmp_path} if with_dir else {}
     with ThreadedServer(**options) as server:
         address = server.address
         conn = _conn(server)

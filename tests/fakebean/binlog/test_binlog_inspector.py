@@ -46,8 +46,9 @@ def test_the_inspector_reads_a_live_beanstalkd_directory_without_writing(tmp_pat
         report = json.loads(_inspect(tmp_path, "--json"))
         text = _inspect(tmp_path)
         assert _snapshot(tmp_path) == before
-        assert report["locked_by_pid"] == server.proc.pid  # type: ignore[union-attr]
-        assert f"locked by pid {server.proc.pid}" in text  # type: ignore[union-attr]
+        assert server.proc is not None  # running
+        assert report["locked_by_pid"] == server.proc.pid
+        assert f"locked by pid {server.proc.pid}" in text
     finally:
         server.stop()
     assert report["jobs"] == [

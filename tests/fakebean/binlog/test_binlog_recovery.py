@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def _recovered(kind: str, directory: Path) -> tuple[list[str], list[str]]:
     return states, [line.replace(str(directory), "DIR") for line in lines]
 
 
-DAMAGE = {
+DAMAGE: dict[str, Callable[[bytes], bytes]] = {
     "cut-in-body": lambda data: data[: 4 + 4 + 7 + 80 + 2],
     "cut-in-tube-name": lambda data: data[:204],
     "cut-in-jobrec": lambda data: data[: 4 + (4 + 7 + 80 + 5) + 4 + 7 + 40],
@@ -107,7 +108,7 @@ DAMAGE = {
 def test_a_damaged_file_keeps_the_records_before_the_damage(tmp_path: Path, damage: str) -> None:
     base = _base(tmp_path)
     data = (base / "binlog.1").read_bytes()
-    results = {}
+    results: dict[str, object] = {}
     for kind in ("real", "fake"):
         directory = tmp_path / kind
         shutil.copytree(base, directory)
@@ -115,7 +116,7 @@ def test_a_damaged_file_keeps_the_records_before_the_damage(tmp_path: Path, dama
         target.chmod(0o600)
         target.write_bytes(DAMAGE[damage](data))
         results[kind] = _recovered(kind, directory)
-        results[kind + "-files"] = sorted(p.name for p in directory.iterdir())  # type: ignore[assignment]
+        results[kind + "-files"] = sorted(p.name for p in directory.iterdir())
     assert results["fake"] == results["real"]
     assert results["fake-files"] == results["real-files"]
 

@@ -29,12 +29,19 @@ def masked(out: str) -> list[str]:
     return FD.sub(mask, out).splitlines()
 
 
+class LoggingProcess(Process):
+    """A server process and ``head``, the lines it logged before any client came (pid, bind)."""
+
+    head = ""
+
+
 @contextmanager
-def logging_server(kind: str, *flags: str) -> Iterator[Process]:
+def logging_server(kind: str, *flags: str) -> Iterator[LoggingProcess]:
     """Started without a probe connection (which would log its own lines): the ``bind`` line says
     the socket is bound; ``listen`` follows at once."""
     port = free_port()
-    process = Process(command(kind) + [*flags, "-l", "127.0.0.1", "-p", str(port)], ("127.0.0.1", port))
+    argv = command(kind) + [*flags, "-l", "127.0.0.1", "-p", str(port)]
+    process = LoggingProcess(argv, ("127.0.0.1", port))
     try:
         assert process.proc.stdout is not None
         lines = [process.proc.stdout.readline(), process.proc.stdout.readline()]
@@ -49,7 +56,7 @@ def logging_server(kind: str, *flags: str) -> Iterator[Process]:
                 break
             except ConnectionRefusedError:
                 assert time.monotonic() < deadline
-        process.head = "".join(lines)  # type: ignore[attr-defined]
+        process.head = "".join(lines)
         yield process
     finally:
         process.stop()
@@ -85,7 +92,7 @@ def session(kind: str, *flags: str) -> list[str]:
         status, out, _err = process.stop()
         last.close()
     assert status in (0, -15)  # beanstalkd dies of the SIGTERM; fakebean exits 0
-    return masked(process.head + out)  # type: ignore[attr-defined]
+    return masked(process.head + out)
 
 
 @pytest.mark.parametrize("kind", BOTH)
@@ -188,7 +195,7 @@ def error_session(kind: str) -> list[str]:
         assert last.cmd("list-tube-used") == b"USING default\r\n"
         _status, out, _err = process.stop()
         last.close()
-    return [line for line in masked(process.head + out) if not line.startswith("bind")]  # type: ignore[attr-defined]
+    return [line for line in masked(process.head + out) if not line.startswith("bind")]
 
 
 @pytest.mark.real

@@ -21,6 +21,7 @@ import fakebean
 from fakebean.clock import Clock, ManualClock, RealClock
 from fakebean.testing import Beanstalkd
 from tests.support import IO_TIMEOUT
+from tests.support.addresses import tcp
 from tests.support.clock import HOUR, wait_until_waiting
 
 pytestmark = pytest.mark.fake
@@ -308,13 +309,13 @@ def test_a_clock_instance_can_be_shared(fakebean_factory: Callable[..., Beanstal
 
 def test_threaded_server_with_engine_options() -> None:
     with fakebean.ThreadedServer(max_job_size=10, version="1.13", clock="frozen") as server:
-        host, port = server.address
+        host, port = tcp(server.address)
         assert host == "127.0.0.1" and port > 0
         with beanclient.Client(server.address, timeout=IO_TIMEOUT) as client:
             stats = client.stats()
             assert (stats["version"], stats["max-job-size"]) == ("1.13", 10)
             with pytest.raises(beanclient.JobTooBigError):
-                client.put(b"x" * 11)
+                client.put("x" * 11)
             client.put("x", delay=HOUR)
             server.advance(HOUR)
             assert client.reserve(timeout=0).body == "x"
@@ -339,7 +340,7 @@ def test_threaded_server_wakes_a_blocked_worker() -> None:
 def test_asyncio_server_on_the_running_loop() -> None:
     async def main() -> None:
         async with fakebean.Server(clock="frozen") as server:
-            host, port = server.address  # type: ignore[misc]
+            host, port = tcp(server.address)
             assert host == "127.0.0.1" and port > 0
             async with beanclient.AsyncClient(server.address) as producer:
                 async with beanclient.AsyncClient(server.address) as worker:
@@ -361,7 +362,7 @@ def test_asyncio_server_on_the_running_loop() -> None:
 def test_asyncio_server_reply_is_written_when_advance_returns() -> None:
     async def main() -> bytes:
         async with fakebean.Server() as server:
-            with socket.create_connection(server.address, timeout=IO_TIMEOUT) as raw:
+            with socket.create_connection(tcp(server.address), timeout=IO_TIMEOUT) as raw:
                 raw.sendall(b"reserve\r\n")  # accepted and read once the loop runs
                 async with beanclient.AsyncClient(server.address) as producer:
                     await producer.put("x", delay=HOUR)

@@ -13,8 +13,10 @@ import pytest
 
 from fakebean import Server, ThreadedServer
 from fakebean.testing import Beanstalkd
+from fakebean.transcript import Entry
 from tests.fakebean.admin.test_admin_executable import start
 from tests.support import RawConn
+from tests.support.addresses import tcp
 from tests.support.admin import AdminClient
 
 pytestmark = pytest.mark.fake
@@ -25,8 +27,8 @@ def _dial(address: object) -> RawConn:
     return RawConn(socket.create_connection(address, timeout=10))
 
 
-def _commands(entries: list[object]) -> list[bytes]:
-    return [e.command for e in entries]  # type: ignore[attr-defined]
+def _commands(entries: list[Entry]) -> list[bytes]:
+    return [e.command for e in entries]
 
 
 Restart = Callable[[ThreadedServer], None]
@@ -82,7 +84,7 @@ def test_ids_go_on_over_several_restarts() -> None:
 def test_the_asyncio_server_gives_new_ids_after_a_restart() -> None:
     async def main() -> tuple[int, int, str]:
         async with Server(clock="frozen") as server:
-            host, port = server.address  # type: ignore[misc]
+            host, port = tcp(server.address)
             reader, writer = await asyncio.open_connection(host, port)
             writer.write(b"use before\r\n")
             await reader.readline()

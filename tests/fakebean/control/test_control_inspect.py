@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from fakebean.control import Controller
+from fakebean.engine import Engine
+from fakebean.model import Job
 from fakebean.snapshots import JobInfo
 from tests.support import RawConn
 
@@ -285,9 +287,9 @@ def test_listing_one_tube_reads_only_that_tube(
 
     real = snapshots.job_info
 
-    def counting(engine: object, job: object) -> JobInfo:
+    def counting(engine: Engine, job: Job) -> JobInfo:
         seen.append(1)
-        return real(engine, job)  # type: ignore[arg-type]
+        return real(engine, job)
 
     monkeypatch.setattr(snapshots, "job_info", counting)
     assert [j.body for j in server.jobs(tube="small")] == [b"s1", b"s2"]

@@ -285,11 +285,12 @@ def test_a_big_body_through_a_recording_server() -> None:
     client still gets every byte."""
     from fakebean.threaded import ThreadedServer
     from tests.support import RawConn
+    from tests.support.addresses import tcp
 
     size = 2 * MIB
     body = bytes(range(256)) * (size // 256)
     with ThreadedServer(clock="frozen", max_job_size=size, transcript=10) as server:
-        host, port = server.address
+        host, port = tcp(server.address)
         conn = RawConn(socket.create_connection((host, port)))
         try:
             conn.send(b"put 0 0 60 %d\r\n" % size + body + b"\r\n")

@@ -23,6 +23,7 @@ from fakebean.server import Server
 from fakebean.testing import Beanstalkd, find_beanstalkd
 from fakebean.threaded import ThreadedServer
 from tests.support import IO_TIMEOUT
+from tests.support.addresses import tcp
 
 pytest_plugins = ["pytester"]
 
@@ -254,7 +255,7 @@ def test_asyncio_server_leaks_nothing() -> None:
 
     async def main() -> None:
         async with Server() as server:
-            reader, writer = await asyncio.open_connection(*server.address)  # type: ignore[misc]
+            reader, writer = await asyncio.open_connection(*tcp(server.address))
             writer.write(b"reserve-with-timeout 3600\r\n")
             await writer.drain()
             for _ in range(100_000):

@@ -14,16 +14,17 @@ import pytest
 
 import fakebean
 from fakebean.engine import Engine
+from fakebean.model import Conn
 from fakebean.wire import NS
 
 pytestmark = pytest.mark.fake
 
 
-def _feed(engine: Engine, conn: object, data: bytes, now: int) -> bytes:
-    engine.feed(conn, data, now)  # type: ignore[arg-type]
-    out = b"".join(conn.out)  # type: ignore[attr-defined]
-    conn.out.clear()  # type: ignore[attr-defined]
-    conn.out_size = 0  # type: ignore[attr-defined]
+def _feed(engine: Engine, conn: Conn, data: bytes, now: int) -> bytes:
+    engine.feed(conn, data, now)
+    out = b"".join(conn.out)
+    conn.out.clear()
+    conn.out_size = 0
     return out
 
 

@@ -405,9 +405,9 @@ TestRecordedFakebeanMatchesRealBeanstalkd = RecordedDifferentialMachine.TestCase
 class ExecutableDifferentialMachine(DifferentialMachine):
     """The same machine against the ``fakebean`` executable (epoll shell, real clock)."""
 
-    @property
-    def fake_path(self) -> str:  # type: ignore[override]
-        return executable()
+    def __init__(self) -> None:
+        self.fake_path = executable()  # asked per machine, as each run starts its own executable
+        super().__init__()
 
 
 ExecutableDifferentialMachine.TestCase.settings = profile_settings(

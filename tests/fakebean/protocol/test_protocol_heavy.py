@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support import Backend, RawConn, RealBackend
-from tests.support.differential import GUARD, ExecutableBackend, executable
+from tests.support import Backend, ExecutableBackend, RawConn, RealBackend
+from tests.support.differential import GUARD, executable
 from tests.support.protocol import expect_lines, send_lines
 
 BIG = 3 * 1024 * 1024 + 7  # more than the engine's BIG_BODY, and than a loopback socket buffer

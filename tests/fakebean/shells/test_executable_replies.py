@@ -17,8 +17,8 @@ import pytest
 
 from fakebean.epoll_handle import READ, EpollHandle
 from fakebean.epollserver import EpollServer
-from tests.support import Backend, RawConn, RealBackend
-from tests.support.differential import GUARD, ExecutableBackend, executable
+from tests.support import Backend, ExecutableBackend, RawConn, RealBackend
+from tests.support.differential import GUARD, executable
 
 
 @pytest.fixture(

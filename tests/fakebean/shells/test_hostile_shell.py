@@ -107,18 +107,19 @@ def test_asyncio_shell_answers_another_connection_within_a_turn_of_a_64k_pipelin
     assert written_before <= 2 * TURN_COMMANDS, written_before
 
 
-def budget_engine(recorded: bool) -> Engine:
-    """A bare engine, or one with the recorder (transcript and strict mode) at its edge."""
+def budget_engine(recorded: bool, transcript: Transcript | None = None) -> Engine:
+    """A bare engine, or one with the recorder (``transcript`` and strict mode) at its edge."""
     engine = Engine(now=0)
     if recorded:
-        instrument(engine, Recorder(Transcript(100), strict=True))
+        instrument(engine, Recorder(transcript or Transcript(100), strict=True))
     return engine
 
 
 @pytest.mark.fake
 @pytest.mark.parametrize("recorded", [False, True], ids=["plain", "recorded"])
 def test_a_pipeline_runs_a_budget_of_commands_per_turn_and_then_the_rest(recorded: bool) -> None:
-    engine = budget_engine(recorded)
+    transcript = Transcript(100)
+    engine = budget_engine(recorded, transcript)
     conn = engine.connect(0)
     engine.feed(conn, b"list-tube-used\r\n" * 100, 0)
     assert len(conn.out) == TURN_COMMANDS and conn in engine.busy
@@ -128,7 +129,7 @@ def test_a_pipeline_runs_a_budget_of_commands_per_turn_and_then_the_rest(recorde
             engine.resume(each, 0)
     assert len(conn.out) == 100 and conn.buf == b""
     if recorded:  # each command paired with its reply, across the turns
-        entries = engine.recorder.transcript.entries()  # type: ignore[attr-defined]
+        entries = transcript.entries()
         assert [(e.command, e.reply) for e in entries] == [
             (b"list-tube-used\r\n", b"USING default\r\n")
         ] * 100

@@ -11,6 +11,7 @@ import pytest
 
 import fakebean
 from fakebean.wire import CMD
+from tests.support.addresses import tcp
 
 pytestmark = pytest.mark.fake
 
@@ -35,7 +36,7 @@ def _open_fds() -> set[str]:
 def test_port_zero_reports_the_bound_port() -> None:
     async def main() -> None:
         async with fakebean.Server() as server:
-            host, port = server.address  # type: ignore[misc]
+            host, port = tcp(server.address)
             assert host == "127.0.0.1" and port > 0
             assert await _round_trip((host, port), b"list-tube-used\r\n") == b"USING default\r\n"
 
@@ -55,7 +56,7 @@ def _has_ipv6_loopback() -> bool:
 def test_listens_on_ipv6_loopback() -> None:
     async def main() -> None:
         async with fakebean.Server("::1") as server:
-            host, port = server.address  # type: ignore[misc]
+            host, port = tcp(server.address)
             assert host == "::1"
             assert await _round_trip((host, port), b"use v6\r\n") == b"USING v6\r\n"
 
@@ -93,7 +94,7 @@ def test_close_leaves_no_task_socket_or_timer_behind() -> None:
 
     async def main() -> None:
         async with fakebean.Server() as server:
-            host, port = server.address  # type: ignore[misc]
+            host, port = tcp(server.address)
             # an idle client, a blocked reserve (a timer armed) and a half-written put, all open
             reader, writer = await asyncio.open_connection(host, port)
             writer.write(b"reserve-with-timeout 100\r\n")
@@ -116,7 +117,7 @@ def test_threaded_server_joins_its_thread() -> None:
 
     before = set(threading.enumerate())
     with fakebean.ThreadedServer() as server:
-        with socket.create_connection(server.address) as sock:  # type: ignore[arg-type]
+        with socket.create_connection(tcp(server.address)) as sock:
             sock.sendall(b"stats-tube default\r\n")
             assert sock.recv(10).startswith(b"OK ")
     assert set(threading.enumerate()) == before

@@ -37,7 +37,7 @@ def test_the_activated_socket_has_beanstalkds_options(monkeypatch: pytest.Monkey
                 sock.close()
         return real_popen(args, **kwargs)
 
-    monkeypatch.setattr(real_beanstalkd.subprocess, "Popen", popen)
+    monkeypatch.setattr(subprocess, "Popen", popen)  # the module real_beanstalkd calls
     server = real_beanstalkd.RealBeanstalkd(real_beanstalkd.find_beanstalkd())
     try:
         with socket.create_connection(server.address, timeout=5) as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,8 @@ def test_reset_racing_other_control_calls_leaves_a_consistent_server() -> None:
 
 @pytest.mark.parametrize("with_dir", [True, False], ids=["binlog", "memory"])
 def test_seeded_jobs_are_journaled_and_come_back_after_a_restart(tmp_path: Path, with_dir: bool) -> None:
-    with ThreadedServer(clock="frozen", **({"binlog_dir": tmp_path} if with_dir else {})) as server:
+    options: dict[str, Any] = {"binlog_dir": tmp_path} if with_dir else {}
+    with ThreadedServer(clock="frozen", **options) as server:
         assert server.put("ready", priority=5) == 1
         assert server.put("buried", buried=True) == 2
         assert server.put("delayed", delay=100) == 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ VARYING = {"pid", "uptime", "id", "rusage-utime", "rusage-stime", "hostname"}
 JOB_VARYING = {"age", "file", "time-left"}
 
 Step = Callable[[RawConn], None]
+View = tuple[dict[str, str], list[dict[str, str] | bytes]]  # stats, and each job's stats-job (or NOT_FOUND)
 
 
 def _conn(server: ThreadedServer) -> RawConn:
@@ -28,7 +30,7 @@ def _conn(server: ThreadedServer) -> RawConn:
     return RawConn(socket.create_connection(address, timeout=10))
 
 
-def _view(conn: RawConn, ids: range) -> tuple[dict[str, str], list[dict[str, str] | bytes]]:
+def _view(conn: RawConn, ids: range) -> View:
     stats = {k: v for k, v in conn.stats().items() if k not in VARYING and not k.startswith("binlog-")}
     jobs: list[dict[str, str] | bytes] = []
     for job_id in ids:
@@ -40,10 +42,10 @@ def _view(conn: RawConn, ids: range) -> tuple[dict[str, str], list[dict[str, str
     return stats, jobs
 
 
-def _run(tmp_path: Path, with_dir: bool, runs: list[Step]) -> list[object]:
+def _run(tmp_path: Path, with_dir: bool, runs: list[Step]) -> list[View | int]:
     """Each step, then a restart and what a client sees; last, the id the next put gets."""
-    options = {"binlog_dir": tmp_path} if with_dir else {}
-    seen: list[object] = []
+    options: dict[str, Any] = {"binlog_dir": tmp_path} if with_dir else {}
+    seen: list[View | int] = []
     with ThreadedServer(**options) as server:
         for step in runs:
             conn = _conn(server)
@@ -61,12 +63,9 @@ def _run(tmp_path: Path, with_dir: bool, runs: list[Step]) -> list[object]:
 
 def _puts(n: int, delete: tuple[int, ...] = ()) -> Step:
     def step(conn: RawConn) -> None:
-        first = None
-        for i in range(n):
-            job_id = conn.put(b"job %d" % i, pri=i, delay=1000 if i == 3 else 0)
-            first = first or job_id
+        ids = [conn.put(b"job %d" % i, pri=i, delay=1000 if i == 3 else 0) for i in range(n)]
         for offset in delete:
-            assert conn.cmd(f"delete {first + offset}") == b"DELETED\r\n"  # type: ignore[operator]
+            assert conn.cmd(f"delete {ids[0] + offset}") == b"DELETED\r\n"
 
     return step
 
@@ -119,9 +118,11 @@ def test_without_a_directory_unjournaled_changes_are_kept(tmp_path: Path) -> Non
         assert conn.cmd("reserve-job 1").startswith(b"RESERVED 1 ")
         assert conn.cmd("release 1 9 0") == b"RELEASED\r\n"
 
-    seen = {}
+    seen: dict[bool, tuple[str, str, str]] = {}
     for with_dir in (True, False):
-        stats, jobs = _run(tmp_path, with_dir, [reserve_and_release])[0]  # type: ignore[misc]
+        view = _run(tmp_path, with_dir, [reserve_and_release])[0]
+        assert isinstance(view, tuple)
+        stats, jobs = view
         job = jobs[0]
         assert isinstance(job, dict)
         seen[with_dir] = (job["pri"], job["reserves"], job["releases"])
