@@ -280,8 +280,8 @@ def case_backlog(srv: ServerProcess, s: Sizes) -> Metrics:
     assert srv.proc is not None
     pid = srv.proc.pid
     control = Wire(srv.address)
-    fds_before = fd_count(pid)
     accepted = int(control.yaml("stats")["total-connections"])  # the control connection's own
+    fds_before = fd_count(pid)  # (once serving: with the control connection, as "after" counts it)
     filler = b"list-tube-used\r\n" * (s.backlog_bytes // 16)
     socks = []
     for _ in range(s.backlog_clients):
@@ -295,7 +295,7 @@ def case_backlog(srv: ServerProcess, s: Sizes) -> Metrics:
         sock.close()
     connections = settle(control, accepted=accepted + s.backlog_clients)
     stats = control.yaml("stats")
-    fds = settle_fds(pid, fds_before + 1)  # + the control connection
+    fds = settle_fds(pid, fds_before)
     job_id = control.put(b"late")
     worker = Wire(srv.address)
     got = worker.reserve("reserve-with-timeout 2")
