@@ -82,9 +82,11 @@ def full_size(job: Job) -> int:
     return NAMELEN.size + len(job.tube.name) + JOBREC.size + len(job.body) + 2
 
 
-def pack_full(job: Job, state: int) -> bytes:
+def full_parts(job: Job, state: int) -> tuple[bytes, bytes, bytes, bytes | bytearray, bytes]:
+    """A full record in the pieces ``os.writev`` takes: the body is written from where it is,
+    never copied into a record (a 200 MiB job would cost 200 MiB more)."""
     name = job.tube.name
-    return b"".join((NAMELEN.pack(len(name)), name, pack_jobrec(job, state), job.body, b"\r\n"))
+    return (NAMELEN.pack(len(name)), name, pack_jobrec(job, state), job.body, b"\r\n")
 
 
 def pack_short(job: Job, state: int) -> bytes:

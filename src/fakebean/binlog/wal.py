@@ -16,15 +16,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from .lock import unlock_dir
-from .records import HEADER, SHORT_SIZE, ST_INVALID, STATE_CODE, VERSION, full_size, pack_full, pack_short
+from .records import HEADER, SHORT_SIZE, ST_INVALID, STATE_CODE, VERSION, full_parts, full_size, pack_short
 from .walfile import Entry, WalFile
 
 if TYPE_CHECKING:
-    from ..model import Job
+    from ..model import Buffer, Job
 
 BLOCK = 4096  # pre-allocation unit (``rawfalloc``)
 _ZEROS = bytes(BLOCK * 64)
@@ -256,7 +256,7 @@ class Wal:
                 entry = None
             if entry is not None and entry.file is not None:
                 data = pack_short(job, state)
-                ok = self._write(cur, entry, data)
+                ok = self._write(cur, entry, (data,))
                 if ok and state == ST_INVALID:
                     self.remove_job(entry)
                     job.wal = None
@@ -264,20 +264,20 @@ class Wal:
                 if entry is None:
                     entry = job.wal = Entry(job.id)
                 cur.add_job(entry)
-                ok = self._write(cur, entry, pack_full(job, state))
+                ok = self._write(cur, entry, full_parts(job, state))
         if not ok:
             self.close_file(cur)
             self.use = False
         self.nrec += 1
         return ok
 
-    def _write(self, f: WalFile, entry: Entry, data: bytes) -> bool:
+    def _write(self, f: WalFile, entry: Entry, parts: Sequence[Buffer]) -> bool:
         try:
-            n = os.write(f.fd, data)
+            n = os.writev(f.fd, parts)
         except OSError as err:
             warn(f"file.c:508 in filewrite: write: {err.strerror}")
             return False
-        if n != len(data):
+        if n != sum(map(len, parts)):
             warn("file.c:508 in filewrite: write: Success")  # a short write leaves errno 0
             return False
         self.resv -= n

@@ -7,8 +7,7 @@ file (the ``jlist``) grew under the churn of ever-growing ids to about three tim
 
 from __future__ import annotations
 
-import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,42 +16,11 @@ from fakebean.binlog import open_journal
 from fakebean.binlog.wal import Wal
 from fakebean.binlog.walfile import Entry, WalFile
 from fakebean.engine import Engine
-from fakebean.model import Conn
+from tests.support.engine import put_delete_cycles, run_to_end, traced_growth_and_peak
 
 pytestmark = pytest.mark.fake
 
 KIB = 1024
-
-
-def _run(engine: Engine, conn: Conn, data: bytes) -> bytes:
-    """Feed ``data`` and run it to the end, turn after turn (as a shell does with ``busy``)."""
-    engine.feed(conn, data, engine.now)
-    while engine.busy:
-        busy, engine.busy = engine.busy, {}
-        for waiting in busy:
-            engine.resume(waiting, engine.now)
-    out = b"".join(conn.out)
-    conn.out.clear()
-    conn.out_size = 0
-    engine.dirty.clear()
-    return out
-
-
-def _put_delete_cycles(engine: Engine, conn: Conn, count: int) -> None:
-    for _ in range(count):
-        reply = _run(engine, conn, b"put 0 3600 60 1\r\nc\r\n")
-        assert _run(engine, conn, b"delete %d\r\n" % int(reply.split()[1])) == b"DELETED\r\n"
-
-
-def _traced_growth_and_peak(action: Callable[[], None]) -> tuple[int, int]:
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        action()
-        now, peak = tracemalloc.get_traced_memory()
-        return now - before, peak - before
-    finally:
-        tracemalloc.stop()
 
 
 def _files(wal: Wal) -> Iterator[WalFile]:
@@ -83,9 +51,9 @@ def test_put_delete_churn_beside_many_live_jobs_with_a_binlog_leaves_nothing_beh
     conn = engine.connect(0)
     put = b"put 0 3600 60 1\r\nx\r\n"
     for _ in range(live // 1000):  # (in batches: the replies of one stay under OUT_LIMIT)
-        assert _run(engine, conn, put * 1000).count(b"INSERTED") == 1000
-    _put_delete_cycles(engine, conn, 100)  # warm up
-    growth, peak = _traced_growth_and_peak(lambda: _put_delete_cycles(engine, conn, 3000))
+        assert run_to_end(engine, conn, put * 1000).count(b"INSERTED") == 1000
+    put_delete_cycles(engine, conn, 100)  # warm up
+    growth, peak = traced_growth_and_peak(lambda: put_delete_cycles(engine, conn, 3000))
     # measured after the fix: 19/38 KB (5,000 live), 74/149 KB (20,000: the engine's job table's
     # page index, as without a binlog); before: 609/628 KB and 2.70/2.77 MB
     assert growth < 256 * KIB and peak < 256 * KIB, (growth, peak)
@@ -102,10 +70,33 @@ def test_a_put_still_being_read_has_no_file_and_is_written_once_complete(tmp_pat
     engine = Engine()
     journal = open_journal(engine, str(tmp_path), 10 << 20, want_sync=False)
     producer, other = engine.connect(0), engine.connect(0)
-    assert _run(engine, producer, b"put 0 0 60 5\r\nhe") == b""
-    stats = _run(engine, other, b"stats-job 1\r\n")
+    assert run_to_end(engine, producer, b"put 0 0 60 5\r\nhe") == b""
+    stats = run_to_end(engine, other, b"stats-job 1\r\n")
     assert b"\nstate: invalid\n" in stats and b"\nfile: 0\n" in stats, stats
-    assert _run(engine, producer, b"llo\r\n") == b"INSERTED 1\r\n"
-    assert b"\nfile: 1\n" in _run(engine, other, b"stats-job 1\r\n")
+    assert run_to_end(engine, producer, b"llo\r\n") == b"INSERTED 1\r\n"
+    assert b"\nfile: 1\n" in run_to_end(engine, other, b"stats-job 1\r\n")
     assert [entry.id for f in _files(journal) for entry in _jlist(f)] == [1]
     journal.close()
+
+
+def _put_peak(engine: Engine, size: int) -> int:
+    """The traced peak while one ``size``-byte job is put (its input made before tracing starts)."""
+    conn = engine.connect(engine.now)
+    data = b"put 0 0 60 %d\r\n%s\r\n" % (size, b"b" * size)
+    peak = traced_growth_and_peak(lambda: run_to_end(engine, conn, data))[1]
+    assert engine.jobs[1].body == b"b" * size
+    return peak
+
+
+def test_a_big_job_is_written_to_the_binlog_without_a_copy(tmp_path: Path) -> None:
+    """The full record went to disk as one joined bytes object: a 200 MiB job cost 200 MiB more with
+    ``-b`` than without. Now its pieces are written as they are (``os.writev``)."""
+    size = 8 << 20
+    plain = _put_peak(Engine(max_job_size=size), size)
+    engine = Engine(max_job_size=size)
+    journal = open_journal(engine, str(tmp_path), 4 * size)
+    try:
+        journaled = _put_peak(engine, size)
+    finally:
+        journal.close()
+    assert journaled < plain + size // 4, (plain, journaled)

@@ -20,6 +20,7 @@ import pytest
 
 from fakebean.engine import Engine
 from fakebean.model import Conn, Multiset
+from tests.support.engine import put_delete_cycles, run_to_end, traced_growth_and_peak
 
 pytestmark = pytest.mark.fake
 
@@ -31,20 +32,6 @@ MIB = 1024 * KIB
 def _fresh(max_job_size: int = 65535) -> tuple[Engine, Conn]:
     engine = Engine(max_job_size=max_job_size)
     return engine, engine.connect(0)
-
-
-def _run(engine: Engine, conn: Conn, data: bytes) -> bytes:
-    """Feed ``data`` and run it to the end, turn after turn (as a shell does with ``busy``)."""
-    engine.feed(conn, data, engine.now)
-    while engine.busy:
-        busy, engine.busy = engine.busy, {}
-        for waiting in busy:
-            engine.resume(waiting, engine.now)
-    out = b"".join(conn.out)
-    conn.out.clear()
-    conn.out_size = 0
-    engine.dirty.clear()
-    return out
 
 
 @contextmanager
@@ -89,9 +76,9 @@ def test_deleted_delayed_jobs_leave_no_bodies_behind() -> None:
 
     def cycles(count: int) -> None:
         for _ in range(count):
-            reply = _run(engine, conn, b"put 0 3600 60 %d\r\n%s\r\n" % (len(body), body))
+            reply = run_to_end(engine, conn, b"put 0 3600 60 %d\r\n%s\r\n" % (len(body), body))
             job_id = int(reply.split()[1])
-            assert _run(engine, conn, b"delete %d\r\n" % job_id) == b"DELETED\r\n"
+            assert run_to_end(engine, conn, b"delete %d\r\n" % job_id) == b"DELETED\r\n"
 
     cycles(100)  # warm up: caches, the heaps' first compactions
     growth = _traced_growth(lambda: cycles(1000))
@@ -99,23 +86,6 @@ def test_deleted_delayed_jobs_leave_no_bodies_behind() -> None:
     # small records, and at most as many as there are live timers plus a constant.
     assert growth < 1 * MIB, growth
     assert engine.timer_count() <= 2 * 64 + 1
-
-
-def _put_delete_cycles(engine: Engine, conn: Conn, count: int) -> None:
-    for _ in range(count):
-        reply = _run(engine, conn, b"put 0 3600 60 1\r\nc\r\n")
-        assert _run(engine, conn, b"delete %d\r\n" % int(reply.split()[1])) == b"DELETED\r\n"
-
-
-def _traced_growth_and_peak(action: Callable[[], None]) -> tuple[int, int]:
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        action()
-        now, peak = tracemalloc.get_traced_memory()
-        return now - before, peak - before
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("live_state", ["delayed", "ready"])
@@ -129,9 +99,9 @@ def test_put_delete_churn_beside_many_live_jobs_leaves_nothing_behind(live_state
     live = 5000 if live_state == "delayed" else 20_000
     put = b"put 0 %d 60 1\r\nx\r\n" % (3600 if live_state == "delayed" else 0)
     for _ in range(live // 1000):  # (in batches: the replies of one stay under OUT_LIMIT)
-        assert _run(engine, conn, put * 1000).count(b"INSERTED") == 1000
-    _put_delete_cycles(engine, conn, 100)  # warm up
-    growth, peak = _traced_growth_and_peak(lambda: _put_delete_cycles(engine, conn, 3000))
+        assert run_to_end(engine, conn, put * 1000).count(b"INSERTED") == 1000
+    put_delete_cycles(engine, conn, 100)  # warm up
+    growth, peak = traced_growth_and_peak(lambda: put_delete_cycles(engine, conn, 3000))
     # measured after the fix: 19/38 KB (delayed), 74/149 KB (ready: the job table's page index);
     # before: 1.76 MB and 1.33 MB
     assert growth < 256 * KIB and peak < 256 * KIB, (growth, peak)
@@ -143,10 +113,10 @@ def test_put_delete_churn_beside_many_live_jobs_leaves_nothing_behind(live_state
 def test_closed_waiters_leave_the_timer_heap_bounded_by_live_state() -> None:
     engine, producer = _fresh()
     for _ in range(2000):  # live jobs, none of them in the waiters' tube, each with a live timer
-        _run(engine, producer, b"put 0 3600 60 1\r\nx\r\n")
+        run_to_end(engine, producer, b"put 0 3600 60 1\r\nx\r\n")
     for _ in range(5000):
         waiter = engine.connect(engine.now)
-        _run(engine, waiter, b"watch other\r\nignore default\r\nreserve-with-timeout 100\r\n")
+        run_to_end(engine, waiter, b"watch other\r\nignore default\r\nreserve-with-timeout 100\r\n")
         engine.disconnect(waiter, engine.now)
     # The waits' stale entries are bounded by the live waits (none), not by the 2,000 live delays.
     # Before the fix the bound grew with the live jobs: all 5,000 stayed.
@@ -156,7 +126,7 @@ def test_closed_waiters_leave_the_timer_heap_bounded_by_live_state() -> None:
 def test_a_connection_closed_while_waiting_is_freed_at_once() -> None:
     engine, _ = _fresh()
     waiter = engine.connect(0)
-    _run(engine, waiter, b"reserve-with-timeout 100\r\n")
+    run_to_end(engine, waiter, b"reserve-with-timeout 100\r\n")
     assert engine.waiting_ct == 1
     engine.disconnect(waiter, 0)
     gone = weakref.ref(waiter)  # (not its id: another test's engine may hold a connection with that id)
@@ -170,8 +140,8 @@ def test_a_connection_closed_while_waiting_is_freed_at_once() -> None:
 # ------------------------------------------------------------------ 9.2 touch
 def test_touching_one_job_many_times_keeps_its_heaps_small() -> None:
     engine, conn = _fresh()
-    _run(engine, conn, b"put 0 0 60 1\r\nx\r\n")
-    assert _run(engine, conn, b"reserve\r\n") == b"RESERVED 1 1\r\nx\r\n"
+    run_to_end(engine, conn, b"put 0 0 60 1\r\nx\r\n")
+    assert run_to_end(engine, conn, b"reserve\r\n") == b"RESERVED 1 1\r\nx\r\n"
     for i in range(50_000):
         engine.feed(conn, b"touch 1\r\n", engine.now + i)
         conn.out.clear()
@@ -200,18 +170,18 @@ def test_many_waiters_cost_linear_timer_work() -> None:
 
 def test_pipelined_touches_cost_linear_timer_work() -> None:
     engine, conn = _fresh()
-    _run(engine, conn, b"put 0 0 60 1\r\nx\r\nreserve\r\n")
+    run_to_end(engine, conn, b"put 0 0 60 1\r\nx\r\nreserve\r\n")
     with _counting(Engine, "_timer_live", 20 * 15000):
-        assert _run(engine, conn, b"touch 1\r\n" * 15000) == b"TOUCHED\r\n" * 15000
+        assert run_to_end(engine, conn, b"touch 1\r\n" * 15000) == b"TOUCHED\r\n" * 15000
 
 
 # ------------------------------------------------------------------ 9.4 reserve and the watch list
 def test_reserve_with_timeout_0_does_not_walk_a_long_watch_list_when_nothing_is_ready() -> None:
     engine, conn = _fresh()
     for i in range(2000):
-        _run(engine, conn, b"watch t%d\r\n" % i)
+        run_to_end(engine, conn, b"watch t%d\r\n" % i)
     with _counting(Multiset, "remove", 0), _counting(Multiset, "append", 0):
-        assert _run(engine, conn, b"reserve-with-timeout 0\r\n" * 200) == b"TIMED_OUT\r\n" * 200
+        assert run_to_end(engine, conn, b"reserve-with-timeout 0\r\n" * 200) == b"TIMED_OUT\r\n" * 200
 
 
 def test_reserve_with_timeout_0_does_not_wait_when_only_other_tubes_have_jobs() -> None:
@@ -219,11 +189,11 @@ def test_reserve_with_timeout_0_does_not_wait_when_only_other_tubes_have_jobs() 
     # remove_waiting_conn walk the list too), but no longer joins and leaves 2,000 waiter lists.
     engine, conn = _fresh()
     for i in range(2000):
-        _run(engine, conn, b"watch t%d\r\n" % i)
+        run_to_end(engine, conn, b"watch t%d\r\n" % i)
     other = engine.connect(0)
-    _run(engine, other, b"use elsewhere\r\nput 0 0 60 1\r\nx\r\n")
+    run_to_end(engine, other, b"use elsewhere\r\nput 0 0 60 1\r\nx\r\n")
     with _counting(Multiset, "remove", 0), _counting(Multiset, "append", 0):
-        assert _run(engine, conn, b"reserve-with-timeout 0\r\n" * 20) == b"TIMED_OUT\r\n" * 20
+        assert run_to_end(engine, conn, b"reserve-with-timeout 0\r\n" * 20) == b"TIMED_OUT\r\n" * 20
 
 
 # ------------------------------------------------------------------ 9.6 big bodies
@@ -274,10 +244,10 @@ def test_parsed_put_headers_belong_to_one_engine() -> None:
     small, small_conn = _fresh(max_job_size=5)
     large, large_conn = _fresh(max_job_size=10)
     line = b"put 0 0 60 8\r\n12345678\r\n"
-    assert _run(large, large_conn, line) == b"INSERTED 1\r\n"
-    assert _run(small, small_conn, line) == b"JOB_TOO_BIG\r\n"  # not the other engine's verdict
+    assert run_to_end(large, large_conn, line) == b"INSERTED 1\r\n"
+    assert run_to_end(small, small_conn, line) == b"JOB_TOO_BIG\r\n"  # not the other engine's verdict
     large.max_job_size = 5  # and a new limit is not judged by the old one's verdicts
-    assert _run(large, large_conn, line) == b"JOB_TOO_BIG\r\n"
+    assert run_to_end(large, large_conn, line) == b"JOB_TOO_BIG\r\n"
 
 
 def test_a_big_body_through_a_recording_server() -> None:
