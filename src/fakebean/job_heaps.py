@@ -1,4 +1,5 @@
-"""A tube's ready and delayed heaps under lazy deletion (see ``scheduler``'s header): an entry
+"""A tube's ready heap under lazy deletion (see ``scheduler``'s header; the delayed jobs are in
+``delay_heap``, which takes a job out at once): an entry
 ``(key, id, job)`` is live while ``job.entry`` is that entry; any other is stale. The queries that
 skip stale entries, the compaction that drops them, and the best ready job over many tubes."""
 
@@ -48,7 +49,7 @@ def compacted(heap: list[Any], leaving: Job) -> list[Any]:
 
 
 def live_jobs(heap: list[Any]) -> Iterator[Job]:
-    """The jobs of a ready or delayed heap (lazy deletion: an entry is live while its job points at it)."""
+    """The jobs of a ready heap (lazy deletion: an entry is live while its job points at it)."""
     for entry in heap:
         job: Job = entry[2]
         if job.entry is entry:
