@@ -47,7 +47,8 @@ class _Signals:
     Before a server is attached the handlers only take note: an exception raised from a signal handler
     in the middle of an import can leave a half-initialised module and a confusing error. Once the
     epoll server runs, they call it directly, and a stop also writes to ``wake_fd``, a pipe that the
-    server's epoll watches, because a signal alone does not end a blocking ``epoll.poll`` (PEP 475).
+    server's epoll watches, because a signal alone does not end a blocking ``epoll.poll`` (PEP 475);
+    the pipe is also the C-level handler's ``set_wakeup_fd`` (see ``_serve``).
     """
 
     def __init__(self) -> None:
@@ -254,6 +255,7 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
     sock = socket.socket(fileno=raw.detach())  # the same listening socket, as the object the server wants
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
+    wakeup_set = False
     try:
         if opts.admin is not None or opts.verbose >= 2:
             server = _controlled_server(opts, sock)
@@ -272,8 +274,15 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
                 server.log = VerboseLog(opts.verbose)
         server.engine.server_error_log = _log_server_error
         server.io_error_log = _log_io_error
-        # The loop skips an fd it does not know, then finds the stop flag set.
+        # A signal that lands after the loop last looked at its flags but before it blocks in
+        # epoll_wait is not an EINTR: its Python handler would run only once epoll_wait returned,
+        # maybe never. So the C-level handler itself writes to the wake pipe (set_wakeup_fd): the
+        # poll returns, the handler runs, and the loop drains the pipe (a SIGUSR1 would otherwise
+        # leave it readable for good).
+        os.set_blocking(wake_r, False)
         server.epoll.register(wake_r, select.EPOLLIN)
+        server.watchers[wake_r] = lambda mask: _drain(wake_r)
+        wakeup_set = _set_wakeup_fd(wake_w)
         status = _become_user(opts) or _open_binlog(opts, server.engine)
         if status:
             return status
@@ -284,10 +293,28 @@ def _serve(opts: Options, raw: _socket.socket, signals: _Signals) -> int:
             server.serve_forever()
     finally:
         signals.server = None
+        if wakeup_set:
+            _signal.set_wakeup_fd(-1)
         sock.close()
         os.close(wake_r)
         os.close(wake_w)
     return 0
+
+
+def _set_wakeup_fd(fd: int) -> bool:
+    """``signal.set_wakeup_fd(fd)``; False where it cannot be set (not the main thread)."""
+    try:
+        _signal.set_wakeup_fd(fd)
+    except ValueError:
+        return False
+    return True
+
+
+def _drain(fd: int) -> None:
+    try:
+        os.read(fd, 4096)
+    except OSError:
+        pass
 
 
 def _controlled_server(opts: Options, sock: socket.socket) -> EpollServer | None:
