@@ -150,7 +150,7 @@ def _jobs(
         raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
     if tube is None and state is None:
         found: Iterable[Job] = (j for j in engine.jobs.values() if j.state in STATES)
-        return [job_info(engine, j) for j in found]  # dict order is id order
+        return [job_info(engine, j) for j in found]  # the job table lists them in id order
     if tube is not None:
         t = engine.tube_by_name.get(tube.encode())
         if t is None:
