@@ -130,7 +130,6 @@ class Tube:
         "buried",
         "delay_key",
         "delayed",
-        "delayed_count",
         "deletes",
         "name",
         "pause",
@@ -154,7 +153,6 @@ class Tube:
         self.ready_count = 0
         self.urgent_count = 0
         self.delayed = DelayHeap()  # by (deadline, seq); a job leaves it at once, from anywhere
-        self.delayed_count = 0
         self.delay_key: Any = None  # the delay key of the first delayed job last given a timer
         self.buried: OrderedDict[int, Job] = OrderedDict()  # FIFO with O(1) removal anywhere
         self.reserved_count = 0

@@ -153,7 +153,6 @@ class Scheduler(TimerHeaps):
         self.seq += 1
         key = job.entry = (deadline, self.seq)
         tube.delayed.push(job)
-        tube.delayed_count += 1
         self.delayed_ct += 1
         if job.hpos == 0:  # the tube's first delayed job now: its timer
             self.arm_delay(tube, key)
@@ -180,11 +179,10 @@ class Scheduler(TimerHeaps):
             if len(tube.ready) > 2 * tube.ready_count + 64:
                 tube.ready = compacted(tube.ready, job)
         elif state == DELAYED:
-            tube.delayed_count -= 1
             self.delayed_ct -= 1
             was_first = job.hpos == 0
             tube.delayed.remove(job)
-            if was_first and tube.delayed_count:  # the next one's timer
+            if was_first and tube.delayed.items:  # the next one's timer
                 self.arm_delay(tube, tube.delayed.items[0].entry)
         elif state == BURIED:
             del tube.buried[job.id]

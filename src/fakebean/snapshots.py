@@ -176,7 +176,7 @@ def tube_info(engine: Engine, tube: Tube) -> TubeInfo:
         tube.ready_count,
         tube.urgent_count,
         tube.reserved_count,
-        tube.delayed_count,
+        len(tube.delayed),
         len(tube.buried),
         tube.total_jobs,
         tube.using,

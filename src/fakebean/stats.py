@@ -84,7 +84,7 @@ def tube_stats(engine: ServerCounters, tube: Tube) -> bytes:
         tube.urgent_count,
         tube.ready_count,
         tube.reserved_count,
-        tube.delayed_count,
+        len(tube.delayed),
         len(tube.buried),
         tube.total_jobs,
         tube.using,

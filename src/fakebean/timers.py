@@ -31,7 +31,6 @@ class TimerHeaps:
     # kept by the scheduler (the subclass); read here for liveness and the live counts
     jobs: JobTable
     tubes: list[Tube]
-    delayed_ct: int
     reserved_ct: int
     waiting_ct: int
 

@@ -287,7 +287,7 @@ def check_engine(engine: Any, conns: list[Any]) -> None:
             for job in jobs:
                 seen(job, state, tube)
         urgent = sum(j.pri < 1024 for j in ready)
-        assert (tube.ready_count, tube.urgent_count, tube.delayed_count, tube.reserved_count) == (
+        assert (tube.ready_count, tube.urgent_count, len(tube.delayed), tube.reserved_count) == (
             len(ready), urgent, len(delayed), len(held)), tube.name  # fmt: skip
         assert sorted(map(id, tube.waiting.items)) == sorted(id(c) for c in waiting if tube in c.watch.items)
         assert (tube in engine.waited_tubes) == bool(tube.waiting.items), tube.name

@@ -119,7 +119,11 @@ def test_every_state_at_a_glance(page: Any, server: fakebean.ThreadedServer) -> 
         held = worker.reserve(timeout=0)  # the first job: reserved
         page.wait_for_selector(f"#jobs tr[data-id='{long_id}'] .size", timeout=WAIT_MS)
         assert page.text_content(f"#jobs tr[data-id='{long_id}'] .size") == "3000 bytes"
-        assert page.text_content("#states") == "ready (1)delayed (1)reserved (1)buried (1)"
+        # the state counts come from their own request: the jobs table may be drawn first
+        counts = "ready (1)delayed (1)reserved (1)buried (1)"
+        shown = f"document.querySelector('#states').textContent === {counts!r}"
+        page.wait_for_function(shown, timeout=WAIT_MS)
+        assert page.text_content("#states") == counts
         page.click("#states button[data-state='reserved']")
         page.wait_for_selector(f"#jobs tr[data-id='{held.id}']", timeout=WAIT_MS)
         assert page.text_content("#left-head") == "TTR left"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import select
 import socket
 import weakref
 from collections.abc import Iterator
@@ -111,6 +112,9 @@ def test_the_epoll_shell_accepts_one_connection_per_wake_up(
     epoll_server.gate.hold()
     start = len(epoll_server.writes)  # (after hold: the loop has logged every write of its last turn)
     flood = [socket.create_connection(epoll_server.address, timeout=GUARD) for _ in range(5)]
+    # the listener is readable (the connections are queued) before the polite bytes arrive, so it
+    # comes first in the wake-up (the kernel may queue a connection a moment after connect returns)
+    assert select.select([epoll_server.server.listener], [], [], GUARD)[0]
     polite.send(b"list-tube-used\r\n")  # ready after the listener: the same wake-up, later in it
     epoll_server.gate.release()
     assert polite.recv_line() == b"USING default\r\n"
